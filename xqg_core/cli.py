@@ -1,0 +1,154 @@
+"""``python -m xqg_core SUBCOMMAND``: one sub-command per stage.
+
+Errors in the input (a malformed file, a missing dataset, no network) are printed as one
+line naming what to fix, with exit status 2; no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataFormatError, XqgError
+
+
+def _cmd_embed(args: argparse.Namespace) -> None:
+    from .encoders import load_encoder
+    from .io import save_npy_atomic
+
+    path = Path(args.input)
+    if not path.is_file():
+        raise XqgError(f"{path}: file not found")
+    texts = path.read_text(encoding="utf-8").splitlines()
+    encoder = load_encoder(args.model, device=args.device, pooling=args.pooling, normalize=args.normalize,
+                           q_max_len=args.max_length, p_max_len=args.max_length)
+    dtype = np.float16 if args.fp16 else np.float32
+    encode = encoder.encode_queries if args.side == "query" else encoder.encode_passages
+    vectors = encode(texts, batch_size=args.batch_size, show_progress=True, dtype=dtype)
+    save_npy_atomic(args.output, vectors)
+    print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} {vectors.dtype} to {args.output}", file=sys.stderr)
+
+
+def load_xor_predictions(path: Path) -> list[dict]:
+    """Read and validate an official XOR-Retrieve prediction file."""
+    if not path.is_file():
+        raise XqgError(f"{path}: file not found")
+    try:
+        preds = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(path, exc.lineno, None, f"invalid JSON ({exc.msg})") from None
+    if not isinstance(preds, list):
+        raise DataFormatError(path, None, None, "expected a JSON list of {id, lang, ctxs} records")
+    for i, rec in enumerate(preds):
+        where = f"[{i}]"
+        if not isinstance(rec, dict):
+            raise DataFormatError(path, None, where, "expected an object")
+        for key, kind in (("id", (str, int)), ("lang", str), ("ctxs", list)):
+            if key not in rec:
+                raise DataFormatError(path, None, f"{where}.{key}", "missing")
+            if not isinstance(rec[key], kind):
+                raise DataFormatError(path, None, f"{where}.{key}", f"wrong type {type(rec[key]).__name__}")
+        for j, ctx in enumerate(rec["ctxs"]):
+            if not isinstance(ctx, str):
+                raise DataFormatError(path, None, f"{where}.ctxs[{j}]", "expected a passage text (string)")
+    return preds
+
+
+def _cmd_evaluate_xor(args: argparse.Namespace) -> None:
+    from .data import load_xor_queries
+    from .evaluate import evaluate_xor_retrieve
+
+    gold = {q.id: q.answers for q in load_xor_queries(args.data_file)}
+    preds = load_xor_predictions(Path(args.pred_file))
+    result = evaluate_xor_retrieve(gold, preds, mode=args.tokenizer)
+    rounded = {k: ({lang: round(v, 4) for lang, v in d.items()} if k.startswith("R@") else d) for k, d in result.items()}
+    print(json.dumps(rounded, ensure_ascii=False, indent=2))
+
+
+def _cmd_data(args: argparse.Namespace) -> None:
+    from .download import DATASETS, download_dataset
+    from .status import collect_status
+
+    if args.data_cmd == "download":
+        dest = download_dataset(args.name, args.to)
+        print(f"{args.name}: written to {dest}")
+    elif args.data_cmd == "list":
+        for s in DATASETS.values():
+            print(f"{s.name:16s} {s.description}\n{'':16s} source: {s.official}\n{'':16s} license: {s.license}")
+    else:
+        status = collect_status(args.data_dir)
+        print(f"data directory: {status.data_dir or 'not found'}")
+        for d in status.datasets:
+            state = "ok" if d.found else "missing " + ", ".join(d.missing)
+            print(f"  {d.name:16s} {state}")
+
+
+def _cmd_status(args: argparse.Namespace) -> None:
+    from .status import collect_status
+
+    print(json.dumps(collect_status(args.data_dir).to_dict(), indent=2))
+
+
+def _cmd_encoders(args: argparse.Namespace) -> None:
+    from .encoders import ENCODERS
+
+    for spec in ENCODERS.values():
+        where = "offline" if spec.offline else f"hub: {spec.model_id}"
+        print(f"{spec.name:14s} {spec.pooling:4s} norm={str(spec.normalize):5s} q{spec.q_max_len}/p{spec.p_max_len} "
+              f"[{where}] {spec.description}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m xqg_core", description="xQG Explorer engine.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("embed", help="encode one text per line into an .npy matrix")
+    p.add_argument("--model", required=True, help="registry name (see `encoders`), Hugging Face id or local dir")
+    p.add_argument("--side", choices=("query", "passage"), required=True)
+    p.add_argument("--input", required=True, help="UTF-8 text file, one text per line")
+    p.add_argument("--output", required=True, help=".npy file, one row per input line")
+    p.add_argument("--fp16", action="store_true", help="store float16 instead of float32")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--pooling", choices=("cls", "mean"), default=None, help="override the model's pooling")
+    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise")
+    p.add_argument("--max-length", type=int, default=None, help="override the side's max token length")
+    p.set_defaults(func=_cmd_embed)
+
+    p = sub.add_parser("evaluate-xor", help="official XOR-Retrieve R@2kt / R@5kt of a prediction file")
+    p.add_argument("--data-file", required=True, help="gold questions (XOR-Retrieve jsonl)")
+    p.add_argument("--pred-file", required=True, help='predictions: [{"id", "lang", "ctxs": [texts]}]')
+    p.add_argument("--tokenizer", choices=("punkt", "line"), default="punkt",
+                   help="punkt: nltk.word_tokenize as the official script (default); line: preserve_line=True")
+    p.set_defaults(func=_cmd_evaluate_xor)
+
+    p = sub.add_parser("data", help="datasets: list sources, check a data dir, download")
+    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    d = dsub.add_parser("download", help="fetch a dataset from its official source")
+    d.add_argument("name")
+    d.add_argument("--to", required=True, help="data directory to write into")
+    dsub.add_parser("list", help="datasets, official sources and licenses")
+    d = dsub.add_parser("check", help="which datasets the data directory holds")
+    d.add_argument("--data-dir", default=None)
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("encoders", help="list the registered encoders")
+    p.set_defaults(func=_cmd_encoders)
+
+    p = sub.add_parser("status", help="encoders, datasets and artifacts available here (JSON)")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=_cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except XqgError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

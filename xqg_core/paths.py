@@ -1,0 +1,46 @@
+"""Where data, caches and artifacts live.
+
+Data directory: ``--data-dir`` > env ``XQG_DATA_DIR`` > ``../shared/data`` (next to the
+project) when present. Cache (converted weights, tokenizer files): env ``XQG_CACHE`` >
+the platform's user cache dir.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from .errors import MissingResourceError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS_DIR = PROJECT_ROOT / "cached_artifacts"
+SIBLING_SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def resolve_data_dir(explicit: str | os.PathLike | None = None, *, required: bool = True) -> Path | None:
+    """The data directory to read official dataset files from."""
+    if explicit:
+        candidates = [("--data-dir", Path(explicit))]
+    elif os.environ.get("XQG_DATA_DIR"):
+        candidates = [("XQG_DATA_DIR", Path(os.environ["XQG_DATA_DIR"]))]
+    else:
+        candidates = [("default", SIBLING_SHARED_DATA)]
+    source, path = candidates[0]
+    if path.is_dir():
+        return path.resolve()
+    if not required:
+        return None
+    hint = (
+        "pass --data-dir DIR or set XQG_DATA_DIR to a directory holding the official files, "
+        "or fetch them with `python -m xqg_core data download NAME --to DIR`"
+    )
+    raise MissingResourceError(f"data directory not found ({source}: {path}); {hint}")
+
+
+def cache_dir() -> Path:
+    """The cache for converted weights and tokenizers (env XQG_CACHE overrides)."""
+    root = os.environ.get("XQG_CACHE") or platformdirs.user_cache_dir("xqg-explorer")
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
