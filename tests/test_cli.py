@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from xqg_core import download
+from xqg_core.cli import main
+from xqg_core.paths import PROJECT_ROOT
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "xqg_core", *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
+
+
+def test_help_lists_subcommands():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for cmd in ("embed", "evaluate-xor", "data", "encoders", "status"):
+        assert cmd in out.stdout
+
+
+def test_evaluate_xor_cli(tmp_path, capsys):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "a", "question": "q", "answers": ["Tokyo"], "lang": "ja"},
+        {"id": "b", "question": "q", "answers": ["no"], "lang": "ja"},
+        {"id": "c", "question": "q", "answers": ["Nile"], "lang": " ar"},
+    ]) + "\n")
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps([
+        {"id": "a", "lang": "ja", "ctxs": ["Tokyo is the capital."]},
+        {"id": "b", "lang": "ja", "ctxs": ["no"]},
+        {"id": "c", "lang": "ar", "ctxs": ["The Amazon."]},
+    ]))
+    assert main(["evaluate-xor", "--data-file", str(gold), "--pred-file", str(pred)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["R@2kt"] == {"ar": 0.0, "ja": 100.0, "avg": 50.0}
+    assert result["R@5kt"] == {"ar": 0.0, "ja": 100.0, "avg": 50.0}
+    assert result["counts"] == {"ar": 1, "ja": 1}
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"id": "a", "lang": "ja"}, "[0].ctxs"),
+    ({"id": "a", "lang": "ja", "ctxs": ["ok", 3]}, "[0].ctxs[1]"),
+    ({"lang": "ja", "ctxs": []}, "[0].id"),
+])
+def test_evaluate_xor_bad_prediction_is_one_line(tmp_path, capsys, payload, field):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "a", "question": "q", "answers": ["x"], "lang": "ja"}) + "\n")
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps([payload]))
+    assert main(["evaluate-xor", "--data-file", str(gold), "--pred-file", str(pred)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(pred) in err and f"field '{field}'" in err
+
+
+def test_embed_cli_one_row_per_line(tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("How many people live in Tokyo?\n東京には何人住んでいますか？\nThe Nile\n", encoding="utf-8")
+    out = tmp_path / "q.npy"
+    res = run_cli("embed", "--model", "use-m-v3", "--side", "query", "--input", str(texts), "--output", str(out), "--fp16")
+    assert res.returncode == 0, res.stderr
+    arr = np.load(out, allow_pickle=False)
+    assert arr.shape == (3, 512) and arr.dtype == np.float16
+    assert arr[0].astype(np.float32) @ arr[1].astype(np.float32) > arr[0].astype(np.float32) @ arr[2].astype(np.float32)
+
+
+def test_download_offline_fails_in_one_line(tmp_path, monkeypatch, capsys):
+    # a closed local port stands in for an unreachable host: the real fetch code runs
+    monkeypatch.setattr(download, "XQUAD_BASE", "http://127.0.0.1:9")
+    monkeypatch.setitem(download.DATASETS, "xquad", download.DatasetSource(
+        "xquad", "xquad", "XQuAD", "CC BY-SA 4.0", "test", (),
+        download._fetch_files("http://127.0.0.1:9", ["xquad.en.json"])))
+    assert main(["data", "download", "xquad", "--to", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot download http://127.0.0.1:9/xquad.en.json") and "\n" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_download_unknown_dataset(tmp_path, capsys):
+    assert main(["data", "download", "imagenet", "--to", str(tmp_path)]) == 2
+    assert "unknown dataset 'imagenet'" in capsys.readouterr().err
+
+
+def test_data_check_reports_the_shared_data(data_dir, capsys):
+    assert main(["data", "check", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    for name in ("xor_tydi", "pawsx", "xquad", "mlqa_dev", "tydiqa_goldp"):
+        assert f"{name:16s} ok" in out
+
+
+def test_every_dataset_names_its_official_source():
+    for source in download.DATASETS.values():
+        assert source.official and source.license

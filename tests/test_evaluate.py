@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xqg_core.evaluate import (
+    TokenCache,
+    evaluate_xor_retrieve,
+    hit_rate_at_k,
+    mrr_at_k,
+    paired_randomization_test,
+    paired_t_test,
+    recall_at_k,
+    recall_at_k_tokens,
+    relevance_matrix,
+    xor_word_tokenize,
+)
+
+FILLER = "word " * 1000  # 1000 tokens
+
+
+def test_word_tokenize_splits_sentences_like_nltk():
+    text = "Mr. Smith went to Washington D.C. on Jan. 5. He left. The U.S. Army (1990)."
+    assert xor_word_tokenize(text) == [
+        "Mr.", "Smith", "went", "to", "Washington", "D.C.", "on", "Jan.", "5", ".", "He", "left", ".",
+        "The", "U.S.", "Army", "(", "1990", ")", "."]
+    # preserve_line=True: only the final period of the whole text is split off
+    assert xor_word_tokenize(text, "line")[9:12] == ["He", "left.", "The"]
+
+
+def test_yes_no_questions_are_skipped():
+    tok = TokenCache()
+    assert recall_at_k_tokens(["yes it is"], ["yes"], 2000, tok) is None
+    assert recall_at_k_tokens(["yes it is"], ["yes", "no"], 2000, tok) is None
+    assert recall_at_k_tokens(["Tokyo is big"], ["yes", "Tokyo"], 2000, tok) is True
+
+
+def test_match_is_case_sensitive_and_unnormalised():
+    tok = TokenCache()
+    assert recall_at_k_tokens(["The city of Tokyo."], ["tokyo"], 2000, tok) is False
+    assert recall_at_k_tokens(["The city of Tokyo."], ["Tokyo"], 2000, tok) is True
+    # tokens are re-joined with spaces: "Tokyo." becomes "Tokyo ." and no longer holds "Tokyo."
+    assert recall_at_k_tokens(["The city of Tokyo."], ["Tokyo."], 2000, tok) is False
+    assert recall_at_k_tokens(["It cost $5."], ["$5"], 2000, tok) is False  # "$ 5"
+
+
+def test_answer_crossing_two_passages_counts():
+    tok = TokenCache()
+    assert recall_at_k_tokens(["He moved to New", "York in 1990"], ["New York"], 2000, tok) is True
+
+
+def test_cut_at_exactly_k_thousand_tokens():
+    tok = TokenCache()
+    ctxs = [FILLER, FILLER, "Tokyo " + FILLER]  # "Tokyo" is token 2001
+    assert recall_at_k_tokens(ctxs, ["Tokyo"], 2000, tok) is False
+    assert recall_at_k_tokens(ctxs, ["Tokyo"], 5000, tok) is True
+    ctxs = [FILLER, FILLER[:-5] + "Tokyo ", "more"]  # "Tokyo" is token 2000
+    assert recall_at_k_tokens(ctxs, ["Tokyo"], 2000, tok) is True
+
+
+def test_fewer_tokens_than_k_uses_everything_retrieved():
+    tok = TokenCache()
+    assert recall_at_k_tokens(["short passage about Tokyo"], ["Tokyo"], 2000, tok) is True
+    assert recall_at_k_tokens(["short passage"], ["Tokyo"], 5000, tok) is False
+
+
+def test_evaluate_per_language_and_macro_average():
+    gold = {"1": ["Tokyo"], "2": ["Paris"], "3": ["yes"], "4": ["Nile"], "5": ["Rome", "Roma"]}
+    preds = [
+        {"id": "1", "lang": "ja", "ctxs": ["Tokyo is in Japan"]},
+        {"id": "2", "lang": "ja", "ctxs": [FILLER, FILLER, "Paris"]},  # beyond 2k, within 5k
+        {"id": "3", "lang": "ja", "ctxs": ["yes"]},  # skipped
+        {"id": "4", "lang": "ar", "ctxs": ["the nile"]},  # case-sensitive miss
+        {"id": "5", "lang": "ar", "ctxs": ["Roma antica"]},  # any answer
+        {"id": "9", "lang": "ko", "ctxs": ["not in gold"]},  # ignored, ko left out
+    ]
+    result = evaluate_xor_retrieve(gold, preds)
+    assert result["counts"] == {"ar": 2, "ja": 2}
+    assert result["R@2kt"] == {"ar": 50.0, "ja": 50.0, "avg": 50.0}
+    assert result["R@5kt"] == {"ar": 50.0, "ja": 100.0, "avg": 75.0}
+
+
+def test_gold_passage_metrics():
+    ranked = np.array([[5, 3, 9, 1], [2, 4, 6, 8], [7, 1, 0, 3]])
+    gold = [{9}, {8, 2}, {11}]
+    rel = relevance_matrix(ranked, gold)
+    np.testing.assert_array_equal(hit_rate_at_k(rel, 2), [0, 1, 0])
+    np.testing.assert_array_equal(hit_rate_at_k(rel, 3), [1, 1, 0])
+    np.testing.assert_allclose(recall_at_k(rel, np.array([1, 2, 1]), 2), [0, 0.5, 0])
+    np.testing.assert_allclose(recall_at_k(rel, np.array([1, 2, 1]), 4), [1, 1, 0])
+    np.testing.assert_allclose(mrr_at_k(rel, 10), [1 / 3, 1.0, 0.0])
+    np.testing.assert_allclose(mrr_at_k(rel, 2), [0.0, 1.0, 0.0])
+
+
+def test_paired_tests():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2, size=400).astype(float)
+    b = a.copy()
+    assert paired_randomization_test(a, b) == 1.0 and paired_t_test(a, b) == 1.0
+    flip = rng.choice(400, size=60, replace=False)
+    b[flip] = 1.0  # a clear improvement
+    p_rand, p_t = paired_randomization_test(a, b), paired_t_test(a, b)
+    assert p_rand < 0.001 and p_t < 0.001
+    noise = rng.integers(0, 2, size=400).astype(float)
+    # with 400 pairs the permutation and t distributions roughly agree
+    assert abs(paired_randomization_test(a, noise, n_resamples=20000) - paired_t_test(a, noise)) < 0.06
+    assert paired_randomization_test(a, b, seed=1) == pytest.approx(paired_randomization_test(b, a, seed=1))
