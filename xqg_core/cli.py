@@ -82,7 +82,7 @@ def _cmd_data(args: argparse.Namespace) -> None:
         status = collect_status(args.data_dir)
         print(f"data directory: {status.data_dir or 'not found'}")
         for d in status.datasets:
-            state = "ok" if d.found else "missing " + ", ".join(d.missing)
+            state = "ok" if d.found else d.note or "missing " + ", ".join(d.missing)
             print(f"  {d.name:16s} {state}")
 
 

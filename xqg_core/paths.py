@@ -21,12 +21,11 @@ SIBLING_SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 def resolve_data_dir(explicit: str | os.PathLike | None = None, *, required: bool = True) -> Path | None:
     """The data directory to read official dataset files from."""
     if explicit:
-        candidates = [("--data-dir", Path(explicit))]
+        source, path = "--data-dir", Path(explicit)
     elif os.environ.get("XQG_DATA_DIR"):
-        candidates = [("XQG_DATA_DIR", Path(os.environ["XQG_DATA_DIR"]))]
+        source, path = "XQG_DATA_DIR", Path(os.environ["XQG_DATA_DIR"])
     else:
-        candidates = [("default", SIBLING_SHARED_DATA)]
-    source, path = candidates[0]
+        source, path = "default", SIBLING_SHARED_DATA
     if path.is_dir():
         return path.resolve()
     if not required:

@@ -31,6 +31,7 @@ class DatasetStatus:
     license: str
     found: bool
     missing: list[str]
+    note: str = ""
 
 
 @dataclass
@@ -65,8 +66,8 @@ def collect_status(data_dir: str | None = None) -> Status:
     datasets = []
     for name, source in DATASETS.items():
         if not source.required_files:
-            datasets.append(DatasetStatus(name, source.description, source.official, source.license, False,
-                                          ["(download only: not needed by the embedded study)"]))
+            datasets.append(DatasetStatus(name, source.description, source.official, source.license, False, [],
+                                          "download only: used by the full XOR-TyDi study, not the embedded one"))
             continue
         miss = missing.get(name, list(source.required_files))
         datasets.append(DatasetStatus(name, source.description, source.official, source.license, not miss, miss))
