@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from benchmarks.report import machine_line, update_section
+from benchmarks.report import machine_line, publish
 from xqg_core.data import load_squad, load_vital_articles
 from xqg_core.encoders import load_encoder
 from xqg_core.paths import resolve_data_dir
@@ -108,10 +108,7 @@ def main() -> None:
     lines += ["", f"me5-small is the float32 rebuild the study uses (cosine >= 0.999 to the C engine, "
               f"`tests/test_encoders.py`); its speed relative to the C engine, row by row: {ratio}. "
               "USE has no token limit: it reads the same word prefixes."]
-    report = "\n".join(lines)
-    print(report)
-    if args.write:
-        update_section("encode-speed", report)
+    publish("encode-speed", lines, args.write)
 
 
 if __name__ == "__main__":

@@ -26,3 +26,11 @@ def update_section(name: str, body: str) -> None:
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     write_text_atomic(BENCHMARKS_MD, text)
+
+
+def publish(name: str, lines: list[str], write: bool) -> None:
+    """Print a benchmark's report; with ``write``, also store it as section ``name``."""
+    report = "\n".join(lines)
+    print(report)
+    if write:
+        update_section(name, report)

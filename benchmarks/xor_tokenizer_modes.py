@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from benchmarks.report import update_section
+from benchmarks.report import publish
 from xqg_core.data import load_squad, load_vital_articles, split_into_passages
 from xqg_core.encoders import load_encoder
 from xqg_core.evaluate import TokenCache, evaluate_xor_retrieve, recall_at_k_tokens
@@ -77,10 +77,7 @@ def main() -> None:
         f"Questions whose outcome differs: R@2kt {changed[2]}, R@5kt {changed[5]} of {len(preds)}. "
         f"Tokens per passage: punkt {tokens['punkt']:.1f}, line {tokens['line']:.1f} (first 2,000 passages).",
     ]
-    report = "\n".join(lines)
-    print(report)
-    if args.write:
-        update_section("tokenizer-modes", report)
+    publish("tokenizer-modes", lines, args.write)
 
 
 if __name__ == "__main__":

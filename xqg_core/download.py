@@ -110,7 +110,9 @@ def _fetch_tydi_goldp(dest: Path) -> None:
 def _hf_dataset_fetcher(repo_id: str) -> Callable[[Path], None]:
     def fetch(dest: Path) -> None:
         from huggingface_hub import snapshot_download
+        from huggingface_hub.utils import logging as hub_logging
 
+        hub_logging.set_verbosity_error()  # offline, the hub client logs every retry; one line is enough
         try:
             snapshot_download(repo_id=repo_id, repo_type="dataset", local_dir=dest)
         except Exception as exc:  # the hub client raises many kinds of connection errors
