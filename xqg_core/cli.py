@@ -86,6 +86,17 @@ def _cmd_data(args: argparse.Namespace) -> None:
             print(f"  {d.name:16s} {state}")
 
 
+def _cmd_generate(args: argparse.Namespace) -> None:
+    from .data import load_corpus
+    from .generate import check_languages, generate_to_shards, load_generator
+
+    langs = check_languages([lang.strip() for lang in args.langs.split(",") if lang.strip()])
+    passages = load_corpus(args.input)
+    generator = load_generator(args.generator, device=args.device, batch_size=args.batch_size)
+    out = generate_to_shards(generator, passages, langs, args.n, args.output, seed=args.seed, shard_size=args.shard_size)
+    print(f"{len(passages)} passages x {len(langs)} languages x {args.n} queries in {out}", file=sys.stderr)
+
+
 def _cmd_status(args: argparse.Namespace) -> None:
     from .status import collect_status
 
@@ -124,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", choices=("punkt", "line"), default="punkt",
                    help="punkt: nltk.word_tokenize as the official script (default); line: preserve_line=True")
     p.set_defaults(func=_cmd_evaluate_xor)
+
+    p = sub.add_parser("generate", help="generate n queries per passage and language (resumable shards)")
+    p.add_argument("--generator", required=True,
+                   help="xqg-mt5 (the paper's), released:QUERIES.jsonl, or a Hugging Face id / local dir")
+    p.add_argument("--input", required=True, help="passages: Tevatron jsonl (docid, title, text) or DPR tsv")
+    p.add_argument("--langs", required=True, help="comma-separated ISO codes, e.g. ar,de,es,hi,ru,vi,zh")
+    p.add_argument("--n", type=int, default=5, help="queries per passage and language (the paper: 5)")
+    p.add_argument("--output", required=True, help="run directory (shard-*.jsonl + run.json)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--shard-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("data", help="datasets: list sources, check a data dir, download")
     dsub = p.add_subparsers(dest="data_cmd", required=True)

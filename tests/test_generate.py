@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from xqg_core.cli import main
+from xqg_core.data import Passage
+from xqg_core.errors import XqgError
+from xqg_core.generate import (
+    ReleasedQueries,
+    check_languages,
+    format_prompt,
+    generate_to_shards,
+    load_generator,
+    read_generation_run,
+)
+
+PASSAGES = [Passage(f"d{i}", f"Title {i}", f"the river nile is long {i}") for i in range(7)]
+
+
+def test_paper_prompt():
+    assert format_prompt("ja", "Tokyo", "Tokyo is big.") == \
+        "Generate a Japanese question for this passage: Tokyo Tokyo is big."
+    assert format_prompt("ar", "T", "x").startswith("Generate a Arabic question")  # the paper's wording, verbatim
+
+
+def test_unknown_language_is_a_clear_error():
+    with pytest.raises(XqgError, match="unknown language code.*'xx'.*known: ar"):
+        check_languages(["ar", "xx"])
+
+
+@pytest.fixture(scope="module")
+def tiny_t5_dir(tmp_path_factory):
+    """A randomly initialised 1-layer T5 with a word-level tokenizer, saved like a hub model."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    d = tmp_path_factory.mktemp("tiny-t5")
+    words = "<pad> </s> <unk> generate a an arabic german japanese question for this passage: title the river nile is long".split()
+    words += [str(i) for i in range(10)] + [f"w{i}" for i in range(40)]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>").save_pretrained(d)
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(words), d_model=16, d_ff=32, d_kv=8, num_layers=1, num_heads=2,
+                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    T5ForConditionalGeneration(config).save_pretrained(d)
+    return d
+
+
+def test_hf_seq2seq_generates_n_per_language_and_is_seeded(tiny_t5_dir):
+    gen = load_generator(str(tiny_t5_dir), device="cpu", batch_size=4)
+    a = gen.generate(PASSAGES[:3], ["ar", "de"], 5, seed=7)
+    assert len(a) == 3 and all(set(q) == {"ar", "de"} and len(q["ar"]) == 5 for q in a)
+    assert any(t for q in a for t in q["ar"])  # a random model still samples words
+    assert gen.generate(PASSAGES[:3], ["ar", "de"], 5, seed=7) == a
+    assert gen.generate(PASSAGES[:3], ["ar", "de"], 5, seed=8) != a
+
+
+class CountingGenerator:
+    """Wraps a generator; fails on the shard whose first passage is ``fail_on``."""
+
+    def __init__(self, inner, fail_on=None):
+        self.inner, self.name, self.fail_on, self.calls = inner, inner.name, fail_on, []
+
+    def generate(self, passages, langs, n, seed):
+        self.calls.append(passages[0].docid)
+        if passages[0].docid == self.fail_on:
+            raise KeyboardInterrupt  # as if the run were killed here
+        return self.inner.generate(passages, langs, n, seed)
+
+
+def test_interrupted_run_resumes_to_the_same_output(tiny_t5_dir, tmp_path):
+    inner = load_generator(str(tiny_t5_dir), device="cpu")
+    full = generate_to_shards(inner, PASSAGES, ["ja"], 2, tmp_path / "full", shard_size=3, show_progress=False)
+    killed = CountingGenerator(inner, fail_on="d3")
+    with pytest.raises(KeyboardInterrupt):
+        generate_to_shards(killed, PASSAGES, ["ja"], 2, tmp_path / "resumed", shard_size=3, show_progress=False)
+    assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == ["run.json", "shard-00000.jsonl"]
+    again = CountingGenerator(inner)
+    generate_to_shards(again, PASSAGES, ["ja"], 2, tmp_path / "resumed", shard_size=3, show_progress=False)
+    assert again.calls == ["d3", "d6"]  # the finished shard is not regenerated
+    assert read_generation_run(tmp_path / "resumed") == read_generation_run(full)
+    with pytest.raises(XqgError, match="other settings"):
+        generate_to_shards(inner, PASSAGES, ["ja"], 3, tmp_path / "resumed", shard_size=3, show_progress=False)
+
+
+def test_released_reader_and_cli(tmp_path, capsys):
+    released = tmp_path / "released.jsonl"
+    released.write_text("\n".join(json.dumps({"docid": p.docid, "text": p.text, "generated_queries": {
+        "ar": [f"{p.docid} ar {i}" for i in range(5)], "ja": [f"{p.docid} ja {i}" for i in range(5)]}})
+        for p in PASSAGES) + "\n")
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps({"docid": p.docid, "title": p.title, "text": p.text}) for p in PASSAGES))
+    assert main(["generate", "--generator", f"released:{released}", "--input", str(corpus), "--langs", "ja",
+                 "--n", "2", "--output", str(tmp_path / "run"), "--shard-size", "4"]) == 0
+    recs = read_generation_run(tmp_path / "run")
+    assert [r.docid for r in recs] == [p.docid for p in PASSAGES]
+    assert recs[2].queries == {"ja": ("d2 ja 0", "d2 ja 1")}
+    with pytest.raises(XqgError, match="fewer than 9"):
+        ReleasedQueries(released).generate(PASSAGES[:1], ["ar"], 9, 0)
+    assert main(["generate", "--generator", f"released:{released}", "--input", str(corpus), "--langs", "xx",
+                 "--output", str(tmp_path / "bad")]) == 2
+    assert "unknown language code" in capsys.readouterr().err

@@ -1,0 +1,213 @@
+"""Cross-lingual query generation: n queries per passage and target language.
+
+Backends behind one interface (``generate(passages, langs, n, seed)``):
+
+- a Hugging Face seq2seq or causal LM by id or path, e.g. the paper's released
+  ``ielabgroup/xor-tydi-docTquery-mt5-base`` with its prompt
+  ``Generate a {Language} question for this passage: {title} {passage}``;
+- a reader for the paper's released queries (``ielab/xor-tydi-xqg-augmented`` form),
+  so users can skip generation.
+
+Decoding as in the paper: sampling, top_k = 10, at most 32 new tokens. Runs write
+resumable shards: shard k holds passages [k * S, (k + 1) * S), is sampled with seed
+``seed + k`` and is written atomically, so an interrupted run loses at most the shard
+in progress and a rerun reproduces the same queries.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from .data import GeneratedQueries, Passage, load_generated_queries
+from .errors import MissingResourceError, XqgError
+from .io import write_text_atomic, write_json_atomic
+
+PAPER_PROMPT = "Generate a {lang} question for this passage: {title} {passage}"
+PAPER_GENERATOR = "ielabgroup/xor-tydi-docTquery-mt5-base"
+TOP_K = 10
+MAX_NEW_TOKENS = 32
+
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "bn": "Bengali", "de": "German", "en": "English", "es": "Spanish", "fi": "Finnish",
+    "fr": "French", "hi": "Hindi", "id": "Indonesian", "ja": "Japanese", "ko": "Korean", "ru": "Russian",
+    "sw": "Swahili", "te": "Telugu", "th": "Thai", "vi": "Vietnamese", "zh": "Chinese",
+}
+
+
+def check_languages(langs: Sequence[str]) -> list[str]:
+    """Validate ISO codes against :data:`LANGUAGE_NAMES`; return them as a list."""
+    unknown = [lang for lang in langs if lang not in LANGUAGE_NAMES]
+    if unknown:
+        raise XqgError(f"unknown language code(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(LANGUAGE_NAMES))}")
+    if not langs:
+        raise XqgError("no target language given")
+    return list(langs)
+
+
+def format_prompt(lang: str, title: str, passage: str, template: str = PAPER_PROMPT) -> str:
+    """The paper's generator input for target language ``lang`` (an ISO code)."""
+    check_languages([lang])
+    return template.format(lang=LANGUAGE_NAMES[lang], title=title, passage=passage)
+
+
+class Generator(Protocol):
+    name: str
+
+    def generate(self, passages: Sequence[Passage], langs: Sequence[str], n: int,
+                 seed: int) -> list[dict[str, list[str]]]:
+        """For each passage, ``{lang: [n queries]}``; the same seed gives the same queries."""
+        ...
+
+
+class HFGenerator:
+    """A Hugging Face seq2seq (mT5) or causal LM prompted with the paper's template."""
+
+    def __init__(self, model_id: str, device: str | None = None, batch_size: int = 16,
+                 prompt: str = PAPER_PROMPT, max_input_tokens: int = 512):
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+        self.name = model_id
+        try:
+            config = AutoConfig.from_pretrained(model_id)
+            self.tokenizer = AutoTokenizer.from_pretrained(model_id)
+            self.seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+            cls = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
+            self.model = cls.from_pretrained(model_id, config=config).eval()
+        except (OSError, ValueError) as exc:
+            raise MissingResourceError(f"cannot load generator {model_id!r} ({str(exc).splitlines()[0]}); "
+                                       "hub models need internet access once, or a local directory") from None
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model.to(self.device)
+        if not self.seq2seq:
+            self.tokenizer.padding_side = "left"  # generation continues the prompt's last token
+            if self.tokenizer.pad_token is None:
+                self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.batch_size = batch_size
+        self.prompt = prompt
+        self.max_input_tokens = max_input_tokens
+
+    def generate(self, passages, langs, n, seed):
+        import torch
+
+        check_languages(langs)
+        jobs = [(pi, lang, format_prompt(lang, p.title, p.text, self.prompt))
+                for pi, p in enumerate(passages) for lang in langs]
+        jobs.sort(key=lambda job: len(job[2]))  # similar lengths share a batch: less padding
+        out: list[dict[str, list[str]]] = [{lang: [] for lang in langs} for _ in passages]
+        torch.manual_seed(seed)  # batches are deterministic, so the whole call is
+        with torch.inference_mode():
+            for start in range(0, len(jobs), self.batch_size):
+                batch = jobs[start : start + self.batch_size]
+                enc = self.tokenizer([job[2] for job in batch], return_tensors="pt", padding=True,
+                                     truncation=True, max_length=self.max_input_tokens).to(self.device)
+                gen = self.model.generate(**enc, do_sample=True, top_k=TOP_K, max_new_tokens=MAX_NEW_TOKENS,
+                                          num_return_sequences=n, pad_token_id=self.tokenizer.pad_token_id)
+                if not self.seq2seq:
+                    gen = gen[:, enc["input_ids"].shape[1]:]
+                texts = self.tokenizer.batch_decode(gen, skip_special_tokens=True)
+                for b, (pi, lang, _) in enumerate(batch):
+                    out[pi][lang] = [t.strip() for t in texts[b * n : (b + 1) * n]]
+        return out
+
+
+class ReleasedQueries:
+    """Queries already generated, in the released form (``docid, text, generated_queries``)."""
+
+    def __init__(self, path: str | Path):
+        self.name = f"released:{path}"
+        self._by_docid = {rec.docid: rec.queries for rec in load_generated_queries(path)}
+
+    def generate(self, passages, langs, n, seed):
+        out = []
+        for p in passages:
+            if p.docid not in self._by_docid:
+                raise XqgError(f"{self.name}: no generated queries for passage {p.docid!r}")
+            queries = self._by_docid[p.docid]
+            missing = [lang for lang in langs if len(queries.get(lang, ())) < n]
+            if missing:
+                raise XqgError(f"{self.name}: passage {p.docid!r} has fewer than {n} queries in {', '.join(missing)}")
+            out.append({lang: list(queries[lang][:n]) for lang in langs})
+        return out
+
+
+def load_generator(name: str, device: str | None = None, batch_size: int = 16) -> Generator:
+    """``xqg-mt5`` (the paper's), ``released:PATH``, or any Hugging Face id / local directory."""
+    if name.startswith("released:"):
+        return ReleasedQueries(name.split(":", 1)[1])
+    if name == "xqg-mt5":
+        return HFGenerator(PAPER_GENERATOR, device, batch_size)
+    return HFGenerator(name, device, batch_size)
+
+
+# ----------------------------------------------------------------------------- resumable runs
+@dataclass(frozen=True)
+class GenerationRun:
+    """What a run directory holds; a rerun must match it to resume."""
+
+    generator: str
+    langs: tuple[str, ...]
+    n: int
+    seed: int
+    shard_size: int
+    num_passages: int
+    passages_sha1: str  # of the docids in order
+
+
+def _docids_sha1(passages: Sequence[Passage]) -> str:
+    return hashlib.sha1("\n".join(p.docid for p in passages).encode("utf-8")).hexdigest()
+
+
+def shard_path(out_dir: Path, k: int) -> Path:
+    return out_dir / f"shard-{k:05d}.jsonl"
+
+
+def generate_to_shards(generator: Generator, passages: Sequence[Passage], langs: Sequence[str], n: int,
+                       out_dir: str | Path, seed: int = 42, shard_size: int = 256,
+                       show_progress: bool = True) -> Path:
+    """Generate into ``out_dir/shard-*.jsonl`` (released form), skipping finished shards."""
+    from tqdm.auto import tqdm
+
+    langs = check_languages(langs)
+    if n < 1:
+        raise XqgError("n must be at least 1")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = GenerationRun(generator.name, tuple(langs), n, seed, shard_size, len(passages), _docids_sha1(passages))
+    manifest = out / "run.json"
+    if manifest.is_file():
+        previous = json.loads(manifest.read_text(encoding="utf-8"))
+        if previous != json.loads(json.dumps(asdict(run))):
+            raise XqgError(f"{out} holds a run with other settings ({manifest}); choose another --output")
+    else:
+        write_json_atomic(manifest, asdict(run))
+    num_shards = (len(passages) + shard_size - 1) // shard_size
+    todo = [k for k in range(num_shards) if not shard_path(out, k).is_file()]
+    done = len(passages) - sum(len(passages[k * shard_size : (k + 1) * shard_size]) for k in todo)
+    with tqdm(total=len(passages), initial=done, desc=f"generate ({generator.name})", unit="passage",
+              disable=not show_progress) as bar:
+        for k in todo:
+            chunk = passages[k * shard_size : (k + 1) * shard_size]
+            queries = generator.generate(chunk, langs, n, seed + k)
+            lines = [json.dumps({"docid": p.docid, "text": p.text, "generated_queries": q}, ensure_ascii=False)
+                     for p, q in zip(chunk, queries)]
+            write_text_atomic(shard_path(out, k), "\n".join(lines) + "\n")
+            bar.update(len(chunk))
+    return out
+
+
+def read_generation_run(out_dir: str | Path) -> list[GeneratedQueries]:
+    """All queries of a finished run, in passage order."""
+    out = Path(out_dir)
+    manifest = out / "run.json"
+    if not manifest.is_file():
+        raise MissingResourceError(f"{out}: not a generation run (no run.json)")
+    run = json.loads(manifest.read_text(encoding="utf-8"))
+    num_shards = (run["num_passages"] + run["shard_size"] - 1) // run["shard_size"]
+    missing = [k for k in range(num_shards) if not shard_path(out, k).is_file()]
+    if missing:
+        raise XqgError(f"{out}: {len(missing)} of {num_shards} shards missing (first: {shard_path(out, missing[0]).name}); rerun to finish")
+    return [rec for k in range(num_shards) for rec in load_generated_queries(shard_path(out, k))]
