@@ -55,6 +55,7 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, m
     gen = load_generator(f"me5-qg:{resumed}", device="cpu")
     out = gen.generate([Passage("p", "Tokyo", "Tokyo is the capital of Japan.")], ["de", "ja"], 2, seed=3)
     assert set(out[0]) == {"de", "ja"} and len(out[0]["ja"]) == 2
+    assert gen.generate([Passage("p", "Tokyo", "Tokyo is the capital of Japan.")], ["de", "ja"], 2, seed=3) == out
 
 
 def test_config_rejects_unknown_settings(tmp_path):
