@@ -78,6 +78,25 @@ ENCODERS: dict[str, EncoderSpec] = {
 }
 
 
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Index batches, longest first (an out-of-memory batch shows up at once), padding minimal."""
+    order = np.argsort([-n for n in lengths], kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int):
+    """Right-padded ``input_ids`` and ``attention_mask`` (torch.long) for token-id lists."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, s in enumerate(seqs):
+        input_ids[row, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[row, : len(s)] = 1
+    return input_ids, mask
+
+
 def default_device() -> str:
     import torch
 
@@ -96,7 +115,7 @@ class TransformerEncoder:
         self.device = torch.device(device or default_device())
         self.model = model.to(self.device).eval()
         self._tokenize = tokenize
-        self._pad_id = pad_id
+        self.pad_id = pad_id
         self.dim = int(model.config.hidden_size)
 
     def tokenize(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -124,17 +143,10 @@ class TransformerEncoder:
         if not texts:
             return out
         ids = self.tokenize([prefix + t for t in texts], max_length)
-        order = np.argsort([-len(x) for x in ids], kind="stable")  # longest first: OOM shows up at once
         use_amp = self.device.type == "cuda"
         with torch.inference_mode(), tqdm(total=len(texts), desc=desc, disable=not show_progress, unit="text") as bar:
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                width = max(len(ids[i]) for i in idx)
-                input_ids = torch.full((len(idx), width), self._pad_id, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, i in enumerate(idx):
-                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[row, : len(ids[i])] = 1
+            for idx in length_sorted_batches([len(x) for x in ids], batch_size):
+                input_ids, mask = pad_batch([ids[i] for i in idx], self.pad_id)
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=use_amp):
                     hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
@@ -171,10 +183,8 @@ class UseEncoder:
         from tqdm.auto import tqdm
 
         out = np.zeros((len(texts), self.dim), dtype=dtype)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
         with tqdm(total=len(texts), desc=desc, disable=not show_progress, unit="text") as bar:
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
+            for idx in length_sorted_batches([len(t) for t in texts], batch_size):
                 out[idx] = np.asarray(self._model.encode([texts[i] for i in idx]), dtype=np.float32).astype(dtype)
                 bar.update(len(idx))
         return out

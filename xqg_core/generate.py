@@ -21,8 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
-import numpy as np
-
 from .data import GeneratedQueries, Passage, load_generated_queries
 from .errors import MissingResourceError, XqgError
 from .io import write_text_atomic, write_json_atomic
@@ -173,22 +171,17 @@ class Me5QueryGenerator:
     def generate(self, passages, langs, n, seed):
         import torch
 
+        from .encoders import length_sorted_batches, pad_batch
+
         unsupported = [lang for lang in check_languages(langs) if lang not in self.model.cfg.langs]
         if unsupported:
             raise XqgError(f"me5-qg was trained for {', '.join(self.model.cfg.langs)}, not {', '.join(unsupported)}")
         ids = self.tokenizer.encode_batch([f"passage: {p.contents}" for p in passages], self.model.cfg.max_source_len)
-        order = np.argsort([-len(x) for x in ids], kind="stable")
         rng = torch.Generator(device=self.device).manual_seed(seed)
         out: list[dict[str, list[str]]] = [{} for _ in passages]
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                width = max(len(ids[i]) for i in idx)
-                input_ids = torch.full((len(idx), width), self.tokenizer.pad_id, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, i in enumerate(idx):
-                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[row, : len(ids[i])] = 1
+            for idx in length_sorted_batches([len(x) for x in ids], self.batch_size):
+                input_ids, mask = pad_batch([ids[i] for i in idx], self.tokenizer.pad_id)
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
                 enc = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 samples = self.model.sample(enc, mask, list(langs), n, rng, TOP_K, MAX_NEW_TOKENS)

@@ -127,24 +127,19 @@ def encode_sources(sources: list[str], out: Path, cfg: GeneratorTrainConfig, me5
         saved = load_file(str(path))
         if json.loads((out / "encoder_states.json").read_text())["sources_sha1"] == digest:
             return saved["states"], saved["offsets"]
+    from .encoders import length_sorted_batches, pad_batch
+
     ids = me5.tokenize(sources, cfg.max_source_len)
-    order = np.argsort([-len(x) for x in ids], kind="stable")
     chunks: list[np.ndarray | None] = [None] * len(sources)
     t0 = time.time()
     with torch.inference_mode():
-        for start in range(0, len(order), cfg.encode_batch_size):
-            idx = order[start : start + cfg.encode_batch_size]
-            width = max(len(ids[i]) for i in idx)
-            input_ids = torch.zeros((len(idx), width), dtype=torch.long) + 1  # mE5 pad id
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                mask[row, : len(ids[i])] = 1
+        for b, idx in enumerate(length_sorted_batches([len(x) for x in ids], cfg.encode_batch_size)):
+            input_ids, mask = pad_batch([ids[i] for i in idx], me5.pad_id)
             hidden = me5.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
             for row, i in enumerate(idx):
                 chunks[i] = hidden[row, : len(ids[i])].numpy().astype(np.float16)
-            if (start // cfg.encode_batch_size) % 50 == 0:
-                log.info("encoded %d/%d sources (%.0f s)", start + len(idx), len(sources), time.time() - t0)
+            if b % 50 == 0:
+                log.info("encoded %d/%d sources (%.0f s)", b * cfg.encode_batch_size, len(sources), time.time() - t0)
     offsets = np.zeros(len(sources) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([c.shape[0] for c in chunks])
     states = np.concatenate(chunks)
