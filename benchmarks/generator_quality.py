@@ -18,7 +18,7 @@ from collections import defaultdict
 import numpy as np
 
 from benchmarks.report import machine_line, publish
-from xqg_core.data import Passage
+from xqg_core.data import Passage, load_vital_articles
 from xqg_core.generate import LANGUAGE_NAMES, Me5QueryGenerator
 from xqg_core.train_generator import GeneratorTrainConfig, build_pairs
 
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--contexts", type=int, default=60, help="held-out contexts to generate for")
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--speed-passages", type=int, default=64, help="Vital Articles passages for the speed test")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
@@ -121,9 +122,18 @@ def main() -> None:
         for metric, fmt in (("lang_acc", "{:.2f}"), ("chrf", "{:.1f}"), ("distinct2", "{:.2f}"), ("copy", "{:.1%}")):
             cells = ["n/a" if np.isnan(rows[lang][metric]) else fmt.format(rows[lang][metric]) for lang in LANGS]
             lines.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")
-    lines += ["", "Speed (same run, this CPU): " + "; ".join(
-        f"{name}: {count / seconds:.1f} queries/s ({count} queries in {seconds:.0f} s)"
-        for name, (rows, seconds, count) in results.items()), "", "Samples (fine-tuned):", ""]
+    vital = load_vital_articles()[: args.speed_passages]  # passages like the study's (<= 100 words)
+    speed = []
+    for batch_size in (4, 8, 16):
+        trained.batch_size = batch_size
+        t0 = time.perf_counter()
+        trained.generate(vital, list(LANGS), args.n, args.seed)
+        speed.append((batch_size, len(vital) * len(LANGS) * args.n / (time.perf_counter() - t0)))
+    lines += ["", f"Speed of me5-qg on {len(vital)} Vital Articles passages (<= 100 words) x {len(LANGS)} "
+              f"languages x {args.n}: " + ", ".join(f"{q:.1f} queries/s with {b} passages per batch" for b, q in speed)
+              + "; on the held-out MLQA contexts (longer): " + "; ".join(
+        f"{name}: {count / seconds:.1f} queries/s" for name, (rows, seconds, count) in results.items()),
+              "", "Samples (fine-tuned):", ""]
     rows = results["me5-qg (fine-tuned)"][0]
     for lang in LANGS:
         for title, query in rows[lang]["samples"]:

@@ -27,7 +27,7 @@ def test_cached_decoding_matches_teacher_forcing():
         cmask = model.cross_mask(mask)
         caches = [[] for _ in model.layers]
         for step in range(tokens.shape[1]):
-            x = model.embed(tokens[:, step : step + 1], step, lang if step == 0 else None)
+            x = model.embed(tokens[:, step : step + 1], step, lang)
             for layer, cache, (k, v) in zip(model.layers, caches, ck):
                 x = layer(x, k, v, cmask, cache)
             torch.testing.assert_close(model.logits(x)[0, 0], full[step], atol=1e-5, rtol=1e-4)

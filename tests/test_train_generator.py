@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 
 from xqg_core.cli import main
 from xqg_core.data import Passage
-from xqg_core.errors import DataFormatError
+from xqg_core.errors import DataFormatError, XqgError
 from xqg_core.generate import load_generator
 from xqg_core.train_generator import GeneratorTrainConfig, build_pairs, is_heldout, train
 
@@ -36,8 +36,8 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, m
     straight = train(tiny_config(tmp_path, "straight", 4, data_dir=str(data_dir)))
     save = tg._save_checkpoint
 
-    def save_then_die(model, optimizer, step, out, save_file):
-        save(model, optimizer, step, out, save_file)
+    def save_then_die(model, optimizer, step, out, save_file, cfg):
+        save(model, optimizer, step, out, save_file, cfg)
         if step == 2:
             raise KeyboardInterrupt  # killed right after the step-2 checkpoint
 
@@ -52,6 +52,8 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, m
     assert a.keys() == b.keys()
     for key in a:
         assert (a[key] == b[key]).all(), key
+    with pytest.raises(XqgError, match="another configuration"):
+        train(tiny_config(tmp_path, "resumed", 6, data_dir=str(data_dir)))
     gen = load_generator(f"me5-qg:{resumed}", device="cpu")
     out = gen.generate([Passage("p", "Tokyo", "Tokyo is the capital of Japan.")], ["de", "ja"], 2, seed=3)
     assert set(out[0]) == {"de", "ja"} and len(out[0]["ja"]) == 2

