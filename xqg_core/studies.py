@@ -1,0 +1,119 @@
+"""The embedded default study's two benchmarks, built from the official files.
+
+``xquad-xr`` (cross-lingual passage retrieval): XQuAD questions in ar, de, es, hi, ru, vi,
+zh against the 240 English XQuAD paragraphs cut into <= 100-word passages plus English
+Wikipedia distractor passages (Vital Articles); each question's answers are its English
+XQuAD answers and its gold passages those of its paragraph that hold the answer.
+
+``pawsx-adv`` (adversarial robustness): for each labelled PAWS-X row and language L, the
+query is sentence1 in L; the pool is every English sentence of the split; the gold is
+English sentence1 of the row and its twin English sentence2. On label-0 rows the twin is
+a word-swapped sentence with another meaning; on label-1 rows it is a paraphrase.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import Passage, load_pawsx, load_squad, load_vital_articles, split_into_passages
+
+XQUAD_XR_LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
+PAWSX_ADV_LANGS = ("de", "es", "fr", "ja", "ko", "zh")
+
+
+@dataclass(frozen=True)
+class RetrievalQuery:
+    id: str  # "{question id}-{lang}"
+    lang: str
+    text: str
+    answers: tuple[str, ...]  # English answers (R@kt)
+    gold: tuple[str, ...]  # gold passage docids (hit rate, recall, MRR)
+
+
+@dataclass
+class RetrievalBenchmark:
+    name: str
+    passages: list[Passage]
+    queries: list[RetrievalQuery]
+
+
+def build_xquad_xr(data_dir: str | Path, langs: tuple[str, ...] = XQUAD_XR_LANGS, distractors: int | None = None,
+                   max_words: int = 100) -> RetrievalBenchmark:
+    """The xquad-xr benchmark; ``distractors`` = how many Vital Articles passages (None: all)."""
+    root = Path(data_dir) / "xquad"
+    english = load_squad(root / "xquad.en.json", "en")
+    by_paragraph: dict[str, list[Passage]] = {}
+    for q in english:
+        if q.paragraph_id not in by_paragraph:
+            by_paragraph[q.paragraph_id] = split_into_passages(f"xquad-{q.paragraph_id}", q.title, q.context, max_words)
+    gold: dict[str, tuple[str, ...]] = {}
+    for q in english:
+        parts = by_paragraph[q.paragraph_id]
+        holding = tuple(p.docid for p in parts if any(a in p.text for a in q.answers))
+        gold[q.id] = holding or tuple(p.docid for p in parts)  # an answer cut by the 100-word split
+    passages = [p for parts in by_paragraph.values() for p in parts]
+    vital = load_vital_articles(max_words=max_words)
+    passages += vital if distractors is None else vital[:distractors]
+    answers = {q.id: q.answers for q in english}
+    queries = [RetrievalQuery(f"{q.id}-{lang}", lang, q.question, answers[q.id], gold[q.id])
+               for lang in langs for q in load_squad(root / f"xquad.{lang}.json", lang)]
+    return RetrievalBenchmark("xquad-xr", passages, queries)
+
+
+@dataclass(frozen=True)
+class PawsxItem:
+    row: int
+    lang: str
+    query: str  # sentence1 in ``lang``
+    gold: int  # index of English sentence1 in the pool
+    twin: int  # index of English sentence2 in the pool
+    label: int  # 1: the twin is a paraphrase (either counts); 0: the twin is adversarial
+
+
+@dataclass
+class PawsxAdversarial:
+    pool: list[str]  # English sentences: rows' sentence1 and sentence2
+    items: list[PawsxItem]
+
+
+def build_pawsx_adv(data_dir: str | Path, split: str = "test",
+                    langs: tuple[str, ...] = PAWSX_ADV_LANGS) -> PawsxAdversarial:
+    """Rows without a known label or with a missing (NS) sentence are left out."""
+    english = load_pawsx(data_dir, split, "en")
+    pool: list[str] = []
+    index: dict[int, tuple[int, int, int]] = {}
+    for pair in english:
+        if pair.label is None or pair.sentence1 is None or pair.sentence2 is None:
+            continue
+        index[pair.row] = (len(pool), len(pool) + 1, pair.label)
+        pool += [pair.sentence1, pair.sentence2]
+    items = []
+    for lang in langs:
+        for pair in load_pawsx(data_dir, split, lang):
+            if pair.row in index and pair.sentence1 is not None:
+                g, t, label = index[pair.row]
+                items.append(PawsxItem(pair.row, lang, pair.sentence1, g, t, label))
+    return PawsxAdversarial(pool, items)
+
+
+def pawsx_outcomes(scores: np.ndarray, gold: np.ndarray, twin: np.ndarray, label: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-item outcomes from query x pool similarities ``scores``.
+
+    - ``clean``: Acc@1 with the twin removed from the pool (gold beats every other sentence);
+    - ``adversarial``: Acc@1 with the twin present; on label-1 rows either sentence counts;
+    - ``win``: s(q, gold) > s(q, twin) (meaningful on label-0 rows).
+    Ties count as misses.
+    """
+    rows = np.arange(len(gold))
+    s_gold, s_twin = scores[rows, gold], scores[rows, twin]
+    others = scores.copy()
+    others[rows, gold] = -np.inf
+    others[rows, twin] = -np.inf
+    best_other = others.max(axis=1)
+    clean = s_gold > best_other
+    top_pair = np.maximum(s_gold, s_twin)
+    adversarial = np.where(label == 1, top_pair > best_other, clean & (s_gold > s_twin))
+    return {"clean": clean.astype(np.float64), "adversarial": adversarial.astype(np.float64),
+            "win": (s_gold > s_twin).astype(np.float64)}
