@@ -169,16 +169,29 @@ def build_model(cfg: GeneratorTrainConfig, vocab: np.ndarray, me5):
 
 
 def train(cfg: GeneratorTrainConfig) -> Path:
+    """Train (or resume) the generator described by ``cfg``; returns its directory."""
+    out = cfg.resolved_output()
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / "train.log", encoding="utf-8")  # appended to across resumes
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    try:
+        return _train(cfg, out)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
     import torch
     from safetensors.torch import load_file, save_file
 
-    out = cfg.resolved_output()
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     pairs = build_pairs(cfg)
     if cfg.max_train_pairs is not None and cfg.max_train_pairs < len(pairs.train):
         keep = np.sort(np.random.default_rng(cfg.seed).choice(len(pairs.train), cfg.max_train_pairs, replace=False))
         pairs.train = [pairs.train[i] for i in keep]
+    log.info("config %s", json.dumps(asdict(cfg)))
     log.info("pairs: %d train, %d held out", len(pairs.train), len(pairs.heldout))
     sources = sorted({p.source for p in pairs.train})
     source_index = {s: i for i, s in enumerate(sources)}
