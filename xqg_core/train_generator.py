@@ -175,6 +175,7 @@ def train(cfg: GeneratorTrainConfig) -> Path:
     handler = logging.FileHandler(out / "train.log", encoding="utf-8")  # appended to across resumes
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
         return _train(cfg, out)
     finally:
