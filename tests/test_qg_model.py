@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from xqg_core.qg_model import QGConfig, QueryGenerator
+from xqg_core.qg_model import QGConfig, QueryGenerator, script_masks
 
 
 def tiny_model(seed: int = 0) -> QueryGenerator:
@@ -65,3 +65,26 @@ def test_languages_change_the_output_distribution():
     de = model(tokens, model.lang_index(["de"]), enc, mask)
     ja = model(tokens, model.lang_index(["ja"]), enc, mask)
     assert not torch.allclose(de, ja)
+
+
+def test_script_masks_keep_each_language_in_its_script():
+    pieces = ["\u2581Wann", "\u2581ما", "\u2581Как", "年", "\u2581कब", "?", "\u25812019", "\u2581được", "\u2581¿"]
+    mask = script_masks(pieces, ("de", "ar", "ru", "zh", "hi", "vi"))
+    assert script_masks(pieces, ("es",))[0].tolist() == [True, False, False, False, False, True, True, True, True]
+    allowed = {lang: [p for p, ok in zip(pieces, row) if ok] for lang, row in zip(("de", "ar", "ru", "zh", "hi", "vi"), mask.tolist())}
+    assert allowed["de"] == ["\u2581Wann", "?", "\u25812019", "\u2581được"]
+    assert allowed["ar"] == ["\u2581ما", "?", "\u25812019"]
+    assert allowed["ru"] == ["\u2581Как", "?", "\u25812019"]
+    assert allowed["zh"] == ["年", "?", "\u25812019"]
+    assert allowed["hi"] == ["\u2581कब", "?", "\u25812019"]
+
+
+def test_sampling_respects_allowed_pieces():
+    model = tiny_model()
+    enc, mask = torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long)
+    allowed = torch.zeros(2, len(model.vocab), dtype=torch.bool)
+    allowed[:, 1] = True  # </s> (vocab position 1 holds id 2)
+    allowed[0, 3] = True  # "de" may only produce piece id 5
+    allowed[1, 5] = True  # "ja" may only produce piece id 9
+    out = model.sample(enc, mask, ["de", "ja"], 4, torch.Generator().manual_seed(0), top_k=5, allowed=allowed)
+    assert all(set(seq) <= {5} for seq in out[0][0]) and all(set(seq) <= {9} for seq in out[0][1])

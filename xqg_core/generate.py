@@ -146,7 +146,7 @@ class Me5QueryGenerator:
 
         from .encoders import load_me5_parts
         from .paths import cache_dir
-        from .qg_model import QGConfig, QueryGenerator
+        from .qg_model import QGConfig, QueryGenerator, script_masks
 
         directory = Path(directory) if directory else cache_dir() / "me5-qg"
         if not (directory / "model.safetensors").is_file():
@@ -167,6 +167,11 @@ class Me5QueryGenerator:
         self.encoder.to(self.device).eval()
         self.model.to(self.device).eval()
         self.batch_size = batch_size
+        pieces = [self.tokenizer.piece(int(i)) for i in self.model.vocab]
+        self.allowed = script_masks(pieces, cfg.langs)
+        self.allowed[:, pieces.index("</s>")] = True
+        if "<unk>" in pieces:
+            self.allowed[:, pieces.index("<unk>")] = False
 
     def generate(self, passages, langs, n, seed):
         import torch
@@ -184,7 +189,7 @@ class Me5QueryGenerator:
                 input_ids, mask = pad_batch([ids[i] for i in idx], self.tokenizer.pad_id)
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
                 enc = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
-                samples = self.model.sample(enc, mask, list(langs), n, rng, TOP_K, MAX_NEW_TOKENS)
+                samples = self.model.sample(enc, mask, list(langs), n, rng, TOP_K, MAX_NEW_TOKENS, self.allowed)
                 for row, i in enumerate(idx):
                     out[i] = {lang: [self.tokenizer.decode(s) for s in samples[row][li]] for li, lang in enumerate(langs)}
         return out

@@ -189,6 +189,9 @@ class Me5Tokenizer:
             text = text.replace("  ", " ")
         return text
 
+    def piece(self, token_id: int) -> str:
+        return self._tok.id_to_token(token_id)
+
     def decode(self, ids: list[int]) -> str:
         """Piece ids (no specials) back to text: metaspaces become spaces."""
         return "".join(self._tok.id_to_token(i) for i in ids).replace(METASPACE, " ").strip()

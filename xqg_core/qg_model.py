@@ -25,6 +25,42 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# Unicode blocks of the scripts the study's target languages are written in.
+SCRIPT_RANGES = {
+    "latin": ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F), (0x1E00, 0x1EFF)),
+    "arabic": ((0x600, 0x6FF), (0x750, 0x77F), (0x8A0, 0x8FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
+    "cyrillic": ((0x400, 0x52F),),
+    "devanagari": ((0x900, 0x97F), (0xA8E0, 0xA8FF)),
+    "han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x3000, 0x303F), (0xFF00, 0xFFEF)),
+}
+LANG_SCRIPTS = {"ar": "arabic", "de": "latin", "en": "latin", "es": "latin", "hi": "devanagari",
+                "ru": "cyrillic", "vi": "latin", "zh": "han"}
+
+
+def char_script(ch: str) -> str | None:
+    """The script of a letter, or None for digits, punctuation and symbols (allowed anywhere)."""
+    if not ch.isalpha():
+        return None
+    cp = ord(ch)
+    for script, ranges in SCRIPT_RANGES.items():
+        if any(lo <= cp <= hi for lo, hi in ranges):
+            return script
+    return "other"
+
+
+LANG_ONLY_CHARS = {"¿": "es", "¡": "es"}  # Spanish's opening marks belong to no other language here
+
+
+def script_masks(pieces: list[str], langs: tuple[str, ...]) -> torch.Tensor:
+    """[len(langs), len(pieces)] bool: a piece may be generated for a language when all its
+    letters are in that language's script. Keeps each query in its language's script;
+    the cost is that a Latin-script name cannot appear in an ar/hi/ru/zh query."""
+    scripts = [{char_script(c) for c in p.replace("\u2581", "")} - {None} for p in pieces]
+    owners = [{LANG_ONLY_CHARS[c] for c in p if c in LANG_ONLY_CHARS} for p in pieces]
+    return torch.tensor([[s <= {LANG_SCRIPTS[lang]} and o <= {lang} for s, o in zip(scripts, owners)]
+                         for lang in langs], dtype=torch.bool)
+
+
 @dataclass
 class QGConfig:
     hidden: int = 384
@@ -131,8 +167,12 @@ class QueryGenerator(nn.Module):
 
     @torch.inference_mode()
     def sample(self, enc: torch.Tensor, enc_mask: torch.Tensor, langs: list[str], n: int,
-               generator: torch.Generator, top_k: int = 10, max_new_tokens: int = 32) -> list[list[list[int]]]:
+               generator: torch.Generator, top_k: int = 10, max_new_tokens: int = 32,
+               allowed: torch.Tensor | None = None) -> list[list[list[int]]]:
         """For each passage b and language l: ``n`` sampled piece-id sequences (no specials).
+
+        ``allowed`` ([len(cfg.langs), len(vocab)] bool, e.g. :func:`script_masks`) limits
+        the pieces each language may produce.
 
         Rows are ordered passage-major, then language, then sample; cross-attention keys
         and values are computed once per passage and broadcast over its rows.
@@ -142,6 +182,9 @@ class QueryGenerator(nn.Module):
         per_layer = [(k.repeat_interleave(reps, 0), v.repeat_interleave(reps, 0)) for k, v in self.cross_states(enc)]
         mask = self.cross_mask(enc_mask).repeat_interleave(reps, 0)
         lang_idx = self.lang_index([lang for lang in langs for _ in range(n)]).repeat(B)
+        banned = (self.vocab == self.cfg.bos_id)[None].expand(len(lang_idx), -1)
+        if allowed is not None:
+            banned = banned | ~allowed.to(enc.device)[lang_idx]
         rows = B * reps
         tokens = torch.full((rows, 1), self.cfg.bos_id, dtype=torch.long, device=enc.device)
         caches: list[list] = [[] for _ in self.layers]
@@ -151,7 +194,7 @@ class QueryGenerator(nn.Module):
             x = self.embed(tokens[:, -1:], step, lang_idx)
             for layer, cache, (ck, cv) in zip(self.layers, caches, per_layer):
                 x = layer(x, ck, cv, mask, cache)
-            logits = self.logits(x[:, 0]).masked_fill(self.vocab == self.cfg.bos_id, float("-inf"))
+            logits = self.logits(x[:, 0]).masked_fill(banned, float("-inf"))
             top_val, top_idx = logits.topk(top_k, dim=-1)
             choice = torch.multinomial(F.softmax(top_val, dim=-1), 1, generator=generator)
             piece = self.vocab[top_idx.gather(1, choice)].squeeze(1)

@@ -48,7 +48,8 @@ class GeneratorTrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.01
     heldout_percent: int = 10
-    mlqa_weight: float = 4.0  # MLQA pairs are the only passage -> foreign question pairs: upsample
+    lang_temperature: float = 0.3  # language sampling p(lang) ~ N_lang ** T: low-resource languages get more turns
+    mlqa_weight: float = 4.0  # within a language: MLQA pairs (passage -> foreign question) drawn this much more
     use_tydi: bool = True
     use_xor_translations: bool = True
     seed: int = 13
@@ -74,6 +75,11 @@ class GeneratorTrainConfig:
     def resolved_output(self) -> Path:
         out = Path(self.output_dir)
         return out if out.is_absolute() else cache_dir() / out
+
+
+def clean_question(text: str) -> str:
+    """Some MLQA questions end in a literal backslash-n (two characters): drop it."""
+    return text.replace("\\n", " ").strip()
 
 
 @dataclass(frozen=True)
@@ -102,16 +108,16 @@ def build_pairs(cfg: GeneratorTrainConfig) -> PairSet:
     pairs = PairSet()
     for lang in (lang for lang in MLQA_LANGS if lang in cfg.langs):
         for q in load_squad(data_dir / f"mlqa_dev/dev-context-en-question-{lang}.json", lang):
-            pair = Pair(f"passage: {q.title} {q.context}", lang, q.question.strip(), "mlqa", q.context, q.title)
+            pair = Pair(f"passage: {q.title} {q.context}", lang, clean_question(q.question), "mlqa", q.context, q.title)
             (pairs.heldout if is_heldout(q.context, cfg.heldout_percent) else pairs.train).append(pair)
     if cfg.use_tydi:
         for lang in (lang for lang in TYDI_DEV_LANGS if lang in cfg.langs):
             for q in load_squad(data_dir / f"tydiqa_goldp/dev/tydiqa.goldp.{lang}.dev.json", lang):
-                pairs.train.append(Pair(f"passage: {q.title} {q.context}", lang, q.question.strip(), "tydi", q.context))
+                pairs.train.append(Pair(f"passage: {q.title} {q.context}", lang, clean_question(q.question), "tydi", q.context))
     if cfg.use_xor_translations:
         for lang in (lang for lang in XOR_TRANSLATION_LANGS if lang in cfg.langs):
             for en, xx in load_xor_translations(data_dir, lang):
-                pairs.train.append(Pair(f"query: {en}", lang, xx, "xor-translation", en))
+                pairs.train.append(Pair(f"query: {en}", lang, clean_question(xx), "xor-translation", en))
     return pairs
 
 
@@ -226,8 +232,7 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
         step = meta["step"]
         log.info("resumed at step %d", step)
 
-    weights = np.array([cfg.mlqa_weight if p.origin == "mlqa" else 1.0 for p in pairs.train])
-    weights /= weights.sum()
+    weights = sampling_weights(pairs.train, cfg.lang_temperature, cfg.mlqa_weight)
     lang_ids = {lang: i for i, lang in enumerate(cfg.langs)}
     model.train()
     t0, losses = time.time(), []
@@ -267,6 +272,20 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
             _save_checkpoint(model, optimizer, step, out, save_file, cfg)
     _save_final(model, cfg, vocab, pairs, losses, out, save_file)
     return out
+
+
+def sampling_weights(pairs: list[Pair], temperature: float, mlqa_weight: float) -> np.ndarray:
+    """p(pair) = p(lang) * p(pair | lang): p(lang) ~ N_lang ** temperature (multilingual
+    sampling as in XLM / mT5), and within a language MLQA pairs weigh ``mlqa_weight``."""
+    langs = np.array([p.lang for p in pairs])
+    within = np.array([mlqa_weight if p.origin == "mlqa" else 1.0 for p in pairs])
+    weights = np.zeros(len(pairs))
+    names, counts = np.unique(langs, return_counts=True)
+    lang_p = counts ** temperature / (counts ** temperature).sum()
+    for name, p_lang in zip(names, lang_p):
+        sel = langs == name
+        weights[sel] = p_lang * within[sel] / within[sel].sum()
+    return weights / weights.sum()
 
 
 def _trainable_state(model) -> dict:
