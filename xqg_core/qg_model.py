@@ -32,9 +32,17 @@ SCRIPT_RANGES = {
     "cyrillic": ((0x400, 0x52F),),
     "devanagari": ((0x900, 0x97F), (0xA8E0, 0xA8FF)),
     "han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x3000, 0x303F), (0xFF00, 0xFFEF)),
+    "kana": ((0x3040, 0x30FF), (0x31F0, 0x31FF)),
+    "hangul": ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF)),
+    "bengali": ((0x980, 0x9FF),),
+    "telugu": ((0xC00, 0xC7F),),
+    "thai": ((0xE00, 0xE7F),),
 }
-LANG_SCRIPTS = {"ar": "arabic", "de": "latin", "en": "latin", "es": "latin", "hi": "devanagari",
-                "ru": "cyrillic", "vi": "latin", "zh": "han"}
+LANG_SCRIPTS = {
+    "ar": {"arabic"}, "bn": {"bengali"}, "de": {"latin"}, "en": {"latin"}, "es": {"latin"}, "fi": {"latin"},
+    "fr": {"latin"}, "hi": {"devanagari"}, "id": {"latin"}, "ja": {"han", "kana"}, "ko": {"hangul", "han"},
+    "ru": {"cyrillic"}, "sw": {"latin"}, "te": {"telugu"}, "th": {"thai"}, "vi": {"latin"}, "zh": {"han"},
+}
 
 
 def char_script(ch: str) -> str | None:
@@ -57,7 +65,7 @@ def script_masks(pieces: list[str], langs: tuple[str, ...]) -> torch.Tensor:
     the cost is that a Latin-script name cannot appear in an ar/hi/ru/zh query."""
     scripts = [{char_script(c) for c in p.replace("\u2581", "")} - {None} for p in pieces]
     owners = [{LANG_ONLY_CHARS[c] for c in p if c in LANG_ONLY_CHARS} for p in pieces]
-    return torch.tensor([[s <= {LANG_SCRIPTS[lang]} and o <= {lang} for s, o in zip(scripts, owners)]
+    return torch.tensor([[s <= LANG_SCRIPTS[lang] and o <= {lang} for s, o in zip(scripts, owners)]
                          for lang in langs], dtype=torch.bool)
 
 
