@@ -191,7 +191,7 @@ def train(cfg: GeneratorTrainConfig) -> Path:
 
 def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     torch.manual_seed(cfg.seed)
     pairs = build_pairs(cfg)
@@ -214,24 +214,7 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
     model = build_model(cfg, vocab, me5)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step = 0
-    ckpt = out / "checkpoint.json"
-    if ckpt.is_file():
-        meta = json.loads(ckpt.read_text())
-        if meta.get("train_config") != json.loads(json.dumps(asdict(cfg))):
-            raise XqgError(f"{out} holds a checkpoint of another configuration ({ckpt}); "
-                           "choose another output_dir or delete that directory")
-        model.load_state_dict(load_file(str(out / "checkpoint-model.safetensors")), strict=False)
-        opt_tensors = load_file(str(out / "checkpoint-optimizer.safetensors"))
-        opt_state = meta["optimizer"]
-        for k, st in opt_state["state"].items():
-            st["exp_avg"], st["exp_avg_sq"] = opt_tensors[f"{k}.exp_avg"], opt_tensors[f"{k}.exp_avg_sq"]
-            st["step"] = torch.tensor(st["step"])
-        opt_state["state"] = {int(k): v for k, v in opt_state["state"].items()}
-        optimizer.load_state_dict(opt_state)
-        step = meta["step"]
-        log.info("resumed at step %d", step)
-
+    step = _load_checkpoint(out, cfg, model, optimizer)
     weights = sampling_weights(pairs.train, cfg.lang_temperature, cfg.mlqa_weight)
     lang_ids = {lang: i for i, lang in enumerate(cfg.langs)}
     model.train()
@@ -272,6 +255,30 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
             _save_checkpoint(model, optimizer, step, out, save_file, cfg)
     _save_final(model, cfg, vocab, pairs, losses, out, save_file)
     return out
+
+
+def _load_checkpoint(out: Path, cfg: GeneratorTrainConfig, model, optimizer) -> int:
+    """Restore model and AdamW state from ``out``; the step to continue from (0: none)."""
+    import torch
+    from safetensors.torch import load_file
+
+    ckpt = out / "checkpoint.json"
+    if not ckpt.is_file():
+        return 0
+    meta = json.loads(ckpt.read_text())
+    if meta.get("train_config") != json.loads(json.dumps(asdict(cfg))):
+        raise XqgError(f"{out} holds a checkpoint of another configuration ({ckpt}); "
+                       "choose another output_dir or delete that directory")
+    model.load_state_dict(load_file(str(out / "checkpoint-model.safetensors")), strict=False)
+    opt_tensors = load_file(str(out / "checkpoint-optimizer.safetensors"))
+    opt_state = meta["optimizer"]
+    for k, st in opt_state["state"].items():
+        st["exp_avg"], st["exp_avg_sq"] = opt_tensors[f"{k}.exp_avg"], opt_tensors[f"{k}.exp_avg_sq"]
+        st["step"] = torch.tensor(st["step"])
+    opt_state["state"] = {int(k): v for k, v in opt_state["state"].items()}
+    optimizer.load_state_dict(opt_state)
+    log.info("resumed at step %d", meta["step"])
+    return int(meta["step"])
 
 
 def sampling_weights(pairs: list[Pair], temperature: float, mlqa_weight: float) -> np.ndarray:
