@@ -12,6 +12,7 @@ from xqg_core.evaluate import (
     paired_t_test,
     recall_at_k,
     recall_at_k_tokens,
+    recall_at_k_tokens_run,
     relevance_matrix,
     xor_word_tokenize,
 )
@@ -105,3 +106,16 @@ def test_paired_tests():
     # with 400 pairs the permutation and t distributions roughly agree
     assert abs(paired_randomization_test(a, noise, n_resamples=20000) - paired_t_test(a, noise)) < 0.06
     assert paired_randomization_test(a, b, seed=1) == pytest.approx(paired_randomization_test(b, a, seed=1))
+
+
+def test_run_outcomes_agree_with_the_official_evaluation():
+    texts = ["Tokyo is in Japan", FILLER, "Paris is in France", "the nile", "Roma antica"]
+    ranked = np.array([[0, 1, -1], [1, 1, 2], [3, 4, 0], [4, 3, 0]])
+    answers = [["Tokyo"], ["Paris"], ["yes"], ["Nile", "Roma"]]
+    out2 = recall_at_k_tokens_run(ranked, answers, texts, 2000)
+    np.testing.assert_array_equal(out2[[0, 1, 3]], [1.0, 0.0, 1.0])
+    assert np.isnan(out2[2])
+    preds = [{"id": str(q), "lang": "xx", "ctxs": [texts[d] for d in ranked[q] if d >= 0]} for q in range(4)]
+    official = evaluate_xor_retrieve({str(q): a for q, a in enumerate(answers)}, preds)
+    assert official["R@2kt"]["xx"] == 100 * np.nanmean(out2)
+    assert official["R@5kt"]["xx"] == 100 * np.nanmean(recall_at_k_tokens_run(ranked, answers, texts, 5000))

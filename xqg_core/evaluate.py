@@ -91,7 +91,7 @@ def first_k_tokens(ctxs: Iterable[str], k_tokens: int, tokenize) -> str:
     return " ".join(tokens[:k_tokens])
 
 
-def recall_at_k_tokens(ctxs: Sequence[str], answers: Sequence[str], k_tokens: int, tokenize) -> bool | None:
+def recall_at_k_tokens(ctxs: Iterable[str], answers: Sequence[str], k_tokens: int, tokenize) -> bool | None:
     """One question's R@kt outcome: True/False, or None when it is skipped (yes/no only)."""
     spans = span_answers(answers)
     if not spans:
@@ -129,6 +129,22 @@ def evaluate_xor_retrieve(gold: Mapping[str, Sequence[str]], predictions: Sequen
         results[f"R@{k}kt"] = scores
     results["counts"] = dict(sorted(counts.items()))
     return results
+
+
+def recall_at_k_tokens_run(ranked: np.ndarray, answers: Sequence[Sequence[str]], passage_texts: Sequence[str],
+                           k_tokens: int, token_cache: TokenCache | None = None) -> np.ndarray:
+    """Per-query R@kt outcomes of a whole run: 1.0 hit, 0.0 miss, NaN skipped (yes/no only).
+
+    ``ranked[q]`` holds passage indices into ``passage_texts`` (negative = padding); the
+    rule is :func:`recall_at_k_tokens`, with each passage tokenised once for the run.
+    """
+    tokenize = token_cache or TokenCache()
+    out = np.full(len(answers), np.nan)
+    for q, ans in enumerate(answers):
+        hit = recall_at_k_tokens((passage_texts[d] for d in ranked[q] if d >= 0), ans, k_tokens, tokenize)
+        if hit is not None:
+            out[q] = float(hit)
+    return out
 
 
 # ----------------------------------------------------------------------------- gold passages
