@@ -88,3 +88,17 @@ def test_sampling_respects_allowed_pieces():
     allowed[1, 5] = True  # "ja" may only produce piece id 9
     out = model.sample(enc, mask, ["de", "ja"], 4, torch.Generator().manual_seed(0), top_k=5, allowed=allowed)
     assert all(set(seq) <= {5} for seq in out[0][0]) and all(set(seq) <= {9} for seq in out[0][1])
+
+
+def test_grouped_cross_attention_equals_repeated_keys():
+    """Sampling shares a passage's encoder keys/values across its rows; same result as copies."""
+    model = tiny_model()
+    layer = model.layers[0]
+    enc, enc_mask = torch.randn(2, 5, 16), torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    x = torch.randn(6, 1, 16)  # 3 rows per passage, passage-major
+    (k, v), = [layer.cross_kv(enc)]
+    mask = model.cross_mask(enc_mask)
+    with torch.no_grad():
+        grouped = layer(x, k, v, mask, cache=[])
+        copied = layer(x, k.repeat_interleave(3, 0), v.repeat_interleave(3, 0), mask.repeat_interleave(3, 0), cache=[])
+    torch.testing.assert_close(grouped, copied, atol=1e-5, rtol=1e-4)

@@ -124,7 +124,14 @@ class DecoderLayer(nn.Module):
         else:
             h = sa(x, k, v, causal=True)
         x = self.ln1(x + h)
-        x = self.ln2(x + self.cross_attn(x, cross_k, cross_v, mask=cross_mask))
+        if cross_k.shape[0] != x.shape[0]:
+            # sampling: the rows of one passage (passage-major) share its encoder keys and
+            # values; attending as one length-`rows per passage` sequence avoids copying them
+            grouped = x.reshape(cross_k.shape[0], -1, x.shape[-1])
+            c = self.cross_attn(grouped, cross_k, cross_v, mask=cross_mask).reshape(x.shape)
+        else:
+            c = self.cross_attn(x, cross_k, cross_v, mask=cross_mask)
+        x = self.ln2(x + c)
         return self.ln3(x + self.ffn_out(F.gelu(self.ffn_in(x))))
 
 
@@ -187,8 +194,8 @@ class QueryGenerator(nn.Module):
         """
         B, reps = enc.shape[0], len(langs) * n
         max_new_tokens = min(max_new_tokens, self.cfg.max_target_len)  # the positions it was trained on
-        per_layer = [(k.repeat_interleave(reps, 0), v.repeat_interleave(reps, 0)) for k, v in self.cross_states(enc)]
-        mask = self.cross_mask(enc_mask).repeat_interleave(reps, 0)
+        per_layer = self.cross_states(enc)  # [B, heads, S, dim]: shared by the passage's rows
+        mask = self.cross_mask(enc_mask)
         lang_idx = self.lang_index([lang for lang in langs for _ in range(n)]).repeat(B)
         banned = (self.vocab == self.cfg.bos_id)[None].expand(len(lang_idx), -1)
         if allowed is not None:
