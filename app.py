@@ -37,6 +37,11 @@ encoders = pd.DataFrame(status["encoders"]).rename(columns=str.capitalize)
 encoders["Available"] = encoders["Available"].map({True: "yes", False: "no"})
 st.dataframe(encoders, hide_index=True, width="stretch")
 
+st.subheader("Query generators")
+generators = pd.DataFrame(status["generators"]).rename(columns=str.capitalize)
+generators["Available"] = generators["Available"].map({True: "yes", False: "no"})
+st.dataframe(generators, hide_index=True, width="stretch")
+
 st.subheader("Datasets")
 datasets = pd.DataFrame(status["datasets"])
 datasets["missing"] = datasets["missing"].map(lambda m: ", ".join(m) if m else "")

@@ -35,9 +35,17 @@ class DatasetStatus:
 
 
 @dataclass
+class GeneratorStatus:
+    name: str
+    available: bool
+    note: str
+
+
+@dataclass
 class Status:
     data_dir: str | None
     encoders: list[EncoderStatus]
+    generators: list[GeneratorStatus]
     datasets: list[DatasetStatus]
     artifacts_dir: str
     artifacts: list[str]
@@ -60,6 +68,17 @@ def _encoder_status(name: str) -> EncoderStatus:
                          f"Hugging Face {spec.model_id}: needs internet once (or a local copy)")
 
 
+def _generator_status() -> list[GeneratorStatus]:
+    from .generate import PAPER_GENERATOR
+
+    trained = cache_dir() / "me5-qg" / "model.safetensors"
+    return [
+        GeneratorStatus("me5-qg", trained.is_file(), f"trained weights in {trained.parent}" if trained.is_file()
+                        else "not trained yet: python -m xqg_core train-generator --config configs/generator.yaml"),
+        GeneratorStatus("xqg-mt5", False, f"the paper's generator, Hugging Face {PAPER_GENERATOR}: needs internet once"),
+    ]
+
+
 def collect_status(data_dir: str | None = None) -> Status:
     root = resolve_data_dir(data_dir, required=False)
     missing = check_data_dir(root) if root else {}
@@ -72,5 +91,5 @@ def collect_status(data_dir: str | None = None) -> Status:
         miss = missing.get(name, list(source.required_files))
         datasets.append(DatasetStatus(name, source.description, source.official, source.license, not miss, miss))
     artifacts = sorted(p.name for p in ARTIFACTS_DIR.iterdir() if p.name != "README.md") if ARTIFACTS_DIR.is_dir() else []
-    return Status(str(root) if root else None, [_encoder_status(n) for n in ENCODERS], datasets,
+    return Status(str(root) if root else None, [_encoder_status(n) for n in ENCODERS], _generator_status(), datasets,
                   str(ARTIFACTS_DIR), artifacts)
