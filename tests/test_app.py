@@ -8,6 +8,7 @@ from xqg_core.paths import PROJECT_ROOT
 
 def test_status_page_shows_encoders_and_datasets(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XQG_CACHE", str(tmp_path))  # an empty cache: nothing trained or converted yet
+    st.cache_data.clear()
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
     at.query_params["data_dir"] = str(data_dir)
     at.run()
