@@ -82,12 +82,12 @@ def test_script_masks_keep_each_language_in_its_script():
 def test_sampling_respects_allowed_pieces():
     model = tiny_model()
     enc, mask = torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long)
-    allowed = torch.zeros(2, len(model.vocab), dtype=torch.bool)
-    allowed[:, 1] = True  # </s> (vocab position 1 holds id 2)
-    allowed[0, 3] = True  # "de" may only produce piece id 5
-    allowed[1, 5] = True  # "ja" may only produce piece id 9
+    allowed = torch.zeros(1, 2, len(model.vocab), dtype=torch.bool)  # [passages, langs, vocab]
+    allowed[..., 1] = True  # </s> (vocab position 1 holds id 2)
+    allowed[0, 0, 3] = True  # "de" may only produce piece id 5
+    allowed[0, 1, 5] = True  # "ja" may only produce piece id 9
     out = model.sample(enc, mask, ["de", "ja"], 4, torch.Generator().manual_seed(0), top_k=5, allowed=allowed)
-    assert all(set(seq) <= {5} for seq in out[0][0]) and all(set(seq) <= {9} for seq in out[0][1])
+    assert all(set(seq) <= {5} and seq for seq in out[0][0]) and all(set(seq) <= {9} and seq for seq in out[0][1])
 
 
 def test_grouped_cross_attention_equals_repeated_keys():

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 from safetensors.torch import load_file
 
@@ -66,3 +68,13 @@ def test_config_rejects_unknown_settings(tmp_path):
     with pytest.raises(DataFormatError, match="learning_rate"):
         GeneratorTrainConfig.from_yaml(bad)
     assert main(["train-generator", "--config", str(bad)]) == 2
+
+
+def test_language_lexicon_marks_the_pieces_of_each_language():
+    from xqg_core.train_generator import Pair, language_lexicon
+
+    pairs = [Pair("s", "de", "t", "mlqa", "g"), Pair("s", "ja", "t", "mlqa", "g"), Pair("s", "de", "t", "mlqa", "g")]
+    targets = [[10, 2], [11, 12, 2], [13, 2]]
+    vocab = np.array([2, 3, 10, 11, 12, 13])
+    lex = language_lexicon(pairs, targets, vocab, ("de", "ja"))
+    assert lex.tolist() == [[True, False, True, False, False, True], [True, False, False, True, True, False]]

@@ -140,7 +140,8 @@ class Me5QueryGenerator:
     One frozen-encoder pass per passage serves all ``len(langs) * n`` of its queries.
     """
 
-    def __init__(self, directory: str | Path | None = None, device: str | None = None, batch_size: int = 8):
+    def __init__(self, directory: str | Path | None = None, device: str | None = None, batch_size: int = 8,
+                 constrain: bool = True):
         import torch
         from safetensors.torch import load_file
 
@@ -167,11 +168,34 @@ class Me5QueryGenerator:
         self.encoder.to(self.device).eval()
         self.model.to(self.device).eval()
         self.batch_size = batch_size
+        # Decoding constraints (see README): each language keeps to its script and to the
+        # pieces its training questions use, plus the pieces of the passage (names).
+        self.constrain = constrain
         pieces = [self.tokenizer.piece(int(i)) for i in self.model.vocab]
-        self.allowed = script_masks(pieces, cfg.langs)
-        self.allowed[:, pieces.index("</s>")] = True
-        if "<unk>" in pieces:
-            self.allowed[:, pieces.index("<unk>")] = False
+        self.script = script_masks(pieces, cfg.langs)
+        lexicon_path = directory / "lexicon.safetensors"
+        self.lexicon = load_file(str(lexicon_path))["lexicon"].bool() if lexicon_path.is_file() else None
+        self.sub_index = torch.full((int(self.model.vocab.max()) + 1,), -1, dtype=torch.long)
+        self.sub_index[self.model.vocab] = torch.arange(len(self.model.vocab))
+        self.eos_pos, self.unk_pos = pieces.index("</s>"), pieces.index("<unk>") if "<unk>" in pieces else None
+
+    def allowed(self, source_ids: list[list[int]], langs: Sequence[str]):
+        """[passages, langs, vocab] bool: script & (training lexicon | the passage's own pieces)."""
+        import torch
+
+        rows = [self.model.cfg.langs.index(lang) for lang in langs]
+        allowed = self.script[rows][None].repeat(len(source_ids), 1, 1)
+        if self.lexicon is not None:
+            own = torch.zeros((len(source_ids), len(self.model.vocab)), dtype=torch.bool)
+            for b, ids in enumerate(source_ids):
+                ids = torch.tensor([i for i in ids if i < len(self.sub_index)], dtype=torch.long)
+                pos = self.sub_index[ids]
+                own[b, pos[pos >= 0]] = True
+            allowed &= self.lexicon[rows][None] | own[:, None]
+        allowed[..., self.eos_pos] = True
+        if self.unk_pos is not None:
+            allowed[..., self.unk_pos] = False
+        return allowed
 
     def generate(self, passages, langs, n, seed):
         import torch
@@ -189,7 +213,8 @@ class Me5QueryGenerator:
                 input_ids, mask = pad_batch([ids[i] for i in idx], self.tokenizer.pad_id)
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
                 enc = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
-                samples = self.model.sample(enc, mask, list(langs), n, rng, TOP_K, MAX_NEW_TOKENS, self.allowed)
+                allowed = self.allowed([ids[i] for i in idx], langs) if self.constrain else None
+                samples = self.model.sample(enc, mask, list(langs), n, rng, TOP_K, MAX_NEW_TOKENS, allowed)
                 for row, i in enumerate(idx):
                     out[i] = {lang: [self.tokenizer.decode(s) for s in samples[row][li]] for li, lang in enumerate(langs)}
         return out

@@ -186,8 +186,9 @@ class QueryGenerator(nn.Module):
                allowed: torch.Tensor | None = None) -> list[list[list[int]]]:
         """For each passage b and language l: ``n`` sampled piece-id sequences (no specials).
 
-        ``allowed`` ([len(cfg.langs), len(vocab)] bool, e.g. :func:`script_masks`) limits
-        the pieces each language may produce.
+        ``allowed`` ([B, len(langs), len(vocab)] bool) limits the pieces each passage's
+        queries in each language may produce. A query is never empty: ``</s>`` is
+        banned at the first step.
 
         Rows are ordered passage-major, then language, then sample; cross-attention keys
         and values are computed once per passage and broadcast over its rows.
@@ -199,7 +200,8 @@ class QueryGenerator(nn.Module):
         lang_idx = self.lang_index([lang for lang in langs for _ in range(n)]).repeat(B)
         banned = (self.vocab == self.cfg.bos_id)[None].expand(len(lang_idx), -1)
         if allowed is not None:
-            banned = banned | ~allowed.to(enc.device)[lang_idx]
+            banned = banned | ~allowed.to(enc.device).repeat_interleave(n, dim=1).reshape(len(lang_idx), -1)
+        is_eos = self.vocab == self.cfg.eos_id
         rows = B * reps
         tokens = torch.full((rows, 1), self.cfg.bos_id, dtype=torch.long, device=enc.device)
         caches: list[list] = [[] for _ in self.layers]
@@ -209,7 +211,7 @@ class QueryGenerator(nn.Module):
             x = self.embed(tokens[:, -1:], step, lang_idx)
             for layer, cache, (ck, cv) in zip(self.layers, caches, per_layer):
                 x = layer(x, ck, cv, mask, cache)
-            logits = self.logits(x[:, 0]).masked_fill(banned, float("-inf"))
+            logits = self.logits(x[:, 0]).masked_fill(banned | is_eos if step == 0 else banned, float("-inf"))
             top_val, top_idx = logits.topk(top_k, dim=-1)
             choice = torch.multinomial(F.softmax(top_val, dim=-1), 1, generator=generator)
             piece = self.vocab[top_idx.gather(1, choice)].squeeze(1)

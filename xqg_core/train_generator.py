@@ -156,6 +156,37 @@ def encode_sources(sources: list[str], out: Path, cfg: GeneratorTrainConfig, me5
 
 
 # ----------------------------------------------------------------------------- stage 2
+def prepare_targets(cfg: GeneratorTrainConfig, me5) -> tuple[PairSet, list[list[int]], np.ndarray]:
+    """Training pairs, their target piece ids (ending in ``</s>``) and the output vocabulary."""
+    pairs = build_pairs(cfg)
+    if cfg.max_train_pairs is not None and cfg.max_train_pairs < len(pairs.train):
+        keep = np.sort(np.random.default_rng(cfg.seed).choice(len(pairs.train), cfg.max_train_pairs, replace=False))
+        pairs.train = [pairs.train[i] for i in keep]
+    targets = me5.tokenize([p.target for p in pairs.train], cfg.max_target_len + 1)
+    targets = [t[1:-1][: cfg.max_target_len - 1] + [2] for t in targets]  # drop <s>, keep </s> (id 2)
+    vocab = np.array(sorted({i for t in targets for i in t} | {2, 3}), dtype=np.int64)  # + </s>, <unk>
+    return pairs, targets, vocab
+
+
+def language_lexicon(pairs: list[Pair], targets: list[list[int]], vocab: np.ndarray,
+                     langs: tuple[str, ...]) -> np.ndarray:
+    """[len(langs), len(vocab)] bool: the pieces each language's training questions use."""
+    position = {int(v): i for i, v in enumerate(vocab)}
+    lexicon = np.zeros((len(langs), len(vocab)), dtype=bool)
+    for pair, target in zip(pairs, targets):
+        lexicon[langs.index(pair.lang), [position[t] for t in target]] = True
+    return lexicon
+
+
+def write_lexicon(out: Path, cfg: GeneratorTrainConfig, pairs: PairSet, targets: list[list[int]],
+                  vocab: np.ndarray) -> None:
+    from safetensors.numpy import save_file
+
+    lexicon = language_lexicon(pairs.train, targets, vocab, tuple(cfg.langs)).astype(np.uint8)
+    with atomic_path(out / "lexicon.safetensors") as tmp:
+        save_file({"lexicon": lexicon}, str(tmp))
+
+
 def build_model(cfg: GeneratorTrainConfig, vocab: np.ndarray, me5):
     """A fresh generator warm-started from the mE5 encoder ``me5``."""
     import torch
@@ -194,21 +225,15 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
     from safetensors.torch import save_file
 
     torch.manual_seed(cfg.seed)
-    pairs = build_pairs(cfg)
-    if cfg.max_train_pairs is not None and cfg.max_train_pairs < len(pairs.train):
-        keep = np.sort(np.random.default_rng(cfg.seed).choice(len(pairs.train), cfg.max_train_pairs, replace=False))
-        pairs.train = [pairs.train[i] for i in keep]
-    log.info("config %s", json.dumps(asdict(cfg)))
-    log.info("pairs: %d train, %d held out", len(pairs.train), len(pairs.heldout))
-    sources = sorted({p.source for p in pairs.train})
-    source_index = {s: i for i, s in enumerate(sources)}
     from .encoders import load_encoder
 
     me5 = load_encoder("me5-small", device="cpu")
+    pairs, targets, vocab = prepare_targets(cfg, me5)
+    log.info("config %s", json.dumps(asdict(cfg)))
+    log.info("pairs: %d train, %d held out; output vocabulary %d pieces", len(pairs.train), len(pairs.heldout), len(vocab))
+    sources = sorted({p.source for p in pairs.train})
+    source_index = {s: i for i, s in enumerate(sources)}
     states, offsets = encode_sources(sources, out, cfg, me5)
-    targets = me5.tokenize([p.target for p in pairs.train], cfg.max_target_len + 1)
-    targets = [t[1:-1][: cfg.max_target_len - 1] + [2] for t in targets]  # drop <s>, keep </s> (id 2)
-    vocab = np.array(sorted({i for t in targets for i in t} | {2, 3}), dtype=np.int64)  # + </s>, <unk>
     to_sub = {int(v): i for i, v in enumerate(vocab)}
 
     model = build_model(cfg, vocab, me5)
@@ -253,6 +278,7 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
                      (time.time() - t0) / len(losses))
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             _save_checkpoint(model, optimizer, step, out, save_file, cfg)
+    write_lexicon(out, cfg, pairs, targets, vocab)
     _save_final(model, cfg, vocab, pairs, losses, out, save_file)
     return out
 
