@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="run directory (shard-*.jsonl + run.json)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--shard-size", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=None, help="passages (me5-qg) or prompts per batch")
     p.add_argument("--device", default=None)
     p.set_defaults(func=_cmd_generate)
 

@@ -220,18 +220,16 @@ class Me5QueryGenerator:
         return out
 
 
-def load_generator(name: str, device: str | None = None, batch_size: int = 16) -> Generator:
-    """``me5-qg`` (offline default), ``xqg-mt5`` (the paper's), ``released:PATH``, or any
-    Hugging Face id / local directory."""
-    if name == "me5-qg":
-        return Me5QueryGenerator(device=device)
-    if name.startswith("me5-qg:"):
-        return Me5QueryGenerator(name.split(":", 1)[1], device=device)
+def load_generator(name: str, device: str | None = None, batch_size: int | None = None) -> Generator:
+    """``me5-qg[:DIR]`` (offline default), ``xqg-mt5`` (the paper's), ``released:PATH``, or any
+    Hugging Face id / local directory. ``batch_size``: passages (me5-qg, default 8, the
+    fastest on the CPU in BENCHMARKS.md) or prompts (Hugging Face, default 16) per batch."""
+    if name == "me5-qg" or name.startswith("me5-qg:"):
+        directory = name.split(":", 1)[1] if ":" in name else None
+        return Me5QueryGenerator(directory, device=device, batch_size=batch_size or 8)
     if name.startswith("released:"):
         return ReleasedQueries(name.split(":", 1)[1])
-    if name == "xqg-mt5":
-        return HFGenerator(PAPER_GENERATOR, device, batch_size)
-    return HFGenerator(name, device, batch_size)
+    return HFGenerator(PAPER_GENERATOR if name == "xqg-mt5" else name, device, batch_size or 16)
 
 
 # ----------------------------------------------------------------------------- resumable runs
