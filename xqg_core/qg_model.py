@@ -80,7 +80,7 @@ class QGConfig:
     eps: float = 1e-12
     bos_id: int = 0
     eos_id: int = 2
-    langs: tuple[str, ...] = ("ar", "de", "en", "es", "hi", "ru", "vi", "zh")
+    langs: tuple[str, ...] = ("ar", "de", "es", "hi", "ru", "vi", "zh")
 
     def to_dict(self) -> dict:
         return asdict(self)

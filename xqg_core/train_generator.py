@@ -40,9 +40,9 @@ XOR_TRANSLATION_LANGS = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
 @dataclass
 class GeneratorTrainConfig:
     output_dir: str = "me5-qg"  # relative paths live in the cache dir
-    langs: tuple[str, ...] = ("ar", "de", "en", "es", "hi", "ru", "vi", "zh")
+    langs: tuple[str, ...] = ("ar", "de", "es", "hi", "ru", "vi", "zh")
     layers: int = 4
-    steps: int = 2000
+    steps: int = 2500
     batch_size: int = 32
     lr: float = 3e-4
     warmup_steps: int = 100
