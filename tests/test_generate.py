@@ -59,6 +59,34 @@ def test_hf_seq2seq_generates_n_per_language_and_is_seeded(tiny_t5_dir):
     assert gen.generate(PASSAGES[:3], ["ar", "de"], 5, seed=8) != a
 
 
+@pytest.fixture(scope="module")
+def tiny_gpt2_dir(tmp_path_factory):
+    """A randomly initialised 1-layer GPT-2 with a word-level tokenizer (no pad token, as GPT-2)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    d = tmp_path_factory.mktemp("tiny-gpt2")
+    words = "<eos> <unk> generate a german japanese question for this passage: title the river nile is long".split()
+    words += [f"w{i}" for i in range(30)]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", unk_token="<unk>").save_pretrained(d)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(words), n_embd=16, n_layer=1, n_head=2, n_positions=128,
+                               bos_token_id=0, eos_token_id=0)).save_pretrained(d)
+    return d
+
+
+def test_hf_causal_lm_returns_only_the_continuation(tiny_gpt2_dir):
+    gen = load_generator(str(tiny_gpt2_dir), device="cpu", batch_size=3)
+    assert not gen.seq2seq and gen.tokenizer.padding_side == "left"
+    out = gen.generate(PASSAGES[:3], ["de"], 2, seed=1)
+    assert all(len(q["de"]) == 2 for q in out)
+    # the prompt is not echoed: a continuation never starts with the template's words
+    assert not any(t.startswith("generate a german question") for q in out for t in q["de"])
+    assert gen.generate(PASSAGES[:3], ["de"], 2, seed=1) == out
+
+
 class CountingGenerator:
     """Wraps a generator; fails on the shard whose first passage is ``fail_on``."""
 
