@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xqg_core.stages import StageRunner, file_sha1, fingerprint
+
+
+def writer(text, calls):
+    def fn(out, scratch):
+        calls.append(text)
+        (out / "result.txt").write_text(text)
+    return fn
+
+
+def test_unchanged_inputs_skip_and_changed_inputs_rerun(tmp_path):
+    runner, calls = StageRunner(tmp_path), []
+    a = runner.run("encode", {"model": "me5-small"}, writer("v1", calls))
+    assert not a.skipped and (a.output / "result.txt").read_text() == "v1"
+    b = runner.run("encode", {"model": "me5-small"}, writer("v2", calls))
+    assert b.skipped and calls == ["v1"] and (b.output / "result.txt").read_text() == "v1"
+    c = runner.run("encode", {"model": "use-m-v3"}, writer("v3", calls))
+    assert not c.skipped and (c.output / "result.txt").read_text() == "v3"
+    d = runner.run("encode", {"model": "use-m-v3"}, writer("v4", calls), force=True)
+    assert not d.skipped and calls == ["v1", "v3", "v4"]
+    log = [json.loads(line) for line in (tmp_path / "timings.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["skipped"]) for r in log] == [("encode", False), ("encode", True), ("encode", False), ("encode", False)]
+
+
+def test_killed_stage_keeps_no_half_output_and_reruns(tmp_path):
+    runner = StageRunner(tmp_path)
+
+    def dies(out, scratch):
+        (out / "result.txt").write_text("half")
+        (scratch / "shard-0").write_text("kept across the kill")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("generate", {"n": 5}, dies)
+    assert not (tmp_path / "generate").exists() and not (tmp_path / "generate.done.json").exists()
+    seen = []
+
+    def resumes(out, scratch):
+        seen.append((scratch / "shard-0").read_text())
+        (out / "result.txt").write_text("full")
+
+    result = runner.run("generate", {"n": 5}, resumes)
+    assert seen == ["kept across the kill"] and (result.output / "result.txt").read_text() == "full"
+    assert not (tmp_path / "generate.scratch").exists() and not (tmp_path / ".generate.partial").exists()
+
+
+def test_a_failed_rerun_does_not_count_old_outputs_as_current(tmp_path):
+    runner, calls = StageRunner(tmp_path), []
+    runner.run("grid", {"alphas": [0, 0.01]}, writer("old", calls))
+
+    def fails(out, scratch):
+        raise RuntimeError("bad config")
+
+    with pytest.raises(RuntimeError):
+        runner.run("grid", {"alphas": [0, 0.02]}, fails)
+    assert not runner.is_done("grid", fingerprint({"alphas": [0, 0.01]}))
+    assert runner.run("grid", {"alphas": [0, 0.01]}, writer("again", calls)).skipped is False
+
+
+def test_fingerprints(tmp_path):
+    assert fingerprint({"a": 1, "b": [2, 3]}) == fingerprint({"b": [2, 3], "a": 1})
+    assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"abc")
+    assert file_sha1(f) == "a9993e364706816aba3e25717850c26c9cd0d89d"
