@@ -47,8 +47,8 @@ def test_padding_of_the_encoder_is_ignored():
 def test_sampling_is_seeded_shaped_and_within_vocab():
     model = tiny_model()
     enc, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
-    run = lambda seed: model.sample(enc, mask, ["de", "ja"], 3, torch.Generator().manual_seed(seed), top_k=3,
-                                    max_new_tokens=8)
+    run = lambda seed: model.sample(enc, mask, ["de", "ja"], 3, torch.rand((2, 2, 3, 8), generator=torch.Generator().manual_seed(seed)),
+                                    top_k=3, max_new_tokens=8)
     a = run(1)
     assert len(a) == 2 and all(len(per_lang) == 2 and all(len(s) == 3 for s in per_lang) for per_lang in a)
     allowed = set(model.vocab.tolist()) - {0, 2}
@@ -86,7 +86,7 @@ def test_sampling_respects_allowed_pieces():
     allowed[..., 1] = True  # </s> (vocab position 1 holds id 2)
     allowed[0, 0, 3] = True  # "de" may only produce piece id 5
     allowed[0, 1, 5] = True  # "ja" may only produce piece id 9
-    out = model.sample(enc, mask, ["de", "ja"], 4, torch.Generator().manual_seed(0), top_k=5, allowed=allowed)
+    out = model.sample(enc, mask, ["de", "ja"], 4, torch.rand((1, 2, 4, 32)), top_k=5, allowed=allowed)
     assert all(set(seq) <= {5} and seq for seq in out[0][0]) and all(set(seq) <= {9} and seq for seq in out[0][1])
 
 

@@ -60,6 +60,10 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, m
     out = gen.generate([Passage("p", "Tokyo", "Tokyo is the capital of Japan.")], ["de", "ja"], 2, seed=3)
     assert set(out[0]) == {"de", "ja"} and len(out[0]["ja"]) == 2
     assert gen.generate([Passage("p", "Tokyo", "Tokyo is the capital of Japan.")], ["de", "ja"], 2, seed=3) == out
+    # a passage's queries do not depend on its batch-mates or on the other languages asked for
+    other = Passage("q", "Nile", "The Nile is the longest river in Africa, flowing north.")
+    both = gen.generate([other, Passage("p", "Tokyo", "Tokyo is the capital of Japan.")], ["ja"], 2, seed=3)
+    assert both[1]["ja"] == out[0]["ja"]
 
 
 def test_config_rejects_unknown_settings(tmp_path):

@@ -9,9 +9,11 @@ Backends behind one interface (``generate(passages, langs, n, seed)``):
   so users can skip generation.
 
 Decoding as in the paper: sampling, top_k = 10, at most 32 new tokens. Runs write
-resumable shards: shard k holds passages [k * S, (k + 1) * S), is sampled with seed
-``seed + k`` and is written atomically, so an interrupted run loses at most the shard
-in progress and a rerun reproduces the same queries.
+resumable shards: shard k holds passages [k * S, (k + 1) * S) and is written
+atomically, so an interrupted run loses at most the shard in progress, and a rerun
+reproduces the same queries (every shard is sampled from the run's seed; ``me5-qg``
+draws each passage-and-language's randomness from (seed, docid, language), so its
+queries do not depend on batching, sharding or the other languages asked for).
 """
 from __future__ import annotations
 
@@ -206,7 +208,6 @@ class Me5QueryGenerator:
         if unsupported:
             raise XqgError(f"me5-qg was trained for {', '.join(self.model.cfg.langs)}, not {', '.join(unsupported)}")
         ids = self.tokenizer.encode_batch([f"passage: {p.contents}" for p in passages], self.model.cfg.max_source_len)
-        rng = torch.Generator(device=self.device).manual_seed(seed)
         out: list[dict[str, list[str]]] = [{} for _ in passages]
         with torch.inference_mode():
             for idx in length_sorted_batches([len(x) for x in ids], self.batch_size):
@@ -214,10 +215,22 @@ class Me5QueryGenerator:
                 input_ids, mask = input_ids.to(self.device), mask.to(self.device)
                 enc = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 allowed = self.allowed([ids[i] for i in idx], langs) if self.constrain else None
-                samples = self.model.sample(enc, mask, list(langs), n, rng, TOP_K, MAX_NEW_TOKENS, allowed)
+                uniforms = torch.stack([passage_uniforms(seed, passages[i].docid, langs, n, MAX_NEW_TOKENS) for i in idx])
+                samples = self.model.sample(enc, mask, list(langs), n, uniforms, TOP_K, MAX_NEW_TOKENS, allowed)
                 for row, i in enumerate(idx):
                     out[i] = {lang: [self.tokenizer.decode(s) for s in samples[row][li]] for li, lang in enumerate(langs)}
         return out
+
+
+def passage_uniforms(seed: int, docid: str, langs: Sequence[str], n: int, steps: int):
+    """[len(langs), n, steps] uniforms from a generator seeded by (seed, docid, language)."""
+    import torch
+
+    draws = []
+    for lang in langs:
+        key = int(hashlib.sha1(f"{seed}\x00{docid}\x00{lang}".encode("utf-8")).hexdigest()[:15], 16)
+        draws.append(torch.rand((n, steps), generator=torch.Generator().manual_seed(key)))
+    return torch.stack(draws)
 
 
 def load_generator(name: str, device: str | None = None, batch_size: int | None = None) -> Generator:
@@ -280,7 +293,7 @@ def generate_to_shards(generator: Generator, passages: Sequence[Passage], langs:
               disable=not show_progress) as bar:
         for k in todo:
             chunk = passages[k * shard_size : (k + 1) * shard_size]
-            queries = generator.generate(chunk, langs, n, seed + k)
+            queries = generator.generate(chunk, langs, n, seed)
             lines = [json.dumps({"docid": p.docid, "text": p.text, "generated_queries": q}, ensure_ascii=False)
                      for p, q in zip(chunk, queries)]
             write_text_atomic(shard_path(out, k), "\n".join(lines) + "\n")

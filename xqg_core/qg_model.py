@@ -182,9 +182,13 @@ class QueryGenerator(nn.Module):
 
     @torch.inference_mode()
     def sample(self, enc: torch.Tensor, enc_mask: torch.Tensor, langs: list[str], n: int,
-               generator: torch.Generator, top_k: int = 10, max_new_tokens: int = 32,
+               uniforms: torch.Tensor, top_k: int = 10, max_new_tokens: int = 32,
                allowed: torch.Tensor | None = None) -> list[list[list[int]]]:
         """For each passage b and language l: ``n`` sampled piece-id sequences (no specials).
+
+        ``uniforms`` ([B, len(langs), n, >= max_new_tokens], values in [0, 1)) drive the
+        top-k draws by inverse CDF: a query depends only on its own uniforms, never on
+        what else is in the batch.
 
         ``allowed`` ([B, len(langs), len(vocab)] bool) limits the pieces each passage's
         queries in each language may produce. A query is never empty: ``</s>`` is
@@ -198,6 +202,7 @@ class QueryGenerator(nn.Module):
         per_layer = self.cross_states(enc)  # [B, heads, S, dim]: shared by the passage's rows
         mask = self.cross_mask(enc_mask)
         lang_idx = self.lang_index([lang for lang in langs for _ in range(n)]).repeat(B)
+        u = uniforms.to(enc.device).reshape(B * reps, -1)
         banned = (self.vocab == self.cfg.bos_id)[None].expand(len(lang_idx), -1)
         if allowed is not None:
             banned = banned | ~allowed.to(enc.device).repeat_interleave(n, dim=1).reshape(len(lang_idx), -1)
@@ -213,7 +218,8 @@ class QueryGenerator(nn.Module):
                 x = layer(x, ck, cv, mask, cache)
             logits = self.logits(x[:, 0]).masked_fill(banned | is_eos if step == 0 else banned, float("-inf"))
             top_val, top_idx = logits.topk(top_k, dim=-1)
-            choice = torch.multinomial(F.softmax(top_val, dim=-1), 1, generator=generator)
+            cdf = F.softmax(top_val, dim=-1).cumsum(-1)
+            choice = (cdf < u[:, step : step + 1]).sum(-1, keepdim=True).clamp(max=top_k - 1)
             piece = self.vocab[top_idx.gather(1, choice)].squeeze(1)
             piece = torch.where(done, torch.full_like(piece, self.cfg.eos_id), piece)
             out[:, step] = torch.where(done, -1, piece)
