@@ -257,8 +257,3 @@ def init_language_embeddings(model: QueryGenerator, name_ids: dict[str, list[int
     with torch.no_grad():
         for i, lang in enumerate(model.cfg.langs):
             model.lang.weight[i] = model.word.weight[name_ids[lang]].mean(0)
-
-
-def count_trainable(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
