@@ -129,10 +129,10 @@ def encode_sources(sources: list[str], out: Path, cfg: GeneratorTrainConfig, me5
 
     path = out / "encoder_states.safetensors"
     digest = hashlib.sha1("\x00".join(sources).encode("utf-8")).hexdigest()
-    if path.is_file():
+    meta = out / "encoder_states.json"
+    if path.is_file() and meta.is_file() and json.loads(meta.read_text())["sources_sha1"] == digest:
         saved = load_file(str(path))
-        if json.loads((out / "encoder_states.json").read_text())["sources_sha1"] == digest:
-            return saved["states"], saved["offsets"]
+        return saved["states"], saved["offsets"]
     from .encoders import length_sorted_batches, pad_batch
 
     ids = me5.tokenize(sources, cfg.max_source_len)
