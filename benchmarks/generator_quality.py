@@ -11,6 +11,7 @@ point of fine-tuning) runs on the same contexts in the same run as the baseline.
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import hashlib
 import time
@@ -97,8 +98,6 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
-    import torch
-
     from xqg_core.train_generator import build_model
 
     cfg = GeneratorTrainConfig.from_yaml("configs/generator.yaml")
@@ -114,11 +113,11 @@ def main() -> None:
     trained = Me5QueryGenerator(args.generator)
     baseline = Me5QueryGenerator(args.generator)  # same vocabulary, weights reset to the warm start
     baseline.model.load_state_dict(build_model(cfg, baseline.model.vocab.numpy(), _Me5(baseline)).state_dict())
-    unmasked = Me5QueryGenerator(args.generator, constrain=False)  # the same model, no decoding constraints
+    unmasked = copy.copy(trained)  # the same loaded model, decoding without constraints
+    unmasked.constrain = False
     results = {}
     for name, gen in (("me5-qg (fine-tuned)", trained), ("me5-qg without decoding constraints", unmasked),
                       ("warm start, untrained (baseline)", baseline)):
-        torch.manual_seed(0)
         results[name] = evaluate(gen, chosen, refs, trained.tokenizer, args.n, args.seed)
 
     lines = [

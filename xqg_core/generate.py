@@ -72,6 +72,8 @@ class HFGenerator:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+        from .encoders import default_device
+
         self.name = model_id
         try:
             config = AutoConfig.from_pretrained(model_id)
@@ -82,7 +84,7 @@ class HFGenerator:
         except (OSError, ValueError) as exc:
             raise MissingResourceError(f"cannot load generator {model_id!r} ({str(exc).splitlines()[0]}); "
                                        "hub models need internet access once, or a local directory") from None
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(device or default_device())
         self.model.to(self.device)
         if not self.seq2seq:
             self.tokenizer.padding_side = "left"  # generation continues the prompt's last token
@@ -147,7 +149,7 @@ class Me5QueryGenerator:
         import torch
         from safetensors.torch import load_file
 
-        from .encoders import load_me5_parts
+        from .encoders import default_device, load_me5_parts
         from .paths import cache_dir
         from .qg_model import QGConfig, QueryGenerator, script_masks
 
@@ -159,7 +161,7 @@ class Me5QueryGenerator:
         cfg = QGConfig(**{**meta["model"], "langs": tuple(meta["model"]["langs"])})
         self.name = "me5-qg"
         self.tokenizer, self.encoder = load_me5_parts()
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(device or default_device())
         emb = self.encoder.embeddings
         state = load_file(str(directory / "model.safetensors"))
         self.model = QueryGenerator(cfg, state["vocab"], emb.word_embeddings.weight.detach(),
