@@ -75,22 +75,6 @@ def test_use_encoder_is_normalised_and_multilingual():
     assert v[0] @ v[1] > v[0] @ v[2]  # the German translation is closer than an unrelated sentence
 
 
-@pytest.fixture(scope="module")
-def tiny_bert_dir(tmp_path_factory):
-    """A randomly initialised 2-layer BERT with a word-piece tokenizer, saved like a hub model."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    d = tmp_path_factory.mktemp("tiny-bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + "the a river nile tokyo city is in long people how many".split()
-    (d / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(d / "vocab.txt")).save_pretrained(d)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
-    BertModel(config).save_pretrained(d)
-    return d
-
-
 def test_hf_local_dir_uses_cls_pooling_without_normalisation(tiny_bert_dir):
     from transformers import AutoModel, AutoTokenizer
 

@@ -31,25 +31,6 @@ def test_unknown_language_is_a_clear_error():
         check_languages(["ar", "xx"])
 
 
-@pytest.fixture(scope="module")
-def tiny_t5_dir(tmp_path_factory):
-    """A randomly initialised 1-layer T5 with a word-level tokenizer, saved like a hub model."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
-
-    d = tmp_path_factory.mktemp("tiny-t5")
-    words = "<pad> </s> <unk> generate a an arabic german japanese question for this passage: title the river nile is long".split()
-    words += [str(i) for i in range(10)] + [f"w{i}" for i in range(40)]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>").save_pretrained(d)
-    torch.manual_seed(0)
-    config = T5Config(vocab_size=len(words), d_model=16, d_ff=32, d_kv=8, num_layers=1, num_heads=2,
-                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
-    T5ForConditionalGeneration(config).save_pretrained(d)
-    return d
-
-
 def test_hf_seq2seq_generates_n_per_language_and_is_seeded(tiny_t5_dir):
     gen = load_generator(str(tiny_t5_dir), device="cpu", batch_size=4)
     a = gen.generate(PASSAGES[:3], ["ar", "de"], 5, seed=7)

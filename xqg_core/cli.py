@@ -110,6 +110,12 @@ def _cmd_train_generator(args: argparse.Namespace) -> None:
     print(f"generator written to {out}", file=sys.stderr)
 
 
+def _cmd_precompute(args: argparse.Namespace) -> None:
+    from .precompute import main_precompute
+
+    main_precompute(args.config, args.stage, args.force, args.shard, args.num_shards)
+
+
 def _cmd_status(args: argparse.Namespace) -> None:
     from .status import collect_status
 
@@ -166,6 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="YAML, e.g. configs/generator.yaml")
     p.add_argument("--data-dir", default=None)
     p.set_defaults(func=_cmd_train_generator)
+
+    p = sub.add_parser("precompute", help="run the study: corpora -> ... -> cached_artifacts (resumable)")
+    p.add_argument("--config", required=True, help="YAML, e.g. configs/default.yaml")
+    p.add_argument("--stage", choices=("corpora", "generate", "encode", "index", "queries", "grid", "umap", "export"),
+                   default=None, help="run only this stage (its inputs must be complete)")
+    p.add_argument("--force", action="store_true", help="rerun (the chosen stage, or all) even if unchanged")
+    p.add_argument("--shard", type=int, default=None, help="with --stage generate/encode: run only shard i")
+    p.add_argument("--num-shards", type=int, default=None, help="override the config's num_shards")
+    p.set_defaults(func=_cmd_precompute)
 
     p = sub.add_parser("data", help="datasets: list sources, check a data dir, download")
     dsub = p.add_subparsers(dest="data_cmd", required=True)

@@ -40,10 +40,14 @@ class RetrievalBenchmark:
 
 
 def build_xquad_xr(data_dir: str | Path, langs: tuple[str, ...] = XQUAD_XR_LANGS, distractors: int | None = None,
-                   max_words: int = 100) -> RetrievalBenchmark:
-    """The xquad-xr benchmark; ``distractors`` = how many Vital Articles passages (None: all)."""
+                   max_words: int = 100, max_paragraphs: int | None = None) -> RetrievalBenchmark:
+    """The xquad-xr benchmark; ``distractors`` = how many Vital Articles passages (None: all);
+    ``max_paragraphs`` keeps the first k XQuAD paragraphs and their questions (small configs)."""
     root = Path(data_dir) / "xquad"
     english = load_squad(root / "xquad.en.json", "en")
+    if max_paragraphs is not None:
+        kept = set(list(dict.fromkeys(q.paragraph_id for q in english))[:max_paragraphs])
+        english = [q for q in english if q.paragraph_id in kept]
     by_paragraph: dict[str, list[Passage]] = {}
     for q in english:
         if q.paragraph_id not in by_paragraph:
@@ -58,7 +62,7 @@ def build_xquad_xr(data_dir: str | Path, langs: tuple[str, ...] = XQUAD_XR_LANGS
     passages += vital if distractors is None else vital[:distractors]
     answers = {q.id: q.answers for q in english}
     queries = [RetrievalQuery(f"{q.id}-{lang}", lang, q.question, answers[q.id], gold[q.id])
-               for lang in langs for q in load_squad(root / f"xquad.{lang}.json", lang)]
+               for lang in langs for q in load_squad(root / f"xquad.{lang}.json", lang) if q.id in answers]
     return RetrievalBenchmark("xquad-xr", passages, queries)
 
 
@@ -78,15 +82,18 @@ class PawsxAdversarial:
     items: list[PawsxItem]
 
 
-def build_pawsx_adv(data_dir: str | Path, split: str = "test",
-                    langs: tuple[str, ...] = PAWSX_ADV_LANGS) -> PawsxAdversarial:
-    """Rows without a known label or with a missing (NS) sentence are left out."""
+def build_pawsx_adv(data_dir: str | Path, split: str = "test", langs: tuple[str, ...] = PAWSX_ADV_LANGS,
+                    max_rows: int | None = None) -> PawsxAdversarial:
+    """Rows without a known label or with a missing (NS) sentence are left out; ``max_rows``
+    keeps the first k usable rows (small configs)."""
     english = load_pawsx(data_dir, split, "en")
     pool: list[str] = []
     index: dict[int, tuple[int, int, int]] = {}
     for pair in english:
         if pair.label is None or pair.sentence1 is None or pair.sentence2 is None:
             continue
+        if max_rows is not None and len(index) == max_rows:
+            break
         index[pair.row] = (len(pool), len(pool) + 1, pair.label)
         pool += [pair.sentence1, pair.sentence2]
     items = []

@@ -19,14 +19,14 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .data import load_squad, load_xor_translations
 from .errors import DataFormatError, XqgError
+from .config import load_yaml_config
 from .io import atomic_path, write_json_atomic
 from .paths import cache_dir, resolve_data_dir
 
@@ -62,15 +62,7 @@ class GeneratorTrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "GeneratorTrainConfig":
-        path = Path(path)
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise DataFormatError(path, None, unknown[0], f"unknown setting; known: {', '.join(sorted(known))}")
-        if "langs" in raw:
-            raw["langs"] = tuple(raw["langs"])
-        return cls(**raw)
+        return load_yaml_config(cls, path)
 
     def resolved_output(self) -> Path:
         out = Path(self.output_dir)

@@ -1,0 +1,263 @@
+"""The precompute on a miniature of the default study (real data, real encoders) and on a
+miniature XOR-TyDi setting in the official file formats (sharded).
+
+Generated queries come from a released-form file the tests write (the offline generator
+is trained, not shipped): for each passage and language, n windows of the passage's words.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xqg_core.artifacts import ArtifactError, load_artifacts, resolve_study
+from xqg_core.augment import augment_passages
+from xqg_core.cli import main
+from xqg_core.evaluate import evaluate_xor_retrieve
+from xqg_core.precompute import Pipeline, PrecomputeConfig, UmapSection, build_study_inputs, read_jsonl
+from xqg_core.search import search
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
+
+
+def write_released(path: Path, passages, langs=LANGS, n: int = 2) -> None:
+    lines = []
+    for p in passages:
+        words = (p.title + " " + p.text).split()
+        queries = {lang: [" ".join(words[3 * i + j : 3 * i + j + 6]) or p.docid for i in range(n)]
+                   for j, lang in enumerate(langs)}
+        lines.append(json.dumps({"docid": p.docid, "text": p.text, "generated_queries": queries}, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def small_config(tmp: Path, data_dir: Path) -> PrecomputeConfig:
+    cfg = PrecomputeConfig.from_yaml(ROOT / "configs" / "small.yaml")
+    cfg = dataclasses.replace(cfg, data_dir=str(data_dir), work_dir=str(tmp / "work"), output_dir=str(tmp / "out"),
+                              n_max=2, alphas=(0.0, 0.01, 0.05), significance_resamples=200, encode_chunk=64,
+                              umap=UmapSection(passages=40, alphas=(0.05,), n=2, query_passages=5, neighbors=5))
+    cfg.xquad_xr.max_paragraphs, cfg.xquad_xr.distractors, cfg.pawsx_adv.max_rows = 3, 40, 15
+    released = tmp / "released.jsonl"
+    built = build_study_inputs(cfg, data_dir, with_pairs=False)
+    write_released(released, [p for ps in built.corpora.values() for p in ps])
+    cfg.generator = f"released:{released}"
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def small_study(tmp_path_factory, data_dir, me5):
+    tmp = tmp_path_factory.mktemp("small")
+    cfg = small_config(tmp, data_dir)
+    Pipeline(cfg).run()
+    return cfg
+
+
+def test_small_study_writes_every_cell(small_study):
+    arts = load_artifacts(small_study.output_dir)
+    res = arts.results()
+    langs = {"xquad-xr": set(LANGS) | {"avg"}, "pawsx-adv": {"de", "es", "fr", "ja", "ko", "zh", "avg"}}
+    for bench, metrics in (("xquad-xr", {"R@2kt", "R@5kt", "Recall@20", "Recall@100", "MRR@10"}),
+                           ("pawsx-adv", {"clean_acc1", "adv_acc1", "drop", "win_rate"})):
+        sub = res[res.benchmark == bench]
+        assert set(sub.metric) == metrics
+        assert set(sub.lang) == langs[bench]
+        assert len(sub) == 2 * 3 * 2 * len(langs[bench]) * len(metrics)  # plm x alpha x n x lang x metric
+        base = sub[sub.alpha == 0].pivot_table(index=["plm", "lang", "metric"], columns="n", values="value")
+        assert np.allclose(base[1], base[2], equal_nan=True)  # P' = P at alpha = 0, whatever n
+        assert (sub[sub.alpha == 0].p_value == 1).all()
+    # the English pool of PAWS-X: gold sentence1 beats random sentences for a multilingual encoder
+    clean = res[(res.benchmark == "pawsx-adv") & (res.metric == "clean_acc1") & (res.lang == "avg") & (res.alpha == 0)]
+    assert (clean.value > 50).all()
+    pair = res[(res.benchmark == "pawsx-pair") & (res.metric == "pair_acc")]
+    assert set(pair.lang) == {"en", "de", "es", "fr", "ja", "ko", "zh", "avg"} and pair.value.between(0, 100).all()
+    gq = arts.table("generated_queries.parquet")
+    assert list(gq.columns) == ["corpus", "passage_id", "lang", "i", "text"] and set(gq.i) == {0, 1}
+    umap = arts.table("umap.parquet")
+    assert set(umap.kind) == {"passage", "augmented", "query"} and np.isfinite(umap[["x", "y"]].to_numpy()).all()
+    idx = arts.tensors("index/me5-small.safetensors")
+    assert idx["P"].dtype == np.float16 and idx["S"].shape == (2, *idx["P"].shape)
+    assert arts.manifest["corpora"]["xquad-xr"]["num_passages"] == idx["P"].shape[0]
+    assert set(arts.manifest["stage_seconds"]) >= {"corpora", "grid-xquad-xr", "umap"}
+
+
+def test_grid_equals_brute_force(small_study):
+    """A cell recomputed naively: loop sums, P' materialised, faiss search, the official R@kt."""
+    cfg = small_study
+    arts = load_artifacts(cfg.output_dir)
+    built = resolve_study(arts)
+    passages, queries = built.corpora["xquad-xr"], built.queries["xquad-xr"]
+    work = cfg.resolved_work()
+    enc = work / "encode-me5-small-xquad-xr"
+    P, E = np.load(enc / "P.npy").astype(np.float64), np.load(enc / "E.npy").astype(np.float64)
+    owner, rank = np.load(enc / "passage_index.npy"), np.load(enc / "rank_index.npy")
+    alpha, n = 0.05, 1
+    S = np.zeros_like(P)
+    for j in range(len(E)):
+        if rank[j] < n:
+            S[owner[j]] += E[j]
+    Q = np.load(work / "queries-me5-small-xquad-xr" / "Q.npy")
+    _, ranked = search(augment_passages(P, S, alpha), Q, 100)
+    preds = [{"id": q["id"], "lang": q["lang"], "ctxs": [passages[d].text for d in ranked[i]]}
+             for i, q in enumerate(queries)]
+    official = evaluate_xor_retrieve({q["id"]: q["answers"] for q in queries}, preds)
+    res = arts.results()
+    cell = res[(res.benchmark == "xquad-xr") & (res.plm == "me5-small") & (res.alpha == alpha) & (res.n == n)]
+    for metric in ("R@2kt", "R@5kt"):
+        got = cell[cell.metric == metric].set_index("lang").value
+        for lang, value in official[metric].items():
+            assert got[lang] == pytest.approx(value, abs=1e-9), (metric, lang)
+    position = {p.docid: i for i, p in enumerate(passages)}
+    mrr = [next((1 / (r + 1) for r, d in enumerate(ranked[i][:10]) if passages[d].docid in q["gold"]), 0.0)
+           for i, q in enumerate(queries)]
+    assert all(position[g] >= 0 for q in queries for g in q["gold"])
+    by_lang = pd.Series(mrr).groupby([q["lang"] for q in queries]).mean() * 100
+    got = cell[cell.metric == "MRR@10"].set_index("lang").value
+    for lang, value in by_lang.items():
+        assert got[lang] == pytest.approx(value, abs=1e-6)
+
+
+def test_pawsx_cell_equals_brute_force(small_study):
+    cfg = small_study
+    arts = load_artifacts(cfg.output_dir)
+    items = read_jsonl(cfg.resolved_work() / "corpora" / "pawsx-adv" / "queries.jsonl")
+    work = cfg.resolved_work()
+    P = np.load(work / "index-use-m-v3-pawsx-test" / "P.npy")
+    S = np.load(work / "index-use-m-v3-pawsx-test" / "S.npy")
+    Q = np.load(work / "queries-use-m-v3-pawsx-adv" / "Q.npy")
+    alpha, n = 0.01, 2
+    Pa = augment_passages(P, S[n - 1], alpha).astype(np.float64)
+    clean, adv = [], []
+    for i, it in enumerate(items):
+        s = Pa @ Q[i]
+        others = [s[j] for j in range(len(s)) if j not in (it["gold"], it["twin"])]
+        clean.append(s[it["gold"]] > max(others))
+        best_pair = max(s[it["gold"]], s[it["twin"]]) if it["label"] == 1 else s[it["gold"]]
+        adv.append(best_pair > max(others) and (it["label"] == 1 or s[it["gold"]] > s[it["twin"]]))
+    res = arts.results()
+    cell = res[(res.benchmark == "pawsx-adv") & (res.plm == "use-m-v3") & (res.alpha == alpha) & (res.n == n)]
+    langs = [it["lang"] for it in items]
+    for metric, values in (("clean_acc1", clean), ("adv_acc1", adv)):
+        expected = pd.Series(values, dtype=float).groupby(langs).mean() * 100
+        got = cell[cell.metric == metric].set_index("lang").value
+        for lang, value in expected.items():
+            assert got[lang] == pytest.approx(value, abs=1e-6)
+        assert got["avg"] == pytest.approx(expected.mean(), abs=1e-6)
+
+
+def test_unchanged_inputs_skip_every_stage(small_study):
+    cfg = small_study
+    manifest = (Path(cfg.output_dir) / "manifest.json").read_text()
+    timings = cfg.resolved_work() / "timings.jsonl"
+    before = len(timings.read_text().splitlines())
+    Pipeline(cfg).run()
+    new = [json.loads(line) for line in timings.read_text().splitlines()[before:]]
+    assert new and all(r["skipped"] for r in new)
+    assert (Path(cfg.output_dir) / "manifest.json").read_text() == manifest
+
+
+def test_artifact_validation_explains_mismatches(small_study, tmp_path):
+    import shutil
+
+    out = tmp_path / "arts"
+    shutil.copytree(small_study.output_dir, out)
+    load_artifacts(out)
+    target = out / "results.parquet"
+    target.write_bytes(target.read_bytes()[:-10])
+    with pytest.raises(ArtifactError, match="results.parquet: checksum differs.*precompute --config"):
+        load_artifacts(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["schema_version"] = 999
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="schema_version 999, this code reads 1"):
+        load_artifacts(out)
+    (out / "manifest.json").unlink()
+    with pytest.raises(ArtifactError, match="no artifacts here; rebuild"):
+        load_artifacts(out)
+
+
+def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkeypatch):
+    """A kill in the middle of encoding: no stage output, finished chunks reused, same result."""
+    from xqg_core import encoders
+
+    cfg = small_config(tmp_path, data_dir)
+    cfg = dataclasses.replace(cfg, encoders=("use-m-v3",), pawsx_adv=None, umap=None)
+    pipe = Pipeline(cfg)
+    pipe.corpora()
+    pipe.generate("xquad-xr", 0)
+    original = encoders.UseEncoder.encode_queries
+    calls = {"n": 0}
+
+    def dying(self, texts, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the process is killed mid-stage
+        return original(self, texts, **kw)
+
+    monkeypatch.setattr(encoders.UseEncoder, "encode_queries", dying)
+    with pytest.raises(KeyboardInterrupt):
+        pipe.encode("use-m-v3", "xquad-xr", 0)
+    work = cfg.resolved_work()
+    assert not (work / "encode-use-m-v3-xquad-xr").exists()
+    assert not (work / "encode-use-m-v3-xquad-xr.done.json").exists()
+    chunks = sorted(p.name for p in (work / "encode-use-m-v3-xquad-xr.scratch").iterdir())
+    assert chunks[:2] == ["generated-00000.npy", "generated-00001.npy"]
+    calls["n"] = -100
+    Pipeline(cfg).encode("use-m-v3", "xquad-xr", 0)
+    assert calls["n"] == -100 + (len(read_jsonl(work / "generate-xquad-xr" / "generated.jsonl")) * 14 + 63) // 64 - 2
+    E = np.load(work / "encode-use-m-v3-xquad-xr" / "E.npy")
+    fresh = tmp_path / "fresh"
+    cfg2 = dataclasses.replace(cfg, work_dir=str(fresh))
+    monkeypatch.setattr(encoders.UseEncoder, "encode_queries", original)
+    p2 = Pipeline(cfg2)
+    p2.corpora()
+    p2.generate("xquad-xr", 0)
+    p2.encode("use-m-v3", "xquad-xr", 0)
+    assert np.array_equal(E, np.load(fresh / "encode-use-m-v3-xquad-xr" / "E.npy"))
+
+
+def test_xor_miniature_end_to_end_with_shards(tmp_path, tiny_bert_dir):
+    """The paper's setting in miniature: Tevatron corpus, XOR-Retrieve questions, released
+    queries, a local Hugging Face encoder, two shards run as separate jobs, then the merge."""
+    import yaml
+
+    data = tmp_path / "data"
+    data.mkdir()
+    docs = [{"docid": f"{i}", "title": f"Doc {i}", "text": f"the river nile is long {i} and the city is in tokyo"}
+            for i in range(9)]
+    (data / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
+    questions = [{"id": f"q{i}", "question": f"how long is the river {i}", "answers": [f"long {i}"], "lang": lang}
+                 for i, lang in enumerate(["ja", "ko", "ar", "ja"])]
+    questions.append({"id": "qyes", "question": "is it long", "answers": ["yes"], "lang": "ja"})
+    (data / "dev.jsonl").write_text("\n".join(json.dumps(q) for q in questions) + "\n")
+    from xqg_core.data import Passage
+
+    write_released(data / "released.jsonl", [Passage(d["docid"], d["title"], d["text"]) for d in docs],
+                   langs=("ar", "ja", "ko"), n=3)
+    config = {"name": "xor-mini", "data_dir": str(data), "work_dir": str(tmp_path / "work"),
+              "output_dir": str(tmp_path / "out"), "encoders": [str(tiny_bert_dir)],
+              "generator": f"released:{data / 'released.jsonl'}", "generation_langs": ["ar", "ja", "ko"],
+              "n_max": 3, "alphas": [0.0, 0.01, 0.1], "num_shards": 2, "significance_resamples": 100,
+              "xor_retrieve": {"queries": "dev.jsonl", "corpus": "corpus.jsonl"}}
+    path = tmp_path / "xor.yaml"
+    path.write_text(yaml.safe_dump(config))
+    for stage in ("generate", "encode"):
+        for shard in ("1", "0"):  # array jobs finish in any order
+            assert main(["precompute", "--config", str(path), "--stage", stage, "--shard", shard]) == 0
+    work = tmp_path / "work"
+    assert (work / "generate-xor-corpus.0-2.done.json").is_file()
+    assert len(list(work.glob("encode-*-xor-corpus.?-2.done.json"))) == 2
+    assert main(["precompute", "--config", str(path)]) == 0
+    arts = load_artifacts(tmp_path / "out")
+    res = arts.results()
+    assert set(res.benchmark) == {"xor-retrieve"}
+    r2 = res[(res.metric == "R@2kt") & (res.alpha == 0.01) & (res.n == 3)].set_index("lang")
+    assert set(r2.index) == {"ja", "ko", "ar", "avg"}
+    assert r2.loc["ja", "num_queries"] == 2  # the yes/no-only question is skipped, as officially
+    assert r2.loc["ar", "value"] == 100.0  # 9 short passages: the answer is always in the first 2,000 tokens
+    merged = [p for p in work.iterdir() if p.name.startswith("index-") and p.is_dir()]
+    assert len(merged) == 1 and np.load(merged[0] / "S.npy").shape[:2] == (3, 9)
+    assert main(["precompute", "--config", str(path), "--stage", "grid", "--shard", "0"]) == 2

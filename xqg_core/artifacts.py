@@ -1,0 +1,305 @@
+"""``cached_artifacts/``: what the precompute ships and the dashboard reads (schema below).
+
+Written only by :func:`export_artifacts` (the precompute's last stage); read through
+:func:`load_artifacts`, which checks the schema version and every file's checksum and
+says what to do on a mismatch. No dataset text is stored: corpora and queries are kept
+as ids, and :func:`resolve_corpus` / :func:`resolve_queries` rebuild their texts from the
+data directory (checked against the checksums in the manifest). Generated queries are
+model outputs and are stored.
+
+Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
+
+- ``manifest.json``: schema_version, config, code version, data checksums, models,
+  stage timings, corpora (size, docid checksum) and every file's sha1 and size;
+- ``results.parquet``: ``benchmark, plm, alpha, n, lang, metric, value, p_value, num_queries``
+  (``lang = "avg"``: macro average over languages; values in percent; p_value: paired
+  randomization test against alpha = 0 of the same PLM and n; pawsx-pair rows are the
+  encoder's pair classification, independent of alpha and n);
+- ``generated_queries.parquet``: ``corpus, passage_id, lang, i, text``;
+- ``corpora/{corpus}.parquet``: ``docid`` in index order;
+- ``queries/{benchmark}.parquet``: query ids and languages (pawsx-adv: row, gold, twin, label);
+- ``outcomes/{benchmark}/{plm}.safetensors``: per-query outcomes ``[alpha, n, query]``,
+  int8 (1 hit, 0 miss, -1 not evaluated) for binary metrics, float16 fractions otherwise;
+  pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`);
+- ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
+  [queries, d] of xquad-xr in float16: live search and off-grid alpha;
+- ``umap.parquet``: ``plm, kind, alpha, passage, lang, i, x, y``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import XqgError
+from .io import write_json_atomic
+from .paths import ARTIFACTS_DIR, PROJECT_ROOT
+from .stages import file_sha1, fingerprint
+
+if TYPE_CHECKING:
+    from .precompute import Pipeline
+
+SCHEMA_VERSION = 1
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_TOTAL_BYTES = 150 * 1024 * 1024
+BINARY_METRICS = {"R@2kt", "R@5kt", "clean", "adversarial", "win"}
+REBUILD_HINT = "rebuild them with `python -m xqg_core precompute --config configs/default.yaml`"
+DEVIATIONS = (
+    "Benchmarks: xquad-xr and pawsx-adv stand in for XOR-TyDi (18M passages, no offline copy); "
+    "the paper's setting runs from configs/xor_tydi_full.yaml where the hub is reachable.",
+    "Encoders: multilingual-e5-small and USE-multilingual v3 (off the shelf) instead of the paper's "
+    "mBERT / XLM-R xDR checkpoints.",
+    "Generator: me5-qg, trained here on about 14k real pairs, with script and vocabulary constraints "
+    "at decoding, instead of the paper's mT5-base trained on XOR-TyDi.",
+    "Distractors: the first 3,000 Vital Articles passages (of ~12,300), bounded by generation time on a CPU.",
+)
+
+
+class ArtifactError(XqgError):
+    """Missing, stale or corrupt cached artifacts (the message says how to rebuild them)."""
+
+
+def code_version() -> str:
+    """The git commit of the project (``+dirty`` with uncommitted changes), or ``unknown``."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
+
+
+def docids_sha1(docids: list[str]) -> str:
+    return hashlib.sha1("\n".join(docids).encode("utf-8")).hexdigest()
+
+
+# ----------------------------------------------------------------------------- export
+def _compact(metric: str, values: np.ndarray) -> np.ndarray:
+    if metric in BINARY_METRICS:
+        return np.where(np.isnan(values), -1, values).astype(np.int8)
+    return values.astype(np.float16)
+
+
+def export_artifacts(pipe: "Pipeline") -> Path:
+    """Write ``cached_artifacts/`` from the finished stages; the manifest goes last."""
+    import pandas as pd
+    from safetensors.numpy import load_file, save_file
+
+    from .precompute import CORPUS_OF, read_corpus, read_jsonl, slug
+
+    cfg = pipe.cfg
+    out = cfg.resolved_output()
+    stage_names = ["corpora"] + [f"grid-{b}" for b in cfg.benchmarks()]
+    stage_names += [f"index-{slug(plm)}-{CORPUS_OF[b]}" for plm in cfg.encoders for b in cfg.benchmarks()]
+    stage_names += [f"generate-{c}{pipe.shard_suffix(s)}" for c in pipe.corpus_names() for s in range(cfg.num_shards)]
+    if cfg.umap and cfg.xquad_xr:
+        stage_names.append("umap")
+    inputs = {name: pipe.stage_fp(name) for name in stage_names}
+    inputs_fp = fingerprint({"stages": inputs, "schema": SCHEMA_VERSION})
+    manifest_path = out / "manifest.json"
+    if manifest_path.is_file() and not pipe.force:
+        try:
+            if json.loads(manifest_path.read_text(encoding="utf-8")).get("inputs_fingerprint") == inputs_fp:
+                return out
+        except json.JSONDecodeError:
+            pass
+    partial = out / ".export.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    for sub in ("corpora", "queries", "outcomes", "index"):
+        (partial / sub).mkdir(parents=True)
+
+    corpora_info = {}
+    for corpus in pipe.corpus_names():
+        docids = [p.docid for p in read_corpus(pipe.corpus_path(corpus))]
+        pd.DataFrame({"docid": docids}).to_parquet(partial / "corpora" / f"{corpus}.parquet", index=False)
+        corpora_info[corpus] = {"num_passages": len(docids), "docids_sha1": docids_sha1(docids)}
+
+    frames = []
+    for corpus in pipe.corpus_names():
+        for s in range(cfg.num_shards):
+            for r in read_jsonl(pipe.out(f"generate-{corpus}{pipe.shard_suffix(s)}") / "generated.jsonl"):
+                for lang, items in r["generated_queries"].items():
+                    frames += [(corpus, r["docid"], lang, i, q) for i, q in enumerate(items[: cfg.n_max])]
+    pd.DataFrame(frames, columns=["corpus", "passage_id", "lang", "i", "text"]).to_parquet(
+        partial / "generated_queries.parquet", index=False, compression="zstd")
+
+    results = []
+    for benchmark in cfg.benchmarks():
+        grid_dir = pipe.out(f"grid-{benchmark}")
+        results.append(pd.read_parquet(grid_dir / "results.parquet"))
+        queries = read_jsonl(pipe.out("corpora") / benchmark / "queries.jsonl")
+        keep = [k for k in ("id", "lang", "row", "gold", "twin", "label") if k in queries[0]] if queries else ["id"]
+        pd.DataFrame([{k: q[k] for k in keep} for q in queries]).to_parquet(
+            partial / "queries" / f"{benchmark}.parquet", index=False)
+        (partial / "outcomes" / benchmark).mkdir()
+        for plm in cfg.encoders:
+            tensors = {m: _compact(m, v) for m, v in load_file(str(grid_dir / f"outcomes-{slug(plm)}.safetensors")).items()}
+            parts = grid_dir / f"parts-{slug(plm)}.safetensors"
+            if parts.is_file():
+                tensors["parts"] = load_file(str(parts))["parts"]
+            save_file(tensors, str(partial / "outcomes" / benchmark / f"{slug(plm)}.safetensors"))
+    pd.concat(results).to_parquet(partial / "results.parquet", index=False)
+
+    if cfg.xquad_xr:
+        for plm in cfg.encoders:
+            index = pipe.out(f"index-{slug(plm)}-xquad-xr")
+            save_file({"P": np.load(index / "P.npy").astype(np.float16), "S": np.load(index / "S.npy").astype(np.float16),
+                       "Q": np.load(pipe.out(f"queries-{slug(plm)}-xquad-xr") / "Q.npy").astype(np.float16)},
+                      str(partial / "index" / f"{slug(plm)}.safetensors"))
+    if cfg.umap and cfg.xquad_xr:
+        shutil.copyfile(pipe.out("umap") / "umap.parquet", partial / "umap.parquet")
+
+    files = {}
+    for path in sorted(p for p in partial.rglob("*") if p.is_file()):
+        rel = path.relative_to(partial).as_posix()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ArtifactError(f"{rel} is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit per file")
+        files[rel] = {"sha1": file_sha1(path), "bytes": size}
+    total = sum(f["bytes"] for f in files.values())
+    if total > MAX_TOTAL_BYTES:
+        raise ArtifactError(f"artifacts total {total / 2**20:.1f} MB, over the {MAX_TOTAL_BYTES // 2**20} MB limit")
+
+    from .precompute import encoder_identity, generator_identity
+
+    timings = {}
+    for done in sorted(pipe.runner.work.glob("*.done.json")):
+        timings[done.name[: -len(".done.json")]] = round(json.loads(done.read_text(encoding="utf-8"))["seconds"], 2)
+    cell_seconds = {b: json.loads((pipe.out(f"grid-{b}") / "cell_seconds.json").read_text(encoding="utf-8"))
+                    for b in cfg.benchmarks()}
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "code_version": code_version(),
+        "config": asdict(cfg),
+        "data": pipe.file_sha1,
+        "models": {"encoders": {plm: encoder_identity(plm) for plm in cfg.encoders},
+                   "generator": generator_identity(cfg.generator)},
+        "corpora": corpora_info,
+        "stage_seconds": timings,
+        "grid_cell_seconds": {b: {plm: round(float(np.median(v)), 4) for plm, v in t.items()}
+                              for b, t in cell_seconds.items()},
+        "significance": {"test": "paired randomization test, two-sided", "resamples": cfg.significance_resamples,
+                         "baseline": "alpha = 0, same PLM and n"},
+        "deviations": list(DEVIATIONS) if cfg.name == "default" else [],
+        "inputs_fingerprint": inputs_fp,
+        "files": files,
+    }
+    # swap in: remove the previous artifacts' files (manifest first), move the new ones, manifest last
+    (out / "manifest.json").unlink(missing_ok=True)
+    for sub in ("corpora", "queries", "outcomes", "index"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+    for name in ("results.parquet", "generated_queries.parquet", "umap.parquet"):
+        (out / name).unlink(missing_ok=True)
+    for child in partial.iterdir():
+        child.rename(out / child.name)
+    partial.rmdir()
+    write_json_atomic(out / "manifest.json", manifest)
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+@dataclass
+class Artifacts:
+    root: Path
+    manifest: dict[str, Any]
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    @property
+    def encoders(self) -> list[str]:
+        return list(self.manifest["config"]["encoders"])
+
+    @property
+    def alphas(self) -> list[float]:
+        return list(self.manifest["config"]["alphas"])
+
+    @property
+    def n_max(self) -> int:
+        return int(self.manifest["config"]["n_max"])
+
+    def results(self):
+        import pandas as pd
+
+        return pd.read_parquet(self.path("results.parquet"))
+
+    def table(self, rel: str):
+        import pandas as pd
+
+        return pd.read_parquet(self.path(rel))
+
+    def tensors(self, rel: str) -> dict[str, np.ndarray]:
+        from safetensors.numpy import load_file
+
+        return load_file(str(self.path(rel)))
+
+
+def load_artifacts(root: str | Path | None = None, verify: bool = True) -> Artifacts:
+    """Read and check ``manifest.json``: schema version, every file present with its checksum."""
+    root = Path(root) if root else ARTIFACTS_DIR
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        raise ArtifactError(f"{manifest_path}: no artifacts here; {REBUILD_HINT}")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{manifest_path}: line {exc.lineno}: invalid JSON ({exc.msg}); {REBUILD_HINT}") from None
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ArtifactError(f"{manifest_path}: schema_version {version!r}, this code reads {SCHEMA_VERSION}; "
+                            f"{REBUILD_HINT}")
+    for key in ("config", "files", "corpora", "data", "models"):
+        if key not in manifest:
+            raise ArtifactError(f"{manifest_path}: field {key!r} missing; {REBUILD_HINT}")
+    if verify:
+        for rel, info in manifest["files"].items():
+            path = root / rel
+            if not path.is_file():
+                raise ArtifactError(f"{path}: listed in the manifest but missing; {REBUILD_HINT}")
+            if path.stat().st_size != info["bytes"] or file_sha1(path) != info["sha1"]:
+                raise ArtifactError(f"{path}: checksum differs from the manifest (changed or truncated); "
+                                    f"{REBUILD_HINT}")
+    return Artifacts(root, manifest)
+
+
+# ----------------------------------------------------------------------------- texts from the data dir
+def artifact_config(arts: Artifacts):
+    """The manifest's config as a :class:`~xqg_core.precompute.PrecomputeConfig`."""
+    from .config import dataclass_from_dict
+    from .precompute import PrecomputeConfig
+
+    return dataclass_from_dict(PrecomputeConfig, arts.manifest["config"], arts.path("manifest.json"), "config")
+
+
+def resolve_study(arts: Artifacts, data_dir: str | Path | None = None):
+    """Rebuild the corpora and queries (with their texts) from the data directory.
+
+    The data files must be those the artifacts were built from (checksums in the
+    manifest); the rebuilt corpora must have the same docids in the same order.
+    """
+    from .paths import resolve_data_dir
+    from .precompute import build_study_inputs, data_files
+
+    cfg = artifact_config(arts)
+    root = resolve_data_dir(data_dir or cfg.data_dir)
+    files = data_files(cfg, root)
+    for name, expected in arts.manifest["data"].items():
+        if name in files and file_sha1(files[name]) != expected:
+            raise ArtifactError(f"{files[name]}: differs from the file the artifacts were built from "
+                                f"(sha1 {expected[:10]}...); use that data directory or {REBUILD_HINT}")
+    built = build_study_inputs(cfg, root, with_pairs=False)
+    for corpus, info in arts.manifest["corpora"].items():
+        if docids_sha1([p.docid for p in built.corpora.get(corpus, [])]) != info["docids_sha1"]:
+            raise ArtifactError(f"corpus {corpus}: rebuilt passages differ from the artifacts'; {REBUILD_HINT}")
+    return built

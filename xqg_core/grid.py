@@ -1,0 +1,269 @@
+"""The evaluation grid: every PLM x alpha x n cell of a benchmark, with per-query outcomes.
+
+P' is linear in alpha, and so are the scores:
+
+    s(q, p'; alpha, n) = (1 - alpha) * <q, p> + alpha * <q, S_n(p)>
+
+so the grid computes ``QP = Q P^T`` and ``QS_n = Q S_n^T`` once per (PLM, n) and every
+cell is one multiply-add plus a top-k (exact, as IndexFlatIP over P' would be). R@kt
+outcomes are memoised per query on the ranked prefix that fills the token window: the
+official rule only ever reads that prefix, and neighbouring cells share most of them.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .evaluate import (TokenCache, mrr_at_k, paired_randomization_test, recall_at_k, recall_at_k_tokens,
+                       relevance_matrix, span_answers)
+from .studies import pawsx_outcomes
+
+log = logging.getLogger("xqg_core.grid")
+
+RETRIEVAL_METRICS = ("R@2kt", "R@5kt", "Recall@20", "Recall@100", "MRR@10")
+PAWSX_METRICS = ("clean_acc1", "adv_acc1", "drop", "win_rate")
+SIGNIFICANCE_TEST = "paired randomization test (two-sided, sign flips of per-query differences)"
+SIGNIFICANCE_LEVEL = 0.05
+# Above this many score entries (queries x passages x (n_max + 1)) a cell searches P'
+# itself (IndexFlatIP) instead of keeping Q P^T and Q S_n^T: the paper's 18M passages.
+MAX_SCORE_ELEMENTS = 4_000_000_000
+
+
+# ----------------------------------------------------------------------------- scoring
+def score_matrices(Q: np.ndarray, P: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``QP = Q P^T`` [q, p] and ``QS[n-1] = Q S_n^T`` [n_max, q, p], float32."""
+    Q = np.asarray(Q, dtype=np.float32)
+    QP = Q @ np.asarray(P, dtype=np.float32).T
+    QS = np.stack([Q @ np.asarray(S_n, dtype=np.float32).T for S_n in S])
+    return QP, QS
+
+
+def mixed_scores(QP: np.ndarray, QS_n: np.ndarray, alpha: float) -> np.ndarray:
+    """``(1 - alpha) * QP + alpha * QS_n`` = Q P'(alpha, n)^T; alpha = 0 gives QP itself."""
+    if alpha == 0:
+        return QP
+    return np.float32(1.0 - alpha) * QP + np.float32(alpha) * QS_n
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores per row, best first (exact)."""
+    import torch
+
+    k = min(k, scores.shape[1])
+    return torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), k, dim=1, sorted=True).indices.numpy()
+
+
+# ----------------------------------------------------------------------------- R@kt, memoised
+class RecallAtKTokensMemo:
+    """Per-query R@kt outcomes of many runs over one corpus, exactly the official rule.
+
+    A query's outcome at window k depends only on the ranked passages up to the one that
+    fills k tokens; that prefix is the memo key. Passages are tokenised on first use.
+    """
+
+    def __init__(self, passage_texts: Sequence[str], answers: Sequence[Sequence[str]], token_cache: TokenCache | None = None):
+        self.texts = passage_texts
+        self.answers = [tuple(a) for a in answers]
+        self.skipped = np.array([not span_answers(a) for a in self.answers])
+        self.tokenize = token_cache or TokenCache()
+        self.lengths = np.full(len(passage_texts), -1, dtype=np.int64)
+        self.memo: dict[tuple[int, int, bytes], bool] = {}
+
+    def _ensure_lengths(self, ranked: np.ndarray) -> None:
+        ids = np.unique(ranked[ranked >= 0])
+        for d in ids[self.lengths[ids] < 0]:
+            self.lengths[d] = len(self.tokenize(self.texts[d]))
+
+    def outcomes(self, ranked: np.ndarray, k_tokens: int) -> np.ndarray:
+        """1.0 hit / 0.0 miss / NaN skipped per query (``ranked``: [q, k] passage indices)."""
+        self._ensure_lengths(ranked)
+        filled = np.cumsum(self.lengths[ranked], axis=1) >= k_tokens
+        prefix = np.where(filled.any(axis=1), filled.argmax(axis=1) + 1, ranked.shape[1])
+        out = np.full(len(ranked), np.nan)
+        for q in np.flatnonzero(~self.skipped):
+            ids = ranked[q, : prefix[q]]
+            key = (int(q), k_tokens, ids.tobytes())
+            hit = self.memo.get(key)
+            if hit is None:
+                hit = self.memo[key] = bool(recall_at_k_tokens((self.texts[d] for d in ids), self.answers[q],
+                                                               k_tokens, self.tokenize))
+            out[q] = float(hit)
+        return out
+
+
+# ----------------------------------------------------------------------------- cells
+def retrieval_cell(ranked: np.ndarray, gold: Sequence[Sequence[int]], num_gold: np.ndarray,
+                   rkt: RecallAtKTokensMemo | None) -> dict[str, np.ndarray]:
+    """Per-query outcomes (fractions in [0, 1], NaN = not evaluated) of one ranked run."""
+    rel = relevance_matrix(ranked, gold)
+    out: dict[str, np.ndarray] = {}
+    if rkt is not None:
+        out["R@2kt"] = rkt.outcomes(ranked, 2000)
+        out["R@5kt"] = rkt.outcomes(ranked, 5000)
+    has_gold = num_gold > 0
+    for k in (20, 100):
+        out[f"Recall@{k}"] = np.where(has_gold, recall_at_k(rel, num_gold, k), np.nan)
+    out["MRR@10"] = np.where(has_gold, mrr_at_k(rel, 10), np.nan)
+    return out
+
+
+def pawsx_cell(scores: np.ndarray, gold: np.ndarray, twin: np.ndarray, label: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-item PAWS-X outcomes; ``win`` is kept for label-0 rows only (NaN elsewhere)."""
+    o = pawsx_outcomes(scores, gold, twin, label)
+    return {"clean": o["clean"], "adversarial": o["adversarial"], "win": np.where(label == 0, o["win"], np.nan)}
+
+
+def pawsx_summary(o: dict[str, np.ndarray]) -> dict[str, float]:
+    """clean / adversarial Acc@1, their drop and the label-0 win rate, in percent."""
+    clean, adv = 100 * np.mean(o["clean"]), 100 * np.mean(o["adversarial"])
+    return {"clean_acc1": clean, "adv_acc1": adv, "drop": clean - adv, "win_rate": 100 * np.nanmean(o["win"])}
+
+
+def pawsx_item_outcomes(o: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-item values whose means are the PAWS-X metrics (drop: clean - adversarial per item)."""
+    return {"clean_acc1": o["clean"], "adv_acc1": o["adversarial"], "drop": o["clean"] - o["adversarial"],
+            "win_rate": o["win"]}
+
+
+def significance(base: np.ndarray, cell: np.ndarray, resamples: int) -> float:
+    """Paired randomization p-value over the queries evaluated in both (NaN-free)."""
+    keep = ~(np.isnan(base) | np.isnan(cell))
+    return paired_randomization_test(base[keep], cell[keep], n_resamples=resamples)
+
+
+def tune_threshold(similarity: np.ndarray, label: np.ndarray) -> float:
+    """The cosine threshold maximising pair-classification accuracy (midpoint between neighbours)."""
+    order = np.argsort(similarity)
+    s, y = similarity[order], label[order]
+    # predicting 1 for s > t: correct = (#0 at or below t) + (#1 above t)
+    zeros_below = np.concatenate([[0], np.cumsum(y == 0)])
+    ones_above = np.concatenate([[0], np.cumsum((y == 1)[::-1])])[::-1]
+    best = int(np.argmax(zeros_below + ones_above))
+    if best == 0:
+        return float(s[0] - 1e-6)
+    if best == len(s):
+        return float(s[-1] + 1e-6)
+    return float((s[best - 1] + s[best]) / 2)
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+
+
+# ----------------------------------------------------------------------------- the grid
+@dataclass
+class GridResult:
+    rows: list[dict]  # benchmark, plm, alpha, n, lang, metric, value, p_value, num_queries
+    outcomes: dict[str, np.ndarray]  # metric -> [alphas, n_max, queries]
+    cell_seconds: list[float]
+
+
+def _summarise(benchmark: str, plm: str, alpha: float, n: int, langs: np.ndarray, lang_order: Sequence[str],
+               cell: dict[str, np.ndarray], base: dict[str, np.ndarray], resamples: int) -> list[dict]:
+    """Per-language and macro-average rows of one cell, each with its p-value vs alpha = 0."""
+    rows = []
+    for metric, values in cell.items():
+        per_lang = []
+        for lang in lang_order:
+            mask = langs == lang
+            v = values[mask]
+            value = 100 * float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan")
+            per_lang.append(value)
+            p = 1.0 if alpha == 0 else significance(base[metric][mask], v, resamples)
+            rows.append(dict(benchmark=benchmark, plm=plm, alpha=alpha, n=n, lang=lang, metric=metric, value=value,
+                             p_value=p, num_queries=int(np.sum(~np.isnan(v)))))
+        p = 1.0 if alpha == 0 else significance(base[metric], values, resamples)
+        rows.append(dict(benchmark=benchmark, plm=plm, alpha=alpha, n=n, lang="avg", metric=metric,
+                         value=float(np.nanmean(per_lang)) if np.any(~np.isnan(per_lang)) else float("nan"), p_value=p, num_queries=int(np.sum(~np.isnan(values)))))
+    return rows
+
+
+def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Sequence[str],
+                   gold: Sequence[Sequence[int]], rkt: RecallAtKTokensMemo | None, alphas: Sequence[float],
+                   top: int, resamples: int) -> GridResult:
+    """Every (alpha, n) cell of a retrieval benchmark for one PLM."""
+    from .augment import augment_passages
+    from .search import search
+
+    langs_arr = np.asarray(langs)
+    lang_order = list(dict.fromkeys(langs))
+    num_gold = np.array([len(g) for g in gold], dtype=np.float64)
+    n_max = len(S)
+    dense = len(Q) * len(P) * (n_max + 1) <= MAX_SCORE_ELEMENTS
+    if dense:
+        QP, QS = score_matrices(Q, P, S)
+
+    def ranked(alpha: float, n: int) -> np.ndarray:
+        if dense:
+            return top_k(mixed_scores(QP, QS[n - 1], alpha), top)
+        return search(augment_passages(P, S[n - 1], alpha), np.asarray(Q, np.float32), top)[1]
+
+    rows, seconds = [], []
+    store: dict[str, np.ndarray] = {}
+    base = None
+    for n in range(1, n_max + 1):
+        for ai, alpha in enumerate(alphas):
+            start = time.perf_counter()
+            if alpha == 0 and base is not None:
+                cell = base  # P' = P whatever n
+            else:
+                cell = retrieval_cell(ranked(alpha, n), gold, num_gold, rkt)
+            seconds.append(time.perf_counter() - start)
+            if alpha == 0:
+                base = cell
+            for metric, v in cell.items():
+                store.setdefault(metric, np.full((len(alphas), n_max, len(Q)), np.nan, dtype=np.float32))[ai, n - 1] = v
+            rows += _summarise(benchmark, plm, alpha, n, langs_arr, lang_order, cell, base, resamples)
+        log.info("grid %s %s n=%d done (%.2f s per cell)", benchmark, plm, n, float(np.mean(seconds[-len(alphas):])))
+    return GridResult(rows, store, seconds)
+
+
+def pawsx_grid(plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Sequence[str], gold: np.ndarray,
+               twin: np.ndarray, label: np.ndarray, alphas: Sequence[float], resamples: int) -> GridResult:
+    """Every (alpha, n) cell of pawsx-adv for one PLM."""
+    langs_arr = np.asarray(langs)
+    lang_order = list(dict.fromkeys(langs))
+    QP, QS = score_matrices(Q, P, S)
+    n_max = len(S)
+    rows, seconds = [], []
+    store: dict[str, np.ndarray] = {}
+    base = None
+    for n in range(1, n_max + 1):
+        for ai, alpha in enumerate(alphas):
+            start = time.perf_counter()
+            cell = base if alpha == 0 and base is not None else pawsx_cell(mixed_scores(QP, QS[n - 1], alpha), gold, twin, label)
+            seconds.append(time.perf_counter() - start)
+            if alpha == 0:
+                base = cell
+            for key, v in cell.items():
+                store.setdefault(key, np.full((len(alphas), n_max, len(Q)), np.nan, dtype=np.float32))[ai, n - 1] = v
+            per_item, base_items = pawsx_item_outcomes(cell), pawsx_item_outcomes(base)
+            summaries = {lang: pawsx_summary({k: v[langs_arr == lang] for k, v in cell.items()}) for lang in lang_order}
+            summaries["avg"] = {m: float(np.mean([summaries[lang][m] for lang in lang_order])) for m in PAWSX_METRICS}
+            for lang, summary in summaries.items():
+                mask = np.ones(len(Q), bool) if lang == "avg" else langs_arr == lang
+                for metric, value in summary.items():
+                    b, c = base_items[metric][mask], per_item[metric][mask]
+                    p = 1.0 if alpha == 0 else significance(b, c, resamples)
+                    rows.append(dict(benchmark="pawsx-adv", plm=plm, alpha=alpha, n=n, lang=lang, metric=metric,
+                                     value=float(value), p_value=p, num_queries=int(np.sum(~np.isnan(c)))))
+        log.info("grid pawsx-adv %s n=%d done (%.2f s per cell)", plm, n, float(np.mean(seconds[-len(alphas):])))
+    return GridResult(rows, store, seconds)
+
+
+def pawsx_score_parts(Q: np.ndarray, P: np.ndarray, S: np.ndarray, gold: np.ndarray, twin: np.ndarray) -> np.ndarray:
+    """[items, 2 + 2 n_max]: <q, p_gold>, <q, p_twin>, then <q, S_n(gold)>, <q, S_n(twin)> for n = 1..n_max.
+
+    Any alpha's s(q, gold) and s(q, twin) follow exactly from these (the scores are linear in alpha).
+    """
+    Q = np.asarray(Q, np.float32)
+    parts = [np.einsum("ij,ij->i", Q, P[gold]), np.einsum("ij,ij->i", Q, P[twin])]
+    for S_n in S:
+        parts += [np.einsum("ij,ij->i", Q, S_n[gold]), np.einsum("ij,ij->i", Q, S_n[twin])]
+    return np.stack(parts, axis=1).astype(np.float32)

