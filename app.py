@@ -1,58 +1,83 @@
-"""xQG Explorer - overview.
+"""xQG Explorer: the overview page and the navigation (``streamlit run app.py``).
 
-Until the precomputed study ships, this page reports what this installation has: the
-encoders (PLMs), the datasets in the data directory and the artifacts present.
+The pages are thin views over ``xqg_core``: they read ``cached_artifacts/`` (written by
+``python -m xqg_core precompute``), never train or generate, and encode at most one live query.
 """
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from xqg_core.status import collect_status
-
 st.set_page_config(page_title="xQG Explorer", layout="wide")
 
 
-@st.cache_data(ttl=60)
-def load_status(data_dir: str | None) -> dict:
-    return collect_status(data_dir).to_dict()
+def overview() -> None:
+    from pages import ui
+    from xqg_core.explore import headline
+    from xqg_core.paper import PAPER_AVERAGES_R2KT, PAPER_CITATION, PAPER_SETTING, paper_table
+
+    st.title("xQG Explorer")
+    st.markdown(
+        "Does augmenting passage embeddings with cross-lingually **generated queries** (xQG, Zhuang et al., "
+        "SIGIR 2023) make cross-lingual dense retrieval better per language, and more or less robust to "
+        "adversarial near-duplicates (PAWS-X)? Each passage embedding is mixed with the **sum** of the "
+        "query-side embeddings of its generated queries (n per language, every language):")
+    st.latex(r"p' = (1-\alpha)\,p + \alpha \sum_{\ell}\sum_{i<n} E_q(q_{p,\ell,i})")
+    arts = ui.artifacts()
+    m = arts.manifest
+    cfg = m["config"]
+    res = ui.results_of(arts)
+    controls = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
+    ui.sync_url(controls["keys"])
+    plm, alpha, n = controls["plm"], controls["alpha"], controls["n"]
+
+    st.header(f"Headline numbers of this study ({plm}, alpha = {alpha:g}, n = {n})")
+    heads = headline(res, plm, alpha, n)
+    labels = {"xquad-xr R@2kt": "xquad-xr macro R@2kt", "xquad-xr R@5kt": "xquad-xr macro R@5kt",
+              "pawsx-adv drop": "PAWS-X adversarial drop (Acc@1 points)"}
+    cols = st.columns(len(heads) or 1)
+    for col, (key, (base, aug)) in zip(cols, heads.items()):
+        col.metric(labels.get(key, key), f"{aug:.2f}", f"{aug - base:+.2f} vs baseline {base:.2f}",
+                   delta_color="inverse" if key.endswith("drop") else "normal")
+    st.caption("Baseline = the same encoder without augmentation (alpha = 0). A smaller drop means more robust.")
+
+    st.header("What produced these artifacts")
+    corpora = m["corpora"]
+    counts = res[(res.alpha == 0) & (res.n == 1) & (res.lang == "avg")].groupby("benchmark").num_queries.max()
+    st.markdown(
+        f"- **Benchmarks**: " + "; ".join(
+            f"`{b}` ({counts.get(b, 0):,} queries)" for b in counts.index if b != "pawsx-pair") + "\n"
+        f"- **Corpora**: " + "; ".join(f"`{c}` {info['num_passages']:,} passages" for c, info in corpora.items()) + "\n"
+        f"- **Encoders (PLMs)**: " + ", ".join(f"`{e}`" for e in cfg["encoders"]) + "\n"
+        f"- **Generator**: `{m['models']['generator']['name']}`, {cfg['n_max']} queries x "
+        f"{len(cfg['generation_langs'])} languages ({', '.join(cfg['generation_langs'])}) per passage, seed {cfg['seed']}\n"
+        f"- **Grid**: {len(cfg['alphas'])} alphas from {min(cfg['alphas']):g} to {max(cfg['alphas']):g}, "
+        f"n = 1..{cfg['n_max']}; significance: {m['significance']['test']} "
+        f"({m['significance']['resamples']:,} resamples) vs {m['significance']['baseline']}\n"
+        f"- **Built** {m['created']} from code `{m['code_version'][:12]}`")
+    with st.expander("Data checksums, models and stage timings (manifest)"):
+        st.dataframe(pd.DataFrame(sorted(m["data"].items()), columns=["file", "sha1"]), hide_index=True)
+        st.json(m["models"], expanded=False)
+        st.dataframe(pd.DataFrame(sorted(m["stage_seconds"].items()), columns=["stage", "seconds"]), hide_index=True)
+    ui.deviation_note(arts)
+
+    st.header("The paper's reported numbers (not this study)")
+    st.caption(f"{PAPER_CITATION}. Setting: {PAPER_SETTING}. Different data, models and generator from the study "
+               "above: compare trends, not values.")
+    c1, c2 = st.columns(2)
+    for col, metric in ((c1, "R@2kt"), (c2, "R@5kt")):
+        col.markdown(f"**Paper, XOR-TyDi dev, {metric}**")
+        col.dataframe(paper_table(metric).style.format("{:.2f}"))
+    st.caption("Averages stated in the paper's text (R@2kt, baseline -> xQG): " + "; ".join(
+        f"{k} {a:.1f} -> {b:.1f}" for k, (a, b) in PAPER_AVERAGES_R2KT.items()))
 
 
-st.title("xQG Explorer")
-st.markdown(
-    "Does augmenting passage embeddings with cross-lingually **generated queries** "
-    "(xQG, Zhuang et al., SIGIR 2023) make cross-lingual dense retrieval better, and more "
-    "robust to adversarial near-duplicates (PAWS-X)? The paper's formula: "
-)
-st.latex(r"p' = (1-\alpha)\,p + \alpha \sum_{\ell}\sum_{i<n} E_q(q_{p,\ell,i})")
-
-data_dir = st.query_params.get("data_dir")
-status = load_status(data_dir)
-
-st.header("Installation status")
-st.caption(f"Data directory: {status['data_dir'] or 'not found - set XQG_DATA_DIR or pass data_dir in the URL'}")
-
-st.subheader("Encoders (PLMs)")
-encoders = pd.DataFrame(status["encoders"]).rename(columns=str.capitalize)
-encoders["Available"] = encoders["Available"].map({True: "yes", False: "no"})
-st.dataframe(encoders, hide_index=True, width="stretch")
-
-st.subheader("Query generators")
-generators = pd.DataFrame(status["generators"]).rename(columns=str.capitalize)
-generators["Available"] = generators["Available"].map({True: "yes", False: "no"})
-st.dataframe(generators, hide_index=True, width="stretch")
-
-st.subheader("Datasets")
-datasets = pd.DataFrame(status["datasets"])
-datasets["missing"] = datasets["missing"].map(lambda m: ", ".join(m) if m else "")
-datasets["found"] = datasets["found"].map({True: "yes", False: "no"})
-st.dataframe(datasets.rename(columns=str.capitalize), hide_index=True, width="stretch")
-
-st.subheader("Precomputed artifacts")
-if status["artifacts"]:
-    st.write(f"`{status['artifacts_dir']}` holds: " + ", ".join(f"`{a}`" for a in status["artifacts"]))
-else:
-    st.info(
-        "No precomputed study in cached_artifacts/ yet. The results explorer, robustness, "
-        "embedding-shift and live-search pages appear once it is built."
-    )
+navigation = st.navigation([
+    st.Page(overview, title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/results.py", title="Results", icon=":material/table_chart:"),
+    st.Page("pages/robustness.py", title="Robustness (PAWS-X)", icon=":material/shield:"),
+    st.Page("pages/embedding_shift.py", title="Embedding shift", icon=":material/scatter_plot:"),
+    st.Page("pages/live_search.py", title="Live search", icon=":material/search:"),
+    st.Page("pages/status.py", title="Installation", icon=":material/settings:"),
+])
+navigation.run()

@@ -261,3 +261,21 @@ def test_xor_miniature_end_to_end_with_shards(tmp_path, tiny_bert_dir):
     merged = [p for p in work.iterdir() if p.name.startswith("index-") and p.is_dir()]
     assert len(merged) == 1 and np.load(merged[0] / "S.npy").shape[:2] == (3, 9)
     assert main(["precompute", "--config", str(path), "--stage", "grid", "--shard", "0"]) == 2
+
+
+def test_configs_parse_and_reject_unknown_settings(tmp_path):
+    from xqg_core.errors import DataFormatError
+
+    full = PrecomputeConfig.from_yaml(ROOT / "configs" / "xor_tydi_full.yaml")
+    assert full.encoders == ("mbert-xdr",) and full.generator == "xqg-mt5" and full.num_shards > 1
+    assert full.benchmarks() == ["xor-retrieve"] and 0.01 in full.alphas
+    default = PrecomputeConfig.from_yaml(ROOT / "configs" / "default.yaml")
+    assert default.alphas[:5] == (0.0, 0.0025, 0.005, 0.0075, 0.01) and default.alphas[-1] == 0.2
+    assert default.xquad_xr.distractors >= 3000 and len(default.encoders) >= 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nxquad_xr:\n  distractor: 5\n")
+    with pytest.raises(DataFormatError, match="xquad_xr.distractor.*unknown setting"):
+        PrecomputeConfig.from_yaml(bad)
+    bad.write_text("alphas: [0.01, 0.02]\n")
+    with pytest.raises(DataFormatError, match="alphas must start at 0"):
+        PrecomputeConfig.from_yaml(bad)

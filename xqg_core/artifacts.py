@@ -125,7 +125,7 @@ def export_artifacts(pipe: "Pipeline") -> Path:
         corpora_info[corpus] = {"num_passages": len(docids), "docids_sha1": docids_sha1(docids)}
 
     frames = []
-    for corpus in pipe.corpus_names():
+    for corpus in pipe.corpus_names() if cfg.export_generated_queries else []:
         for s in range(cfg.num_shards):
             for r in read_jsonl(pipe.out(f"generate-{corpus}{pipe.shard_suffix(s)}") / "generated.jsonl"):
                 for lang, items in r["generated_queries"].items():

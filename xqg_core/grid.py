@@ -164,7 +164,7 @@ class GridResult:
     cell_seconds: list[float]
 
 
-def _summarise(benchmark: str, plm: str, alpha: float, n: int, langs: np.ndarray, lang_order: Sequence[str],
+def summarise_cell(benchmark: str, plm: str, alpha: float, n: int, langs: np.ndarray, lang_order: Sequence[str],
                cell: dict[str, np.ndarray], base: dict[str, np.ndarray], resamples: int) -> list[dict]:
     """Per-language and macro-average rows of one cell, each with its p-value vs alpha = 0."""
     rows = []
@@ -219,7 +219,7 @@ def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np
                 base = cell
             for metric, v in cell.items():
                 store.setdefault(metric, np.full((len(alphas), n_max, len(Q)), np.nan, dtype=np.float32))[ai, n - 1] = v
-            rows += _summarise(benchmark, plm, alpha, n, langs_arr, lang_order, cell, base, resamples)
+            rows += summarise_cell(benchmark, plm, alpha, n, langs_arr, lang_order, cell, base, resamples)
         log.info("grid %s %s n=%d done (%.2f s per cell)", benchmark, plm, n, float(np.mean(seconds[-len(alphas):])))
     return GridResult(rows, store, seconds)
 

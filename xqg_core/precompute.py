@@ -97,6 +97,7 @@ class PrecomputeConfig:
     top_k: int = 100
     significance_resamples: int = 2000
     device: str | None = None
+    export_generated_queries: bool = True  # generated_queries.parquet (off for the 18M-passage corpus)
     xquad_xr: XquadXrSection | None = None
     pawsx_adv: PawsxAdvSection | None = None
     xor_retrieve: XorRetrieveSection | None = None

@@ -1,0 +1,107 @@
+"""Time one grid cell (all queries of one benchmark, one PLM) and list the precompute's stage timings.
+
+Reads a finished precompute's work directory (default config unless --config). For each
+benchmark and PLM, at n = n_max over the config's alphas:
+
+- ranking: P'(alpha) materialised + faiss IndexFlatIP top-k (the naive way) vs the grid's
+  (1 - alpha) Q P^T + alpha Q S_n^T + top-k, on the same inputs;
+- a whole cell as the grid runs it (ranking + every metric), the R@kt memo cold (first
+  PLM, first pass) and warm (second pass), and the significance tests of one cell.
+
+    python -m benchmarks.grid_cell [--config configs/default.yaml] [--write]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from benchmarks.report import machine_line, publish
+from xqg_core.augment import augment_passages
+from xqg_core.grid import (RecallAtKTokensMemo, mixed_scores, pawsx_cell, retrieval_cell, score_matrices,
+                           significance, top_k)
+from xqg_core.precompute import CORPUS_OF, PrecomputeConfig, read_corpus, read_jsonl, slug
+from xqg_core.search import search
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/default.yaml")
+    parser.add_argument("--alphas", type=int, default=5, help="how many of the config's non-zero alphas to time")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    cfg = PrecomputeConfig.from_yaml(args.config)
+    work = cfg.resolved_work()
+    alphas = [a for a in cfg.alphas if a > 0][: args.alphas]
+    n = cfg.n_max
+
+    lines = [f"Machine: {machine_line()}. Config `{args.config}`, n = {n}, alphas {alphas}; "
+             "median seconds per cell.", "",
+             "| benchmark | PLM | queries x passages | P' + faiss top-k | grid top-k | cell, R@kt memo cold | "
+             "cell, warm | significance (one cell) |", "|---|---|---|---|---|---|---|---|"]
+    for benchmark in cfg.benchmarks():
+        corpus = CORPUS_OF[benchmark]
+        queries = read_jsonl(work / "corpora" / benchmark / "queries.jsonl")
+        passages = read_corpus(work / "corpora" / corpus / "corpus.jsonl")
+        rkt = None
+        for plm in cfg.encoders:
+            P = np.load(work / f"index-{slug(plm)}-{corpus}" / "P.npy")
+            S = np.load(work / f"index-{slug(plm)}-{corpus}" / "S.npy")
+            Q = np.load(work / f"queries-{slug(plm)}-{benchmark}" / "Q.npy")
+            naive = median_seconds(lambda: [search(augment_passages(P, S[n - 1], a), Q, cfg.top_k) for a in alphas], 1)
+            QP, QS = score_matrices(Q, P, S)
+            grid = median_seconds(lambda: [top_k(mixed_scores(QP, QS[n - 1], a), cfg.top_k) for a in alphas], 1)
+            if benchmark == "pawsx-adv":
+                gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
+
+                def cell(a):
+                    return pawsx_cell(mixed_scores(QP, QS[n - 1], a), gold, twin, label)
+                cold = warm = median_seconds(lambda: [cell(a) for a in alphas], 1)
+            else:
+                position = {p.docid: i for i, p in enumerate(passages)}
+                gold_idx = [[position[d] for d in q["gold"]] for q in queries]
+                num_gold = np.array([len(g) for g in gold_idx], dtype=np.float64)
+                if rkt is None:
+                    rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
+
+                def cell(a):
+                    return retrieval_cell(top_k(mixed_scores(QP, QS[n - 1], a), cfg.top_k), gold_idx, num_gold, rkt)
+                cold = median_seconds(lambda: [cell(a) for a in alphas], 1)
+                warm = median_seconds(lambda: [cell(a) for a in alphas], 1)
+            base, one = cell(0.0), cell(alphas[0])
+            langs = np.array([q["lang"] for q in queries])
+            metrics = list(one)
+
+            def tests():
+                for m in metrics:
+                    for lang in [*dict.fromkeys(langs), None]:
+                        mask = np.ones(len(langs), bool) if lang is None else langs == lang
+                        significance(base[m][mask], one[m][mask], cfg.significance_resamples)
+            sig = median_seconds(tests, 1)
+            k = len(alphas)
+            lines.append(f"| {benchmark} | {plm} | {len(Q):,} x {len(P):,} | {naive / k:.3f} | {grid / k:.3f} | "
+                         f"{cold / k:.3f} | {warm / k:.3f} | {sig:.3f} |")
+    lines += ["", "Stage timings of the last completed run of each stage (seconds):", "",
+              "| stage | seconds |", "|---|---|"]
+    total = 0.0
+    for done in sorted(work.glob("*.done.json"), key=lambda p: p.stat().st_mtime):
+        seconds = json.loads(done.read_text(encoding="utf-8"))["seconds"]
+        total += seconds
+        lines.append(f"| {done.name[: -len('.done.json')]} | {seconds:,.1f} |")
+    lines.append(f"| **total** | **{total:,.1f}** ({total / 3600:.2f} h) |")
+    publish(f"grid-cell-{cfg.name}", lines, args.write)
+
+
+if __name__ == "__main__":
+    main()

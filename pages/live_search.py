@@ -1,0 +1,93 @@
+"""Live search: a query in any language against the shipped English passages, baseline and
+xQG-augmented top-k side by side, with rank changes and each hit's generated queries."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from pages import ui
+from xqg_core.explore import LiveIndex, check_query, example_queries
+
+st.title("Live search")
+arts = ui.artifacts()
+if not any(f.startswith("index/") for f in arts.manifest["files"]):
+    st.info("These artifacts hold no search index (xquad-xr is not in the config).")
+    st.stop()
+c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
+plm, alpha, n = c["plm"], c["alpha"], c["n"]
+k_k = ui.bound("k", 10, lambda v: 1 <= v <= 50, cast=int)
+k = st.sidebar.slider("top k", 1, 50, key=k_k)
+keys = [*c["keys"], k_k]
+study = ui.study(arts)
+passages = study.corpora["xquad-xr"] if study is not None else None
+docids = ui.table(str(arts.root), "corpora/xquad-xr.parquet").docid.tolist()
+
+examples = example_queries(study)
+st.markdown(f"Searches the {len(docids):,} English xquad-xr passages (XQuAD + Vital Articles) with `{plm}`.")
+if len(examples):
+    labels = ["(type your own)"] + [f"{r.source} · {r.lang} · {r.query}" for r in examples.itertuples()]
+    pick = st.selectbox("Example queries (real questions; seven study languages and the seven XOR-TyDi languages)",
+                        range(len(labels)), format_func=lambda i: labels[i], key="example")
+    if pick and st.session_state.get("_last_example") != pick:
+        st.session_state["q"] = examples["query"].iloc[pick - 1]
+    st.session_state["_last_example"] = pick
+k_query = ui.bound("q", "", lambda v: isinstance(v, str))
+text = st.text_input("Query (any language)", key=k_query, max_chars=2000)
+keys.append(k_query)
+ui.sync_url(keys)
+
+
+@st.cache_resource(show_spinner="Loading the index ...")
+def live_index(root: str, name: str) -> LiveIndex:
+    return LiveIndex(arts, name)
+
+
+encoder = ui.encoder(plm)
+check = check_query(text, getattr(encoder.spec, "languages", None))
+if not check.ok:
+    st.info(check.message)
+    st.stop()
+if check.message:
+    st.warning(check.message)
+index = live_index(str(arts.root), plm)
+start = time.perf_counter()
+vector = encoder.encode_queries([text.strip()])[0]
+encoded = time.perf_counter()
+hits = index.search(vector, alpha, n, k)
+done = time.perf_counter()
+st.caption(f"Detected language: {check.lang} (p = {check.confidence:.2f}). Server time: encode "
+           f"{1000 * (encoded - start):.0f} ms + search {1000 * (done - encoded):.0f} ms.")
+
+
+def describe(ids) -> dict[str, list[str]]:
+    if passages is None:
+        return {"title": ["" for _ in ids], "passage": ["" for _ in ids]}
+    return {"title": [passages[i].title for i in ids], "passage": [passages[i].text for i in ids]}
+
+
+aug = pd.DataFrame({"rank": hits["rank"], "score": hits["score"], "baseline rank": hits["baseline rank"],
+                    "rank change": [f"{c:+d}" if c else "=" for c in hits["rank change"]], "docid": hits["docid"],
+                    **describe(hits["passage"])})
+base = pd.DataFrame({"rank": hits["rank"], "score": hits["baseline score"], "xQG rank": hits["xQG rank of baseline hit"],
+                     "docid": hits["baseline docid"], **describe(hits["baseline top"])})
+left, right = st.columns(2)
+left.markdown(f"**xQG (alpha = {alpha:g}, n = {n})**")
+left.dataframe(aug, hide_index=True, width="stretch", column_config={"score": st.column_config.NumberColumn(format="%.4f")})
+right.markdown("**Baseline (alpha = 0)**")
+right.dataframe(base, hide_index=True, width="stretch", column_config={"score": st.column_config.NumberColumn(format="%.4f")})
+
+st.subheader("Generated queries of a hit")
+hit_labels = [f"#{r} {d}" for r, d in zip(hits["rank"], hits["docid"])]
+chosen = st.selectbox("Hit", range(len(hit_labels)), format_func=lambda i: hit_labels[i], key="hit")
+generated = ui.table(str(arts.root), "generated_queries.parquet")
+mine = generated[(generated.corpus == "xquad-xr") & (generated.passage_id == hits["docid"].iloc[chosen])]
+st.dataframe(mine[["lang", "i", "text"]], hide_index=True, width="stretch")
+
+with st.expander("Export this view"):
+    ui.download_table(aug.set_index("rank"), "live-xqg", f"Live search, xQG top {k}")
+    ui.download_table(base.set_index("rank"), "live-baseline", f"Live search, baseline top {k}")
+    ui.report_downloads("xQG Explorer - live search", {"query": text, "detected language": check.lang,
+                                                       "encoder": plm, "alpha": f"{alpha:g}", "n": n},
+                        {"xQG": aug.set_index("rank"), "Baseline": base.set_index("rank")})

@@ -1,0 +1,81 @@
+"""Robustness to adversarial near-duplicates (PAWS-X): clean vs adversarial Acc@1, their drop
+and the win rate, baseline vs xQG; drop against alpha; items whose outcome xQG flipped."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages import ui
+from xqg_core.explore import alpha_curve, cell_frame, comparison_table, pawsx_flips
+from xqg_core.grid import PAWSX_METRICS, SIGNIFICANCE_LEVEL
+
+st.title("Robustness (PAWS-X adversarial pairs)")
+arts = ui.artifacts()
+res = ui.results_of(arts)
+if "pawsx-adv" not in set(res.benchmark):
+    st.info("These artifacts hold no pawsx-adv benchmark (see the config's pawsx_adv section).")
+    st.stop()
+c = ui.cell_controls(arts, ["pawsx-adv"], exact_alpha=False)
+plm, alpha, n = c["plm"], c["alpha"], c["n"]
+keys = list(c["keys"])
+st.markdown(
+    "Query: PAWS-X sentence 1 in de, es, fr, ja, ko or zh; pool: every English sentence of the test split. "
+    "**Clean Acc@1**: the English sentence 1 ranks first with its twin (sentence 2) removed; **adversarial Acc@1**: "
+    "with the twin present (label-1 twins are paraphrases and count as correct); **drop** = clean - adversarial "
+    "(smaller is more robust); **win rate**: s(q, gold) > s(q, twin) on label-0 (adversarial) rows.")
+
+table = comparison_table(cell_frame(res, "pawsx-adv", plm, 0.0, n), cell_frame(res, "pawsx-adv", plm, alpha, n),
+                         PAWSX_METRICS)
+st.subheader(f"{plm} · alpha = {alpha:g} · n = {n}")
+shown = table.copy()
+for m in PAWSX_METRICS:
+    shown[f"{m} Δ"] = [f"{d:+.2f} {s}".strip() if np.isfinite(d) else "-" for d, s in zip(shown[f"{m} Δ"], shown[f"{m} sig"])]
+    shown = shown.drop(columns=[f"{m} sig"])
+st.dataframe(shown.style.format({col: "{:.2f}" for col in shown.columns if col.endswith(("base", "xQG"))} |
+                                {col: "{:.3g}" for col in shown.columns if col.endswith(" p")}), width="stretch")
+st.caption(f"Percent. ▲/▼: significant at p < {SIGNIFICANCE_LEVEL} ({arts.manifest['significance']['test']}), "
+           "per item, vs alpha = 0.")
+
+drop = alpha_curve(res, "pawsx-adv", plm, n, "drop")
+fig_drop = px.line(drop, x="alpha", y="value", color="lang", markers=True,
+                   labels={"value": "drop (Acc@1 points)", "lang": "language"},
+                   title=f"Adversarial drop vs alpha ({plm}, n = {n})")
+fig_drop.add_vline(x=alpha, line_dash="dot")
+both = alpha_curve(res, "pawsx-adv", plm, n, "clean_acc1").assign(kind="clean")
+both = pd.concat([both, alpha_curve(res, "pawsx-adv", plm, n, "adv_acc1").assign(kind="adversarial")])
+fig_acc = px.line(both[both.lang == "avg"], x="alpha", y="value", color="kind", markers=True,
+                  labels={"value": "macro Acc@1 (%)"}, title="Clean and adversarial Acc@1 vs alpha (macro)")
+c1, c2 = st.columns(2)
+c1.plotly_chart(fig_drop, config=ui.PLOTLY_CONFIG, key="fig-drop")
+c2.plotly_chart(fig_acc, config=ui.PLOTLY_CONFIG, key="fig-acc")
+
+st.subheader("Items whose adversarial outcome xQG flipped")
+flips = None
+if alpha == 0:
+    st.info("At alpha = 0 nothing is augmented; pick alpha > 0.")
+else:
+    study = ui.study(arts)
+    if study is not None:
+        flips = pawsx_flips(arts, study, plm, alpha, n)
+        counts = flips.direction.value_counts()
+        st.caption(f"{counts.get('fixed by xQG', 0)} items fixed and {counts.get('broken by xQG', 0)} broken by "
+                   "augmentation (adversarial Acc@1, twin in the pool). Scores are inner products with the "
+                   "baseline and the augmented English sentences.")
+        direction = ui.select("Direction", "direction", ["fixed by xQG", "broken by xQG"], container=st)
+        langs = ["all", *sorted(set(flips.lang))]
+        lang = ui.select("Language", "flip_lang", langs, container=st)
+        keys += ["direction", "flip_lang"]
+        view = flips[(flips.direction == direction) & ((flips.lang == lang) if lang != "all" else True)]
+        st.dataframe(view.drop(columns=["direction"]).head(200), hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in view.columns if c.startswith("s(")})
+ui.sync_url(keys)
+
+with st.expander("Export this view"):
+    ui.download_table(table, f"pawsx-{plm}-a{alpha:g}-n{n}", f"PAWS-X robustness, {plm}, alpha={alpha:g}, n={n}")
+    if flips is not None and len(flips):
+        ui.download_table(flips.set_index("row"), f"pawsx-flips-{plm}-a{alpha:g}-n{n}", "Items flipped by xQG")
+    ui.figure_downloads({"pawsx-drop-vs-alpha": fig_drop, "pawsx-acc-vs-alpha": fig_acc})
+    ui.report_downloads("xQG Explorer - PAWS-X robustness", {"encoder": plm, "alpha": f"{alpha:g}", "n": n},
+                        {"Robustness": table}, notes=arts.manifest.get("deviations", []))

@@ -1,0 +1,43 @@
+"""Installation: the encoders (PLMs), generators, datasets and artifacts this machine has."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from xqg_core.status import collect_status
+
+
+@st.cache_data(ttl=60)
+def load_status(data_dir: str | None) -> dict:
+    return collect_status(data_dir).to_dict()
+
+
+st.title("Installation")
+
+data_dir = st.query_params.get("data_dir")
+status = load_status(data_dir)
+
+st.caption(f"Data directory: {status['data_dir'] or 'not found - set XQG_DATA_DIR or pass data_dir in the URL'}")
+
+st.subheader("Encoders (PLMs)")
+encoders = pd.DataFrame(status["encoders"]).rename(columns=str.capitalize)
+encoders["Available"] = encoders["Available"].map({True: "yes", False: "no"})
+st.dataframe(encoders, hide_index=True, width="stretch")
+
+st.subheader("Query generators")
+generators = pd.DataFrame(status["generators"]).rename(columns=str.capitalize)
+generators["Available"] = generators["Available"].map({True: "yes", False: "no"})
+st.dataframe(generators, hide_index=True, width="stretch")
+
+st.subheader("Datasets")
+datasets = pd.DataFrame(status["datasets"])
+datasets["missing"] = datasets["missing"].map(lambda m: ", ".join(m) if m else "")
+datasets["found"] = datasets["found"].map({True: "yes", False: "no"})
+st.dataframe(datasets.rename(columns=str.capitalize), hide_index=True, width="stretch")
+
+st.subheader("Precomputed artifacts")
+if status["artifacts"]:
+    st.write(f"`{status['artifacts_dir']}` holds: " + ", ".join(f"`{a}`" for a in status["artifacts"]))
+else:
+    st.info("No precomputed study in cached_artifacts/; build it with "
+            "`python -m xqg_core precompute --config configs/default.yaml`.")

@@ -1,0 +1,201 @@
+"""Shared pieces of the dashboard's pages: cached loaders, URL-bound controls, export widgets.
+
+Not a page itself (app.py lists the pages with ``st.navigation``). Heavy objects sit behind
+``st.cache_resource``, tables behind ``st.cache_data``; every control is bound to a key of
+``st.query_params`` so that a copied URL reproduces the view.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+import streamlit as st
+
+from xqg_core.artifacts import ArtifactError, Artifacts, load_artifacts, resolve_study
+from xqg_core.errors import XqgError
+
+ARTIFACTS_ENV = "XQG_ARTIFACTS"  # another artifacts directory (tests, the small config)
+CHROMIUM = "/usr/bin/chromium"
+
+
+# ----------------------------------------------------------------------------- loading
+def artifacts_dir() -> Path | None:
+    path = os.environ.get(ARTIFACTS_ENV)
+    return Path(path) if path else None
+
+
+@st.cache_resource(show_spinner="Checking the precomputed artifacts ...")
+def _load(root: str | None) -> Artifacts:
+    return load_artifacts(root)
+
+
+def artifacts() -> Artifacts:
+    """The shipped study, or a page that says what is wrong and how to rebuild it."""
+    root = artifacts_dir()
+    try:
+        return _load(str(root) if root else None)
+    except ArtifactError as exc:
+        st.error(f"The precomputed study cannot be read: {exc}")
+        st.markdown("To rebuild it (about 2-3 hours on a 2-core CPU):")
+        st.code("python -m xqg_core precompute --config configs/default.yaml", language="bash")
+        st.stop()
+
+
+@st.cache_data(show_spinner=False)
+def results(root: str) -> pd.DataFrame:
+    return pd.read_parquet(Path(root) / "results.parquet")
+
+
+def results_of(arts: Artifacts) -> pd.DataFrame:
+    return results(str(arts.root))
+
+
+@st.cache_resource(show_spinner="Reading passages and queries from the data directory ...")
+def _study(root: str, data_dir: str | None):
+    return resolve_study(_load(root if root != "." else None), data_dir)
+
+
+def study(arts: Artifacts):
+    """Corpora and queries with their texts (from the data directory), or None with a message."""
+    try:
+        return _study(str(arts.root), os.environ.get("XQG_DATA_DIR"))
+    except XqgError as exc:
+        st.warning(f"Texts are not available: {exc}")
+        st.markdown("Numbers still show; passages and queries need the official files. "
+                    "`python -m xqg_core data list` names them, and on a machine with internet:")
+        st.code("python -m xqg_core data download xquad --to DATA\npython -m xqg_core data download pawsx --to DATA\n"
+                "export XQG_DATA_DIR=DATA", language="bash")
+        return None
+
+
+@st.cache_data(show_spinner=False)
+def table(root: str, rel: str) -> pd.DataFrame:
+    return pd.read_parquet(Path(root) / rel)
+
+
+@st.cache_resource(show_spinner="Loading the encoder ...")
+def encoder(name: str):
+    from xqg_core.encoders import load_encoder
+
+    return load_encoder(name, device="cpu")
+
+
+# ----------------------------------------------------------------------------- URL-bound controls
+def bound(key: str, default: Any, valid: Callable[[Any], bool] = lambda v: True, cast: Callable[[str], Any] = str) -> str:
+    """Initialise ``st.session_state[key]`` once from the URL (if valid there) and return the key."""
+    if key not in st.session_state:
+        value = default
+        raw = st.query_params.get(key)
+        if raw is not None:
+            try:
+                candidate = cast(raw)
+                if valid(candidate):
+                    value = candidate
+            except (TypeError, ValueError):
+                pass
+        st.session_state[key] = value
+    elif not valid(st.session_state[key]):
+        st.session_state[key] = default
+    return key
+
+
+def sync_url(keys: Sequence[str]) -> None:
+    """Write the current values of ``keys`` into the URL (and nothing else of this page)."""
+    st.query_params.from_dict({k: str(st.session_state[k]) for k in keys if k in st.session_state})
+
+
+def select(label: str, key: str, options: Sequence[Any], default: Any = None, container=st.sidebar, **kw) -> Any:
+    options = list(options)
+    bound(key, default if default in options else options[0], lambda v: v in options,
+          cast=type(options[0]) if options else str)
+    return container.selectbox(label, options, key=key, **kw)
+
+
+def cell_controls(arts: Artifacts, benchmarks: Sequence[str], prefix: str = "", container=st.sidebar,
+                  exact_alpha: bool = True) -> dict[str, Any]:
+    """Benchmark, PLM, alpha (grid slider + optional exact value) and n, bound to the URL."""
+    from xqg_core.precompute import PAPER_ALPHA
+
+    alphas = arts.alphas
+    bench = select("Benchmark", f"{prefix}benchmark", benchmarks, container=container)
+    plm = select("Encoder (PLM)", f"{prefix}plm", arts.encoders, container=container)
+    nonzero = [a for a in alphas if a > 0]
+    k_alpha = bound(f"{prefix}alpha", PAPER_ALPHA if PAPER_ALPHA in alphas else nonzero[0],
+                    lambda v: v in alphas, cast=float)
+    alpha = container.select_slider("alpha (grid)", options=alphas, key=k_alpha, format_func=lambda a: f"{a:g}",
+                                    help="p' = (1 - alpha) p + alpha S_n(p); alpha = 0 is the baseline")
+    k_n = bound(f"{prefix}n", arts.n_max, lambda v: 1 <= v <= arts.n_max, cast=int)
+    n = container.slider("n (generated queries per language)", 1, arts.n_max, key=k_n)
+    exact = None
+    keys = [f"{prefix}benchmark", f"{prefix}plm", k_alpha, k_n]
+    if exact_alpha:
+        k_exact = bound(f"{prefix}exact", "", lambda v: v == "" or _is_alpha(v))
+        container.text_input("exact alpha (off-grid, recomputed live)", key=k_exact, placeholder="e.g. 0.013",
+                             help="Leave empty to use the grid value. xquad-xr only.")
+        raw = st.session_state[k_exact].strip()
+        if raw:
+            if _is_alpha(raw):
+                exact = float(raw)
+            else:
+                container.warning(f"'{raw}' is not an alpha in [0, 1]; using the grid value.")
+        keys.append(k_exact)
+    return {"benchmark": bench, "plm": plm, "alpha": alpha, "n": n, "exact": exact, "keys": keys}
+
+
+def _is_alpha(v: str) -> bool:
+    try:
+        return 0 <= float(v) <= 1
+    except ValueError:
+        return False
+
+
+# ----------------------------------------------------------------------------- export
+def download_table(df: pd.DataFrame, name: str, caption: str, container=st) -> None:
+    from xqg_core.explore import to_csv, to_latex
+
+    c1, c2 = container.columns(2)
+    c1.download_button("CSV", to_csv(df), file_name=f"{name}.csv", mime="text/csv", key=f"csv-{name}")
+    c2.download_button("LaTeX", to_latex(df, caption), file_name=f"{name}.tex", mime="text/x-tex", key=f"tex-{name}")
+
+
+def figure_downloads(figures: dict[str, Any], container=st) -> None:
+    """PNG/SVG files of the figures, rendered on request (plotly + kaleido drive Debian's chromium)."""
+    if not container.button("Render figures as PNG and SVG", key="render-figures"):
+        return
+    if os.path.exists(CHROMIUM):
+        os.environ.setdefault("BROWSER_PATH", CHROMIUM)
+    for name, fig in figures.items():
+        try:
+            png, svg = fig.to_image(format="png", scale=2), fig.to_image(format="svg")
+        except Exception as exc:  # kaleido reports a missing browser in many ways
+            container.warning(f"Figure export needs kaleido and a Chromium browser ({type(exc).__name__}); "
+                              "use the camera icon on each chart instead.")
+            return
+        c1, c2 = container.columns(2)
+        c1.download_button(f"{name}.png", png, file_name=f"{name}.png", mime="image/png", key=f"png-{name}")
+        c2.download_button(f"{name}.svg", svg, file_name=f"{name}.svg", mime="image/svg+xml", key=f"svg-{name}")
+
+
+def report_downloads(title: str, params: dict[str, Any], tables: dict[str, pd.DataFrame], notes: Sequence[str] = (),
+                     container=st) -> None:
+    from xqg_core.explore import report_html, report_markdown
+
+    query = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
+    md = report_markdown(title, params, tables, link=f"?{query}" if query else "", notes=notes)
+    c1, c2 = container.columns(2)
+    c1.download_button("Report (Markdown)", md, file_name="xqg-report.md", mime="text/markdown", key="report-md")
+    c2.download_button("Report (HTML)", report_html(md), file_name="xqg-report.html", mime="text/html", key="report-html")
+
+
+PLOTLY_CONFIG = {"toImageButtonOptions": {"format": "svg", "filename": "xqg-figure"}, "displaylogo": False}
+
+
+def deviation_note(arts: Artifacts) -> None:
+    devs = arts.manifest.get("deviations") or []
+    if devs:
+        with st.expander("Deviations from the paper (this study)"):
+            for d in devs:
+                st.markdown(f"- {d}")
+

@@ -1,0 +1,340 @@
+"""What the dashboard's views compute from ``cached_artifacts/`` (no Streamlit here).
+
+Tables and curves are cuts of ``results.parquet``; an off-grid alpha is re-evaluated from
+the shipped float16 index exactly as the grid does; PAWS-X flips, live search and nearest
+neighbours follow from the stored embeddings and score parts, with texts resolved from the
+data directory (:func:`xqg_core.artifacts.resolve_study`).
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .artifacts import Artifacts
+from .grid import (PAWSX_METRICS, RETRIEVAL_METRICS, SIGNIFICANCE_LEVEL, RecallAtKTokensMemo, mixed_scores,
+                   retrieval_cell, score_matrices, summarise_cell, top_k)
+from .precompute import slug
+
+BENCHMARK_METRICS = {"xquad-xr": RETRIEVAL_METRICS, "xor-retrieve": RETRIEVAL_METRICS, "pawsx-adv": PAWSX_METRICS}
+MAX_QUERY_CHARS = 500
+
+
+# ----------------------------------------------------------------------------- result tables
+def nearest_alpha(alphas: Sequence[float], alpha: float) -> float:
+    """The grid value closest to ``alpha``."""
+    return min(alphas, key=lambda a: abs(a - alpha))
+
+
+def cell_frame(res: pd.DataFrame, benchmark: str, plm: str, alpha: float, n: int) -> pd.DataFrame:
+    """The rows of one grid cell (alpha matched to 1e-9)."""
+    return res[(res.benchmark == benchmark) & (res.plm == plm) & (np.abs(res.alpha - alpha) < 1e-9) & (res.n == n)]
+
+
+def significance_marker(delta: float, p: float, level: float = SIGNIFICANCE_LEVEL) -> str:
+    """"▲" / "▼" when the difference is significant at ``level``, else ""."""
+    if not np.isfinite(p) or p >= level or not delta:
+        return ""
+    return "▲" if delta > 0 else "▼"
+
+
+def comparison_table(base: pd.DataFrame, cell: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per language (rows, "avg" last): baseline, xQG, delta and p-value of each metric."""
+    langs = list(dict.fromkeys(cell.lang))
+    langs = [lang for lang in langs if lang != "avg"] + (["avg"] if "avg" in langs else [])
+    b = base.set_index(["lang", "metric"]).value
+    c = cell.set_index(["lang", "metric"])
+    out = pd.DataFrame(index=pd.Index(langs, name="lang"))
+    for m in metrics:
+        if (langs[0] if langs else None, m) not in c.index:
+            continue
+        out[f"{m} base"] = [b.get((lang, m), np.nan) for lang in langs]
+        out[f"{m} xQG"] = [c.value.get((lang, m), np.nan) for lang in langs]
+        out[f"{m} Δ"] = out[f"{m} xQG"] - out[f"{m} base"]
+        out[f"{m} p"] = [c.p_value.get((lang, m), np.nan) for lang in langs]
+        out[f"{m} sig"] = [significance_marker(d, p) for d, p in zip(out[f"{m} Δ"], out[f"{m} p"])]
+    return out
+
+
+def alpha_curve(res: pd.DataFrame, benchmark: str, plm: str, n: int, metric: str) -> pd.DataFrame:
+    """``alpha, lang, value`` for one PLM and n."""
+    sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (res.n == n) & (res.metric == metric)]
+    return sub[["alpha", "lang", "value", "p_value"]].sort_values(["lang", "alpha"]).reset_index(drop=True)
+
+
+def n_curve(res: pd.DataFrame, benchmark: str, plm: str, alpha: float, metric: str) -> pd.DataFrame:
+    """``n, lang, value`` at one alpha."""
+    sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (np.abs(res.alpha - alpha) < 1e-9)
+              & (res.metric == metric)]
+    return sub[["n", "lang", "value", "p_value"]].sort_values(["lang", "n"]).reset_index(drop=True)
+
+
+def plm_comparison(res: pd.DataFrame, benchmark: str, alpha: float, n: int, metric: str) -> pd.DataFrame:
+    """``plm, lang, baseline, xQG`` at one (alpha, n)."""
+    sub = res[(res.benchmark == benchmark) & (res.n == n) & (res.metric == metric)]
+    base = sub[sub.alpha == 0].set_index(["plm", "lang"]).value.rename("baseline")
+    aug = sub[np.abs(sub.alpha - alpha) < 1e-9].set_index(["plm", "lang"]).value.rename("xQG")
+    return pd.concat([base, aug], axis=1).reset_index()
+
+
+def headline(res: pd.DataFrame, plm: str, alpha: float, n: int) -> dict[str, tuple[float, float]]:
+    """Macro averages (baseline, xQG) of the headline metrics at one (PLM, alpha, n)."""
+    out = {}
+    for benchmark, metric in (("xquad-xr", "R@2kt"), ("xquad-xr", "R@5kt"), ("pawsx-adv", "drop")):
+        sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (res.n == n) & (res.metric == metric)
+                  & (res.lang == "avg")]
+        base, cell = sub[sub.alpha == 0].value, sub[np.abs(sub.alpha - alpha) < 1e-9].value
+        if len(base) and len(cell):
+            out[f"{benchmark} {metric}"] = (float(base.iloc[0]), float(cell.iloc[0]))
+    return out
+
+
+# ----------------------------------------------------------------------------- off-grid alpha
+class RetrievalRecompute:
+    """Evaluates any alpha on a retrieval benchmark from the shipped index, as the grid does."""
+
+    def __init__(self, arts: Artifacts, study, benchmark: str = "xquad-xr"):
+        self.arts, self.benchmark = arts, benchmark
+        passages = study.corpora["xquad-xr"]
+        self.queries = study.queries[benchmark]
+        position = {p.docid: i for i, p in enumerate(passages)}
+        self.gold = [[position[d] for d in q["gold"]] for q in self.queries]
+        self.num_gold = np.array([len(g) for g in self.gold], dtype=np.float64)
+        self.langs = np.array([q["lang"] for q in self.queries])
+        self.rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in self.queries])
+        self.top = int(arts.manifest["config"]["top_k"])
+        self.resamples = int(arts.manifest["config"]["significance_resamples"])
+        self._scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def scores(self, plm: str):
+        if plm not in self._scores:
+            t = self.arts.tensors(f"index/{slug(plm)}.safetensors")
+            self._scores[plm] = score_matrices(t["Q"], t["P"], t["S"])
+        return self._scores[plm]
+
+    def baseline_outcomes(self, plm: str, n: int) -> dict[str, np.ndarray]:
+        t = self.arts.tensors(f"outcomes/{self.benchmark}/{slug(plm)}.safetensors")
+        return {m: stored_outcomes(m, t[m][0, n - 1]) for m in RETRIEVAL_METRICS if m in t}
+
+    def evaluate(self, plm: str, alpha: float, n: int) -> pd.DataFrame:
+        """Rows like ``results.parquet`` for one off-grid cell (p-values vs the stored alpha = 0)."""
+        QP, QS = self.scores(plm)
+        cell = retrieval_cell(top_k(mixed_scores(QP, QS[n - 1], alpha), self.top), self.gold, self.num_gold, self.rkt)
+        rows = summarise_cell(self.benchmark, plm, alpha, n, self.langs, list(dict.fromkeys(self.langs)), cell,
+                              self.baseline_outcomes(plm, n), self.resamples)
+        return pd.DataFrame(rows)
+
+
+def stored_outcomes(metric: str, values: np.ndarray) -> np.ndarray:
+    """Stored per-query outcomes back to float (int8 -1 = not evaluated -> NaN)."""
+    v = values.astype(np.float64)
+    if values.dtype == np.int8:
+        v[values < 0] = np.nan
+    return v
+
+
+# ----------------------------------------------------------------------------- PAWS-X flips
+def pawsx_flips(arts: Artifacts, study, plm: str, alpha: float, n: int) -> pd.DataFrame:
+    """Items whose adversarial outcome differs between alpha = 0 and (alpha, n), both directions."""
+    t = arts.tensors(f"outcomes/pawsx-adv/{slug(plm)}.safetensors")
+    ai = [round(a, 10) for a in arts.alphas].index(round(alpha, 10))
+    base, cell = t["adversarial"][0, n - 1], t["adversarial"][ai, n - 1]
+    flipped = np.flatnonzero(base != cell)
+    parts = t["parts"].astype(np.float64)
+    queries = study.queries["pawsx-adv"]
+    pool = study.corpora["pawsx-test"]
+    rows = []
+    for i in flipped:
+        q = queries[i]
+        s_gold = (1 - alpha) * parts[i, 0] + alpha * parts[i, 2 + 2 * (n - 1)]
+        s_twin = (1 - alpha) * parts[i, 1] + alpha * parts[i, 3 + 2 * (n - 1)]
+        rows.append({"direction": "fixed by xQG" if cell[i] > base[i] else "broken by xQG", "lang": q["lang"],
+                     "row": q["row"], "label": q["label"], "query": q["text"], "gold": pool[q["gold"]].text,
+                     "twin": pool[q["twin"]].text, "s(q,gold) base": parts[i, 0], "s(q,twin) base": parts[i, 1],
+                     "s(q,gold) xQG": s_gold, "s(q,twin) xQG": s_twin})
+    return pd.DataFrame(rows, columns=["direction", "lang", "row", "label", "query", "gold", "twin", "s(q,gold) base",
+                                       "s(q,twin) base", "s(q,gold) xQG", "s(q,twin) xQG"])
+
+
+# ----------------------------------------------------------------------------- live search
+@dataclass
+class QueryCheck:
+    ok: bool
+    message: str = ""
+    lang: str = ""
+    confidence: float = 0.0
+
+
+def check_query(text: str, supported: Sequence[str] | None = None) -> QueryCheck:
+    """Validate a live query: empty, over-long, or without any letter gets a message; the
+    language is detected (langid) and flagged when the encoder was not trained on it."""
+    text = (text or "").strip()
+    if not text:
+        return QueryCheck(False, "Type a query (any language) or pick an example.")
+    if len(text) > MAX_QUERY_CHARS:
+        return QueryCheck(False, f"The query has {len(text)} characters; at most {MAX_QUERY_CHARS} are searched. "
+                                 "Shorten it to a question or a few keywords.")
+    if not any(unicodedata.category(ch).startswith("L") for ch in text):
+        return QueryCheck(False, "The query has no letters in any script (only digits, symbols or emoji); "
+                                 "type words in some language.")
+    lang, conf = detect_language(text)
+    message = ""
+    if supported is not None and lang not in supported:
+        message = (f"Detected language '{lang}' is not among this encoder's training languages "
+                   f"({', '.join(supported)}); results may be poor.")
+    return QueryCheck(True, message, lang, conf)
+
+
+def detect_language(text: str) -> tuple[str, float]:
+    """(ISO code, probability) by langid over its 97 languages."""
+    from langid.langid import LanguageIdentifier, model
+
+    global _IDENTIFIER
+    if _IDENTIFIER is None:
+        _IDENTIFIER = LanguageIdentifier.from_modelstring(model, norm_probs=True)
+    lang, prob = _IDENTIFIER.classify(text)
+    return lang, float(prob)
+
+
+_IDENTIFIER = None
+
+
+class LiveIndex:
+    """The shipped xquad-xr passages of one PLM: P and S_n (float16 on disk, float32 here)."""
+
+    def __init__(self, arts: Artifacts, plm: str):
+        t = arts.tensors(f"index/{slug(plm)}.safetensors")
+        self.P = t["P"].astype(np.float32)
+        self.S = t["S"].astype(np.float32)
+        self.docids = arts.table("corpora/xquad-xr.parquet").docid.tolist()
+
+    def search(self, q: np.ndarray, alpha: float, n: int, k: int = 10) -> pd.DataFrame:
+        """Top k under P'(alpha, n), with each hit's baseline rank and score; and the baseline top k."""
+        q = np.asarray(q, dtype=np.float32).reshape(-1)
+        base = self.P @ q
+        aug = base if alpha == 0 else (1 - alpha) * base + alpha * (self.S[n - 1] @ q)
+        base_rank = rank_positions(base)
+        aug_rank = rank_positions(aug)
+        top_aug = np.argsort(-aug, kind="stable")[:k]
+        top_base = np.argsort(-base, kind="stable")[:k]
+        return pd.DataFrame({
+            "rank": np.arange(1, len(top_aug) + 1), "passage": top_aug, "docid": [self.docids[i] for i in top_aug],
+            "score": aug[top_aug], "baseline rank": base_rank[top_aug], "rank change": base_rank[top_aug] - aug_rank[top_aug],
+            "baseline top": top_base, "baseline docid": [self.docids[i] for i in top_base],
+            "baseline score": base[top_base], "xQG rank of baseline hit": aug_rank[top_base]})
+
+    def neighbours(self, passage: int, alpha: float, n: int, k: int = 5) -> tuple[list[int], list[int]]:
+        """Nearest passages (cosine) of ``passage`` before and after augmentation."""
+        def nearest(M: np.ndarray) -> list[int]:
+            unit = M / (np.linalg.norm(M, axis=1, keepdims=True) + 1e-12)
+            sims = unit @ unit[passage]
+            sims[passage] = -np.inf
+            return np.argsort(-sims, kind="stable")[:k].tolist()
+        return nearest(self.P), nearest((1 - alpha) * self.P + alpha * self.S[n - 1])
+
+
+def rank_positions(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of every item under descending ``scores`` (stable for ties)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+# ----------------------------------------------------------------------------- export
+def to_csv(df: pd.DataFrame) -> str:
+    return df.to_csv(float_format="%.4f")
+
+
+def to_latex(df: pd.DataFrame, caption: str) -> str:
+    """A booktabs table; every cell is escaped as LaTeX text."""
+    shown = df.copy()
+    shown.columns = [str(c) for c in shown.columns]
+    return shown.to_latex(float_format="%.2f", escape=True, caption=caption, na_rep="-")
+
+
+def report_markdown(title: str, params: dict[str, object], tables: dict[str, pd.DataFrame], link: str = "",
+                    notes: Sequence[str] = ()) -> str:
+    """A Markdown report of a view: its parameters, link, tables and notes."""
+    lines = [f"# {title}", ""]
+    lines += [f"- **{k}**: {v}" for k, v in params.items()]
+    if link:
+        lines += [f"- **view**: {link}"]
+    for name, df in tables.items():
+        lines += ["", f"## {name}", "", markdown_table(df)]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "-" if not np.isfinite(v) else f"{v:.4g}" if abs(v) < 0.01 and v else f"{v:.2f}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    index_name = df.index.name or ""
+    header = [index_name, *map(str, df.columns)]
+    rows = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    for idx, r in df.iterrows():
+        rows.append("| " + " | ".join(cell(v) for v in [idx, *r.tolist()]) + " |")
+    return "\n".join(rows)
+
+
+def report_html(markdown: str) -> str:
+    """A standalone HTML page of the Markdown report; all text is escaped, tables become <table>."""
+    body, table = [], []
+
+    def flush():
+        if table:
+            rows = [r for r in table if not re.fullmatch(r"\|(-+\|)+", r)]
+            cells = [[html.escape(c.strip().replace("\\|", "|")) for c in re.split(r"(?<!\\)\|", r)[1:-1]] for r in rows]
+            head = "".join(f"<th>{c}</th>" for c in cells[0])
+            rest = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in cells[1:])
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rest}</tbody></table>")
+            table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("- "):
+            body.append(f"<p>&bull; {html.escape(line[2:]).replace('**', '')}</p>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #999;padding:2px 6px;text-align:right}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(body)}</body></html>"
+
+
+def example_queries(study, data_dir=None, per_lang: int = 2) -> pd.DataFrame:
+    """Real example questions: xquad-xr's (its seven languages) and XOR-TyDi dev's (ar, bn, fi, ja, ko, ru, te)."""
+    from .data import load_xor_queries
+    from .errors import XqgError
+    from .paths import resolve_data_dir
+
+    rows, seen = [], {}
+    for q in study.queries.get("xquad-xr", []) if study is not None else []:
+        if seen.get(("xquad", q["lang"]), 0) < per_lang:
+            seen[("xquad", q["lang"])] = seen.get(("xquad", q["lang"]), 0) + 1
+            rows.append({"source": "XQuAD", "lang": q["lang"], "query": q["text"]})
+    try:
+        root = resolve_data_dir(data_dir)
+        path = root / "xor_tydi" / "xor_dev_retrieve_eng_span_v1_1.jsonl"
+        for q in load_xor_queries(path) if path.is_file() else []:
+            if seen.get(("xor", q.lang), 0) < per_lang:
+                seen[("xor", q.lang)] = seen.get(("xor", q.lang), 0) + 1
+                rows.append({"source": "XOR-TyDi dev", "lang": q.lang, "query": q.question})
+    except XqgError:
+        pass
+    return pd.DataFrame(rows, columns=["source", "lang", "query"])
