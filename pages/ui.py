@@ -98,12 +98,15 @@ def bound(key: str, default: Any, valid: Callable[[Any], bool] = lambda v: True,
         st.session_state[key] = value
     elif not valid(st.session_state[key]):
         st.session_state[key] = default
+    else:
+        # re-set: a value left by the same key's widget on another page is otherwise dropped on a page switch
+        st.session_state[key] = st.session_state[key]
     return key
 
 
 def sync_url(keys: Sequence[str]) -> None:
-    """Write the current values of ``keys`` into the URL (and nothing else of this page)."""
-    st.query_params.from_dict({k: str(st.session_state[k]) for k in keys if k in st.session_state})
+    """Write the current values of ``keys`` into the URL."""
+    st.query_params.update({k: str(st.session_state[k]) for k in keys if k in st.session_state})
 
 
 def select(label: str, key: str, options: Sequence[Any], default: Any = None, container=st.sidebar, **kw) -> Any:
@@ -131,7 +134,7 @@ def cell_controls(arts: Artifacts, benchmarks: Sequence[str], prefix: str = "", 
     exact = None
     keys = [f"{prefix}benchmark", f"{prefix}plm", k_alpha, k_n]
     if exact_alpha:
-        k_exact = bound(f"{prefix}exact", "", lambda v: v == "" or _is_alpha(v))
+        k_exact = bound(f"{prefix}exact", "", lambda v: isinstance(v, str))
         container.text_input("exact alpha (off-grid, recomputed live)", key=k_exact, placeholder="e.g. 0.013",
                              help="Leave empty to use the grid value. xquad-xr only.")
         raw = st.session_state[k_exact].strip()

@@ -66,3 +66,56 @@ def tiny_t5_dir(tmp_path_factory):
                       decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
     T5ForConditionalGeneration(config).save_pretrained(d)
     return d
+
+
+# ----------------------------------------------------------------------------- a miniature study
+def _write_released(path: Path, passages, langs=("ar", "de", "es", "hi", "ru", "vi", "zh"), n: int = 2) -> None:
+    """Queries in the released form: for each passage and language, n windows of its words."""
+    import json
+
+    lines = []
+    for p in passages:
+        words = (p.title + " " + p.text).split()
+        queries = {lang: [" ".join(words[3 * i + j : 3 * i + j + 6]) or p.docid for i in range(n)]
+                   for j, lang in enumerate(langs)}
+        lines.append(json.dumps({"docid": p.docid, "text": p.text, "generated_queries": queries}, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _small_config(tmp: Path, data_dir: Path):
+    """configs/small.yaml made smaller still, its generator replaced by a released-form file."""
+    import dataclasses
+
+    from xqg_core.paths import PROJECT_ROOT
+    from xqg_core.precompute import PrecomputeConfig, UmapSection, build_study_inputs
+
+    cfg = PrecomputeConfig.from_yaml(PROJECT_ROOT / "configs" / "small.yaml")
+    cfg = dataclasses.replace(cfg, data_dir=str(data_dir), work_dir=str(tmp / "work"), output_dir=str(tmp / "out"),
+                              n_max=2, alphas=(0.0, 0.01, 0.05), significance_resamples=200, encode_chunk=64,
+                              umap=UmapSection(passages=40, alphas=(0.05,), n=2, query_passages=5, neighbors=5))
+    cfg.xquad_xr.max_paragraphs, cfg.xquad_xr.distractors, cfg.pawsx_adv.max_rows = 3, 40, 15
+    released = tmp / "released.jsonl"
+    built = build_study_inputs(cfg, data_dir, with_pairs=False)
+    _write_released(released, [p for ps in built.corpora.values() for p in ps])
+    cfg.generator = f"released:{released}"
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def write_released_queries():
+    return _write_released
+
+
+@pytest.fixture(scope="session")
+def make_small_config():
+    return _small_config
+
+
+@pytest.fixture(scope="session")
+def small_study(tmp_path_factory, data_dir, me5):
+    """A miniature of the default study run end to end (real data, me5-small and USE)."""
+    from xqg_core.precompute import Pipeline
+
+    cfg = _small_config(tmp_path_factory.mktemp("small"), data_dir)
+    Pipeline(cfg).run()
+    return cfg

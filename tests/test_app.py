@@ -1,40 +1,195 @@
+"""Every page and control of the dashboard, with AppTest, against a miniature study.
+
+Values shown are compared with the artifacts they come from (results.parquet, the stored
+outcomes, generated_queries.parquet), not only checked for the absence of exceptions.
+"""
 from __future__ import annotations
 
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from xqg_core.artifacts import load_artifacts
 from xqg_core.paths import PROJECT_ROOT
+
+APP = str(PROJECT_ROOT / "app.py")
+
+
+@pytest.fixture
+def arts_dir(small_study, data_dir, monkeypatch):
+    monkeypatch.setenv("XQG_ARTIFACTS", small_study.output_dir)
+    monkeypatch.setenv("XQG_DATA_DIR", str(data_dir))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return small_study.output_dir
+
+
+def open_page(page: str | None = None, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = str(v)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def results_frame(arts_dir) -> pd.DataFrame:
+    return pd.read_parquet(f"{arts_dir}/results.parquet")
+
+
+def value(res, benchmark, plm, alpha, n, lang, metric) -> float:
+    row = res[(res.benchmark == benchmark) & (res.plm == plm) & (np.isclose(res.alpha, alpha)) & (res.n == n)
+              & (res.lang == lang) & (res.metric == metric)]
+    assert len(row) == 1
+    return float(row.value.iloc[0])
+
+
+def test_overview_shows_headline_numbers_and_the_papers(arts_dir):
+    res = results_frame(arts_dir)
+    at = open_page()
+    assert at.title[0].value == "xQG Explorer"
+    metrics = {m.label: m for m in at.metric}
+    r2 = metrics["xquad-xr macro R@2kt"]
+    assert r2.value == f"{value(res, 'xquad-xr', 'me5-small', 0.01, 2, 'avg', 'R@2kt'):.2f}"
+    assert f"{value(res, 'xquad-xr', 'me5-small', 0.0, 2, 'avg', 'R@2kt'):.2f}" in r2.delta
+    drop = metrics["PAWS-X adversarial drop (Acc@1 points)"]
+    assert drop.value == f"{value(res, 'pawsx-adv', 'me5-small', 0.01, 2, 'avg', 'drop'):.2f}"
+    paper = [df.value for df in at.dataframe if "avg" in df.value.columns]
+    assert paper[0].loc["mBERT xDR + xQG", "avg"] == 46.23 and paper[1].loc["mBERT xDR", "avg"] == 51.84
+    assert any("not this study" in h.value for h in at.header)
+    # a URL reproduces the view: another encoder and alpha
+    at = open_page(plm="use-m-v3", alpha="0.05", n="1")
+    r2 = {m.label: m for m in at.metric}["xquad-xr macro R@2kt"]
+    assert r2.value == f"{value(res, 'xquad-xr', 'use-m-v3', 0.05, 1, 'avg', 'R@2kt'):.2f}"
+
+
+def test_results_table_controls_and_url(arts_dir):
+    res = results_frame(arts_dir)
+    at = open_page("pages/results.py")
+    table = at.dataframe[0].value
+    assert table.loc["de", "R@5kt xQG"] == pytest.approx(value(res, "xquad-xr", "me5-small", 0.01, 2, "de", "R@5kt"))
+    assert table.loc["avg", "MRR@10 base"] == pytest.approx(value(res, "xquad-xr", "me5-small", 0.0, 2, "avg", "MRR@10"))
+    assert len(at.get("plotly_chart")) == 3
+    at.select_slider(key="alpha").set_value(0.05).run()
+    at.slider(key="n").set_value(1).run()
+    at.selectbox(key="plm").set_value("use-m-v3").run()
+    table = at.dataframe[0].value
+    assert table.loc["zh", "R@2kt xQG"] == pytest.approx(value(res, "xquad-xr", "use-m-v3", 0.05, 1, "zh", "R@2kt"))
+    assert at.query_params["alpha"] == "0.05" and at.query_params["plm"] == "use-m-v3"
+    # the side-by-side comparison: A vs B and their difference
+    side = at.dataframe[1].value
+    assert "B - A" in side.columns and len(side) == 8
+    # another benchmark: the PAWS-X metrics
+    at.selectbox(key="benchmark").set_value("pawsx-adv").run()
+    assert "drop xQG" in at.dataframe[0].value.columns
+
+
+def test_results_exact_alpha_is_recomputed_live(arts_dir):
+    res = results_frame(arts_dir)
+    at = open_page("pages/results.py")
+    at.text_input(key="exact").input("0.05").run()
+    assert not at.exception
+    assert "recomputed live" in " ".join(c.value for c in at.caption)
+    table = at.dataframe[0].value
+    # the float16 index reproduces the grid's float32 cell up to near-ties
+    grid = value(res, "xquad-xr", "me5-small", 0.05, 2, "avg", "R@5kt")
+    assert table.loc["avg", "R@5kt xQG"] == pytest.approx(grid, abs=2.0)
+    at.text_input(key="exact").input("0.013").run()
+    assert "alpha = 0.013" in at.subheader[0].value
+    at.text_input(key="exact").input("two").run()
+    assert any("not an alpha" in w.value for w in at.warning)
+
+
+def test_robustness_table_and_flips(arts_dir):
+    res = results_frame(arts_dir)
+    at = open_page("pages/robustness.py", alpha="0.05", n="2")
+    table = at.dataframe[0].value
+    for lang, metric in (("de", "clean_acc1"), ("avg", "drop"), ("ja", "win_rate")):
+        assert table.loc[lang, f"{metric} xQG"] == pytest.approx(value(res, "pawsx-adv", "me5-small", 0.05, 2, lang, metric))
+    arts = load_artifacts(arts_dir)
+    adv = arts.tensors("outcomes/pawsx-adv/me5-small.safetensors")["adversarial"]
+    ai = arts.alphas.index(0.05)
+    flipped = int(np.sum(adv[0, 1] != adv[ai, 1]))
+    caption = " ".join(c.value for c in at.caption)
+    fixed = int(np.sum(adv[ai, 1] > adv[0, 1]))
+    assert f"{fixed} items fixed and {flipped - fixed} broken" in caption
+    if flipped:
+        shown = at.dataframe[1].value
+        assert {"query", "gold", "twin", "s(q,gold) xQG"} <= set(shown.columns)
+
+
+def test_embedding_shift_page(arts_dir):
+    at = open_page("pages/embedding_shift.py")
+    assert len(at.get("plotly_chart")) == 1
+    queries = at.dataframe[0].value
+    gq = pd.read_parquet(f"{arts_dir}/generated_queries.parquet")
+    first = pd.read_parquet(f"{arts_dir}/corpora/xquad-xr.parquet").docid.iloc[0]
+    expected = gq[(gq.corpus == "xquad-xr") & (gq.passage_id == first)]
+    assert list(queries.text) == list(expected.text)
+    neighbours = at.dataframe[1].value
+    assert len(neighbours) == 5 and first not in set(neighbours["before: docid"])
+    at.selectbox(key="colour").set_value("topic").run()
+    at.checkbox(key="show_queries").uncheck().run()
+    assert not at.exception
+    assert at.query_params["colour"] == "topic"
+
+
+def test_live_search_answers_and_rejects(arts_dir):
+    at = open_page("pages/live_search.py", q="Who won Super Bowl 50?", k="5")
+    assert not at.exception
+    xqg, base = at.dataframe[0].value, at.dataframe[1].value
+    assert len(xqg) == 5 and len(base) == 5
+    assert xqg.score.is_monotonic_decreasing and base.score.is_monotonic_decreasing
+    assert "Detected language: en" in " ".join(c.value for c in at.caption)
+    # with alpha = 0 the augmented list is the baseline list
+    at.select_slider(key="alpha").set_value(0.0).run()
+    assert list(at.dataframe[0].value.docid) == list(at.dataframe[1].value.docid)
+    for text, message in (("", "Type a query"), ("x" * 600, "at most 500"), ("🙂 123 !!", "no letters")):
+        at.text_input(key="q").input(text).run()
+        assert not at.exception
+        assert any(message in i.value for i in at.info), text
+    # an example query fills the box
+    at.selectbox(key="example").set_value(1).run()
+    assert at.text_input(key="q").value
+    assert len(at.dataframe[0].value) == 5
+
+
+def test_missing_or_corrupt_artifacts_say_how_to_rebuild(small_study, tmp_path, monkeypatch):
+    monkeypatch.setenv("XQG_ARTIFACTS", str(tmp_path / "empty"))
+    st.cache_resource.clear()
+    for page in (None, "pages/results.py", "pages/live_search.py"):
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception
+        assert "no artifacts here" in at.error[0].value
+        assert any("precompute --config configs/default.yaml" in c.value for c in at.code)
+    broken = tmp_path / "broken"
+    shutil.copytree(small_study.output_dir, broken)
+    (broken / "umap.parquet").write_bytes(b"not parquet")
+    monkeypatch.setenv("XQG_ARTIFACTS", str(broken))
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert "checksum differs" in at.error[0].value
 
 
 def test_status_page_shows_encoders_and_datasets(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XQG_CACHE", str(tmp_path))  # an empty cache: nothing trained or converted yet
     st.cache_data.clear()
-    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
-    at.query_params["data_dir"] = str(data_dir)
-    at.run()
-    assert not at.exception
-    assert at.title[0].value == "xQG Explorer"
+    at = open_page("pages/status.py", data_dir=data_dir)
+    assert at.title[0].value == "Installation"
     encoders = at.dataframe[0].value
     rows = dict(zip(encoders["Name"], encoders["Available"]))
     assert rows["me5-small"] == "yes" and rows["use-m-v3"] == "yes" and rows["mbert-xdr"] == "no"
     generators = dict(zip(at.dataframe[1].value["Name"], at.dataframe[1].value["Available"]))
     assert generators == {"me5-qg": "no", "xqg-mt5": "no"}
-    (tmp_path / "me5-qg").mkdir()
-    (tmp_path / "me5-qg" / "model.safetensors").write_bytes(b"")
-    st.cache_data.clear()  # the page caches the status for a minute
-    at.run()
-    assert dict(zip(at.dataframe[1].value["Name"], at.dataframe[1].value["Available"]))["me5-qg"] == "yes"
     datasets = at.dataframe[2].value
     found = dict(zip(datasets["Name"], datasets["Found"]))
     assert found["xquad"] == "yes" and found["pawsx"] == "yes" and found["xor_tydi"] == "yes"
     assert str(data_dir) in at.caption[0].value
-
-
-def test_status_page_without_data(tmp_path):
-    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
-    at.query_params["data_dir"] = str(tmp_path / "nowhere")
-    at.run()
-    assert not at.exception
-    assert "not found" in at.caption[0].value
-    found = dict(zip(at.dataframe[2].value["Name"], at.dataframe[2].value["Found"]))
-    assert found["xquad"] == "no"

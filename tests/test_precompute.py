@@ -18,42 +18,11 @@ from xqg_core.artifacts import ArtifactError, load_artifacts, resolve_study
 from xqg_core.augment import augment_passages
 from xqg_core.cli import main
 from xqg_core.evaluate import evaluate_xor_retrieve
-from xqg_core.precompute import Pipeline, PrecomputeConfig, UmapSection, build_study_inputs, read_jsonl
+from xqg_core.precompute import Pipeline, PrecomputeConfig, read_jsonl
 from xqg_core.search import search
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
-
-
-def write_released(path: Path, passages, langs=LANGS, n: int = 2) -> None:
-    lines = []
-    for p in passages:
-        words = (p.title + " " + p.text).split()
-        queries = {lang: [" ".join(words[3 * i + j : 3 * i + j + 6]) or p.docid for i in range(n)]
-                   for j, lang in enumerate(langs)}
-        lines.append(json.dumps({"docid": p.docid, "text": p.text, "generated_queries": queries}, ensure_ascii=False))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def small_config(tmp: Path, data_dir: Path) -> PrecomputeConfig:
-    cfg = PrecomputeConfig.from_yaml(ROOT / "configs" / "small.yaml")
-    cfg = dataclasses.replace(cfg, data_dir=str(data_dir), work_dir=str(tmp / "work"), output_dir=str(tmp / "out"),
-                              n_max=2, alphas=(0.0, 0.01, 0.05), significance_resamples=200, encode_chunk=64,
-                              umap=UmapSection(passages=40, alphas=(0.05,), n=2, query_passages=5, neighbors=5))
-    cfg.xquad_xr.max_paragraphs, cfg.xquad_xr.distractors, cfg.pawsx_adv.max_rows = 3, 40, 15
-    released = tmp / "released.jsonl"
-    built = build_study_inputs(cfg, data_dir, with_pairs=False)
-    write_released(released, [p for ps in built.corpora.values() for p in ps])
-    cfg.generator = f"released:{released}"
-    return cfg
-
-
-@pytest.fixture(scope="module")
-def small_study(tmp_path_factory, data_dir, me5):
-    tmp = tmp_path_factory.mktemp("small")
-    cfg = small_config(tmp, data_dir)
-    Pipeline(cfg).run()
-    return cfg
 
 
 def test_small_study_writes_every_cell(small_study):
@@ -179,11 +148,11 @@ def test_artifact_validation_explains_mismatches(small_study, tmp_path):
         load_artifacts(out)
 
 
-def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkeypatch):
+def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkeypatch, make_small_config):
     """A kill in the middle of encoding: no stage output, finished chunks reused, same result."""
     from xqg_core import encoders
 
-    cfg = small_config(tmp_path, data_dir)
+    cfg = make_small_config(tmp_path, data_dir)
     cfg = dataclasses.replace(cfg, encoders=("use-m-v3",), pawsx_adv=None, umap=None)
     pipe = Pipeline(cfg)
     pipe.corpora()
@@ -219,7 +188,7 @@ def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkey
     assert np.array_equal(E, np.load(fresh / "encode-use-m-v3-xquad-xr" / "E.npy"))
 
 
-def test_xor_miniature_end_to_end_with_shards(tmp_path, tiny_bert_dir):
+def test_xor_miniature_end_to_end_with_shards(tmp_path, tiny_bert_dir, write_released_queries):
     """The paper's setting in miniature: Tevatron corpus, XOR-Retrieve questions, released
     queries, a local Hugging Face encoder, two shards run as separate jobs, then the merge."""
     import yaml
@@ -235,7 +204,7 @@ def test_xor_miniature_end_to_end_with_shards(tmp_path, tiny_bert_dir):
     (data / "dev.jsonl").write_text("\n".join(json.dumps(q) for q in questions) + "\n")
     from xqg_core.data import Passage
 
-    write_released(data / "released.jsonl", [Passage(d["docid"], d["title"], d["text"]) for d in docs],
+    write_released_queries(data / "released.jsonl", [Passage(d["docid"], d["title"], d["text"]) for d in docs],
                    langs=("ar", "ja", "ko"), n=3)
     config = {"name": "xor-mini", "data_dir": str(data), "work_dir": str(tmp_path / "work"),
               "output_dir": str(tmp_path / "out"), "encoders": [str(tiny_bert_dir)],
