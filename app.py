@@ -44,17 +44,19 @@ def overview() -> None:
     st.header("What produced these artifacts")
     corpora = m["corpora"]
     counts = res[(res.alpha == 0) & (res.n == 1) & (res.lang == "avg")].groupby("benchmark").num_queries.max()
-    st.markdown(
-        f"- **Benchmarks**: " + "; ".join(
-            f"`{b}` ({counts.get(b, 0):,} queries)" for b in counts.index if b != "pawsx-pair") + "\n"
-        f"- **Corpora**: " + "; ".join(f"`{c}` {info['num_passages']:,} passages" for c, info in corpora.items()) + "\n"
-        f"- **Encoders (PLMs)**: " + ", ".join(f"`{e}`" for e in cfg["encoders"]) + "\n"
-        f"- **Generator**: `{m['models']['generator']['name']}`, {cfg['n_max']} queries x "
-        f"{len(cfg['generation_langs'])} languages ({', '.join(cfg['generation_langs'])}) per passage, seed {cfg['seed']}\n"
-        f"- **Grid**: {len(cfg['alphas'])} alphas from {min(cfg['alphas']):g} to {max(cfg['alphas']):g}, "
-        f"n = 1..{cfg['n_max']}; significance: {m['significance']['test']} "
-        f"({m['significance']['resamples']:,} resamples) vs {m['significance']['baseline']}\n"
-        f"- **Built** {m['created']} from code `{m['code_version'][:12]}`")
+    benchmarks = "; ".join(f"`{b}` ({counts.get(b, 0):,} queries)" for b in counts.index if b != "pawsx-pair")
+    sig = m["significance"]
+    facts = [
+        f"**Benchmarks**: {benchmarks}",
+        "**Corpora**: " + "; ".join(f"`{c}` {info['num_passages']:,} passages" for c, info in corpora.items()),
+        "**Encoders (PLMs)**: " + ", ".join(f"`{e}`" for e in cfg["encoders"]),
+        f"**Generator**: `{m['models']['generator']['name']}`, {cfg['n_max']} queries x {len(cfg['generation_langs'])} "
+        f"languages ({', '.join(cfg['generation_langs'])}) per passage, seed {cfg['seed']}",
+        f"**Grid**: {len(cfg['alphas'])} alphas from {min(cfg['alphas']):g} to {max(cfg['alphas']):g}, n = 1..{cfg['n_max']}; "
+        f"significance: {sig['test']} ({sig['resamples']:,} resamples) vs {sig['baseline']}",
+        f"**Built** {m['created']} from code `{m['code_version'][:12]}`",
+    ]
+    st.markdown("\n".join(f"- {line}" for line in facts))
     with st.expander("Data checksums, models and stage timings (manifest)"):
         st.dataframe(pd.DataFrame(sorted(m["data"].items()), columns=["file", "sha1"]), hide_index=True)
         st.json(m["models"], expanded=False)

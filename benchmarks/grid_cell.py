@@ -20,8 +20,15 @@ import numpy as np
 
 from benchmarks.report import machine_line, publish
 from xqg_core.augment import augment_passages
-from xqg_core.grid import (RecallAtKTokensMemo, mixed_scores, pawsx_cell, retrieval_cell, score_matrices,
-                           significance, top_k)
+from xqg_core.grid import (
+    RecallAtKTokensMemo,
+    mixed_scores,
+    pawsx_cell,
+    retrieval_cell,
+    score_matrices,
+    significance,
+    top_k,
+)
 from xqg_core.precompute import CORPUS_OF, PrecomputeConfig, read_corpus, read_jsonl, slug
 from xqg_core.search import search
 

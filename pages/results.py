@@ -7,8 +7,15 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import (BENCHMARK_METRICS, RetrievalRecompute, alpha_curve, cell_frame, comparison_table,
-                              n_curve, plm_comparison)
+from xqg_core.explore import (
+    BENCHMARK_METRICS,
+    RetrievalRecompute,
+    alpha_curve,
+    cell_frame,
+    comparison_table,
+    n_curve,
+    plm_comparison,
+)
 from xqg_core.grid import SIGNIFICANCE_LEVEL
 from xqg_core.precompute import PAPER_ALPHA
 

@@ -17,8 +17,17 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import Artifacts
-from .grid import (PAWSX_METRICS, RETRIEVAL_METRICS, SIGNIFICANCE_LEVEL, RecallAtKTokensMemo, mixed_scores,
-                   retrieval_cell, score_matrices, summarise_cell, top_k)
+from .grid import (
+    PAWSX_METRICS,
+    RETRIEVAL_METRICS,
+    SIGNIFICANCE_LEVEL,
+    RecallAtKTokensMemo,
+    mixed_scores,
+    retrieval_cell,
+    score_matrices,
+    summarise_cell,
+    top_k,
+)
 from .precompute import slug
 
 BENCHMARK_METRICS = {"xquad-xr": RETRIEVAL_METRICS, "xor-retrieve": RETRIEVAL_METRICS, "pawsx-adv": PAWSX_METRICS}

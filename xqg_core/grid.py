@@ -18,8 +18,15 @@ from typing import Sequence
 
 import numpy as np
 
-from .evaluate import (TokenCache, mrr_at_k, paired_randomization_test, recall_at_k, recall_at_k_tokens,
-                       relevance_matrix, span_answers)
+from .evaluate import (
+    TokenCache,
+    mrr_at_k,
+    paired_randomization_test,
+    recall_at_k,
+    recall_at_k_tokens,
+    relevance_matrix,
+    span_answers,
+)
 from .studies import pawsx_outcomes
 
 log = logging.getLogger("xqg_core.grid")

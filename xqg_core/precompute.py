@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -279,9 +278,9 @@ def generator_identity(name: str) -> dict[str, str]:
 
 def encoder_identity(name: str) -> dict[str, Any]:
     """The encoder's registry settings and, for local weights, their checksum."""
-    from .encoders import resolve_spec
-
     from importlib.metadata import version
+
+    from .encoders import resolve_spec
 
     spec = resolve_spec(name)
     settings = {k: v for k, v in asdict(spec).items() if k not in ("description", "offline")}

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import load_squad, load_xor_translations
-from .errors import DataFormatError, XqgError
 from .config import load_yaml_config
+from .data import load_squad, load_xor_translations
+from .errors import XqgError
 from .io import atomic_path, write_json_atomic
 from .paths import cache_dir, resolve_data_dir
 
