@@ -100,6 +100,14 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
         assert_no_exception(page, "live search")
         urls["live_search"] = page.url
         page.screenshot(path=str(out_dir / "live-search.png"), full_page=True)
+        # the dark theme (Streamlit follows the system setting)
+        dark = browser.new_page(viewport={"width": 1500, "height": 1100}, color_scheme="dark")
+        dark.goto(f"{base_url}/results")
+        wait_idle(dark, PAGES["results"][1])
+        assert_no_exception(dark, "results, dark theme")
+        urls["dark_background"] = dark.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+        dark.screenshot(path=str(out_dir / "results-dark.png"), full_page=True)
         browser.close()
     return urls
 
@@ -129,6 +137,8 @@ def test_every_page_in_chromium(app_server, tmp_path):
     urls = walk(app_server, out)
     assert "alpha=" in urls["results"] and "alpha=0.01" not in urls["results"]  # moved off the default
     assert "q=" in urls["live_search"]
+    r, g, b = (int(v) for v in urls["dark_background"].strip("rgba()").split(",")[:3])
+    assert r + g + b < 150, urls["dark_background"]  # a dark page
     assert {p.name for p in out.glob("*.png")} >= {"overview.png", "results.png", "results-slider.png", "live-search.png"}
 
 
