@@ -85,6 +85,15 @@ def test_results_table_controls_and_url(arts_dir):
     # the side-by-side comparison: A vs B and their difference
     side = at.dataframe[1].value
     assert "B - A" in side.columns and len(side) == 8
+    at.selectbox(key="b_plm").set_value("me5-small").run()
+    at.select_slider(key="b_alpha").set_value(0.05).run()
+    at.slider(key="b_n").set_value(1).run()
+    at.selectbox(key="metric").set_value("MRR@10").run()
+    side = at.dataframe[1].value
+    b = value(res, "xquad-xr", "me5-small", 0.05, 1, "ar", "MRR@10")
+    assert side.loc["ar", "B: me5-small, alpha 0.05, n 1"] == pytest.approx(b)
+    assert side.loc["ar", "B - A"] == pytest.approx(b - side.iloc[:, 0]["ar"])
+    assert "MRR@10 vs alpha" in at.get("plotly_chart")[0].proto.spec
     # another benchmark: the PAWS-X metrics
     at.selectbox(key="benchmark").set_value("pawsx-adv").run()
     assert "drop xQG" in at.dataframe[0].value.columns
@@ -121,7 +130,15 @@ def test_robustness_table_and_flips(arts_dir):
     assert f"{fixed} items fixed and {flipped - fixed} broken" in caption
     if flipped:
         shown = at.dataframe[1].value
-        assert {"query", "gold", "twin", "s(q,gold) xQG"} <= set(shown.columns)
+        assert {"query", "gold", "twin", "s(q,gold) xQG"} <= set(shown.columns) and len(shown) == fixed
+        at.selectbox(key="direction").set_value("broken by xQG").run()
+        assert len(at.dataframe[1].value) == flipped - fixed
+        at.selectbox(key="flip_lang").set_value(at.selectbox(key="flip_lang").options[-1]).run()
+        assert not at.exception
+    # figures render to PNG and SVG on request (kaleido drives Debian's chromium)
+    at.button(key="render-figures").click().run()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "pawsx-drop-vs-alpha.png" in labels and "pawsx-acc-vs-alpha.svg" in labels, labels
 
 
 def test_embedding_shift_page(arts_dir):
@@ -134,6 +151,10 @@ def test_embedding_shift_page(arts_dir):
     assert list(queries.text) == list(expected.text)
     neighbours = at.dataframe[1].value
     assert len(neighbours) == 5 and first not in set(neighbours["before: docid"])
+    at.selectbox(key="passage").set_value(2).run()
+    third = pd.read_parquet(f"{arts_dir}/corpora/xquad-xr.parquet").docid.iloc[2]
+    assert list(at.dataframe[0].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == third)].text)
+    at.select_slider(key="umap_alpha").set_value(0.05).run()
     at.selectbox(key="colour").set_value("topic").run()
     at.checkbox(key="show_queries").uncheck().run()
     assert not at.exception
@@ -147,6 +168,10 @@ def test_live_search_answers_and_rejects(arts_dir):
     assert len(xqg) == 5 and len(base) == 5
     assert xqg.score.is_monotonic_decreasing and base.score.is_monotonic_decreasing
     assert "Detected language: en" in " ".join(c.value for c in at.caption)
+    at.selectbox(key="hit").set_value(2).run()
+    gq = pd.read_parquet(f"{arts_dir}/generated_queries.parquet")
+    third_hit = at.dataframe[0].value.docid.iloc[2]
+    assert list(at.dataframe[2].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == third_hit)].text)
     # with alpha = 0 the augmented list is the baseline list
     at.select_slider(key="alpha").set_value(0.0).run()
     assert list(at.dataframe[0].value.docid) == list(at.dataframe[1].value.docid)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xqg_core.evaluate import TokenCache, recall_at_k_tokens
+from xqg_core.explore import (
+    check_query,
+    comparison_table,
+    markdown_table,
+    rank_positions,
+    report_html,
+    report_markdown,
+    significance_marker,
+    to_latex,
+)
+from xqg_core.grid import RecallAtKTokensMemo, tune_threshold
+
+
+def rows(alpha, values, p=1.0):
+    return pd.DataFrame([{"lang": lang, "metric": m, "value": v, "p_value": p, "alpha": alpha}
+                         for (lang, m), v in values.items()])
+
+
+def test_comparison_table_deltas_and_markers():
+    base = rows(0.0, {("de", "R@2kt"): 50.0, ("avg", "R@2kt"): 40.0})
+    cell = rows(0.01, {("de", "R@2kt"): 55.0, ("avg", "R@2kt"): 39.0}, p=0.01)
+    t = comparison_table(base, cell, ["R@2kt", "MRR@10"])
+    assert list(t.index) == ["de", "avg"]
+    assert t.loc["de", "R@2kt Δ"] == 5.0 and t.loc["de", "R@2kt sig"] == "▲" and t.loc["avg", "R@2kt sig"] == "▼"
+    assert "MRR@10 base" not in t.columns  # metrics the cell lacks are left out
+    assert significance_marker(2.0, 0.2) == "" and significance_marker(0.0, 0.001) == ""
+    assert significance_marker(1.0, float("nan")) == ""
+
+
+@pytest.mark.parametrize("text, ok, fragment", [
+    ("", False, "Type a query"), ("   ", False, "Type a query"), ("a" * 501, False, "at most 500"),
+    ("🙂🙂 42 !!", False, "no letters"), ("Wie lang ist der Nil?", True, ""),
+])
+def test_check_query(text, ok, fragment):
+    check = check_query(text)
+    assert check.ok is ok and fragment in check.message
+    if ok:
+        assert check.lang == "de" and 0 < check.confidence <= 1
+
+
+def test_check_query_flags_languages_the_encoder_was_not_trained_on():
+    check = check_query("ফ্রান্সের রাজধানী কোথায়?", supported=("de", "en"))
+    assert check.ok and check.lang == "bn" and "not among this encoder's training languages" in check.message
+
+
+def test_rank_positions_are_one_based_and_stable():
+    assert rank_positions(np.array([0.2, 0.9, 0.2, 0.5])).tolist() == [3, 1, 4, 2]
+
+
+def test_reports_escape_untrusted_text():
+    evil = pd.DataFrame({"query": ["<script>alert(1)</script> | x"], "score": [0.5]}, index=pd.Index(["de"], name="lang"))
+    md = report_markdown("Title <b>", {"alpha": 0.01}, {"Table": evil}, link="?alpha=0.01", notes=["a note"])
+    assert "\\|" in md and "## Table" in md and "- **view**: ?alpha=0.01" in md
+    page = report_html(md)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<table>" in page and "Title &lt;b&gt;" in page
+    assert "| x" in page  # the escaped pipe is a cell's text again
+    tex = to_latex(pd.DataFrame({"R@2kt_base": [1.234], "50%": [2.0]}), "a caption & more")
+    assert r"R@2kt\_base" in tex and r"50\%" in tex and "1.23" in tex
+    assert markdown_table(pd.DataFrame({"v": [float("nan"), 0.001]})).count("-") >= 1
+
+
+def test_tune_threshold_maximises_dev_accuracy():
+    sim = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8])
+    label = np.array([0, 0, 0, 1, 1, 1])
+    t = tune_threshold(sim, label)
+    assert 0.3 < t < 0.6 and np.all((sim > t) == (label == 1))
+    assert tune_threshold(np.array([0.5, 0.6]), np.array([1, 1])) < 0.5
+
+
+def test_rkt_memo_equals_the_official_evaluation():
+    texts = ["The Nile is long . It flows north .", "Paris is the capital of France .", "Nothing here at all ."] * 3
+    answers = [["flows north"], ["capital"], ["yes"], ["absent"]]
+    memo = RecallAtKTokensMemo(texts, answers)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        ranked = np.stack([rng.permutation(len(texts)) for _ in answers])
+        for k in (2, 5, 9):  # token windows that end inside the first, second ... passage
+            got = memo.outcomes(ranked, k)
+            for q in range(len(answers)):
+                official = recall_at_k_tokens([texts[d] for d in ranked[q]], answers[q], k, TokenCache())
+                assert (np.isnan(got[q]) and official is None) or got[q] == float(official)
