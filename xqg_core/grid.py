@@ -23,7 +23,6 @@ from .evaluate import (
     mrr_at_k,
     paired_randomization_test,
     recall_at_k,
-    recall_at_k_tokens,
     relevance_matrix,
     span_answers,
 )
@@ -69,15 +68,20 @@ class RecallAtKTokensMemo:
     """Per-query R@kt outcomes of many runs over one corpus, exactly the official rule.
 
     A query's outcome at window k depends only on the ranked passages up to the one that
-    fills k tokens; that prefix is the memo key. Passages are tokenised on first use.
+    fills k tokens; that prefix is the memo key. Passages are tokenised on first use and
+    kept joined, so a window is built from a few joined passages rather than thousands of
+    tokens; a passage wholly inside the window that holds an answer settles a hit at once
+    (its joined tokens are a substring of the window's).
     """
 
     def __init__(self, passage_texts: Sequence[str], answers: Sequence[Sequence[str]], token_cache: TokenCache | None = None):
         self.texts = passage_texts
-        self.answers = [tuple(a) for a in answers]
-        self.skipped = np.array([not span_answers(a) for a in self.answers])
+        self.spans = [tuple(span_answers(a)) for a in answers]
+        self.skipped = np.array([not s for s in self.spans])
         self.tokenize = token_cache or TokenCache()
         self.lengths = np.full(len(passage_texts), -1, dtype=np.int64)
+        self.joined: dict[int, str] = {}
+        self.holds: dict[tuple[int, int], bool] = {}
         self.memo: dict[tuple[int, int, bytes], bool] = {}
 
     def _ensure_lengths(self, ranked: np.ndarray) -> None:
@@ -85,28 +89,75 @@ class RecallAtKTokensMemo:
         for d in ids[self.lengths[ids] < 0]:
             self.lengths[d] = len(self.tokenize(self.texts[d]))
 
+    def _joined(self, d: int) -> str:
+        text = self.joined.get(d)
+        if text is None:
+            text = self.joined[d] = " ".join(self.tokenize(self.texts[d]))
+        return text
+
+    def _holds(self, q: int, d: int) -> bool:
+        hit = self.holds.get((q, d))
+        if hit is None:
+            joined = self._joined(d)
+            hit = self.holds[(q, d)] = any(a in joined for a in self.spans[q])
+        return hit
+
+    def _hit(self, q: int, ids: np.ndarray, k_tokens: int) -> bool:
+        """``recall_at_k_tokens`` for one query: the first k tokens of ``ids``' passages, joined."""
+        parts, total = [], 0
+        for d in ids.tolist():
+            n = int(self.lengths[d])
+            if n == 0:
+                continue  # adds no token (and no separator)
+            if total + n <= k_tokens:
+                if self._holds(q, d):
+                    return True
+                parts.append(self._joined(d))
+                total += n
+            else:
+                parts.append(" ".join(self.tokenize(self.texts[d])[: k_tokens - total]))
+                total = k_tokens
+            if total >= k_tokens:
+                break
+        window = " ".join(parts)
+        return any(a in window for a in self.spans[q])
+
     def outcomes(self, ranked: np.ndarray, k_tokens: int) -> np.ndarray:
         """1.0 hit / 0.0 miss / NaN skipped per query (``ranked``: [q, k] passage indices)."""
+        ranked = np.asarray(ranked)
         self._ensure_lengths(ranked)
         filled = np.cumsum(self.lengths[ranked], axis=1) >= k_tokens
         prefix = np.where(filled.any(axis=1), filled.argmax(axis=1) + 1, ranked.shape[1])
         out = np.full(len(ranked), np.nan)
-        for q in np.flatnonzero(~self.skipped):
-            ids = ranked[q, : prefix[q]]
-            key = (int(q), k_tokens, ids.tobytes())
+        compact = ranked.astype(np.int32)
+        for q in np.flatnonzero(~self.skipped).tolist():
+            ids = compact[q, : prefix[q]]
+            key = (q, k_tokens, ids.tobytes())
             hit = self.memo.get(key)
             if hit is None:
-                hit = self.memo[key] = bool(recall_at_k_tokens((self.texts[d] for d in ids), self.answers[q],
-                                                               k_tokens, self.tokenize))
+                hit = self.memo[key] = self._hit(q, ids, k_tokens)
             out[q] = float(hit)
         return out
 
 
 # ----------------------------------------------------------------------------- cells
+def gold_matrix(gold: Sequence[Sequence[int]], num_passages: int) -> np.ndarray:
+    """[queries, passages] bool: passage d is a gold passage of query q."""
+    mask = np.zeros((len(gold), num_passages), dtype=bool)
+    for q, g in enumerate(gold):
+        mask[q, list(g)] = True
+    return mask
+
+
 def retrieval_cell(ranked: np.ndarray, gold: Sequence[Sequence[int]], num_gold: np.ndarray,
-                   rkt: RecallAtKTokensMemo | None) -> dict[str, np.ndarray]:
-    """Per-query outcomes (fractions in [0, 1], NaN = not evaluated) of one ranked run."""
-    rel = relevance_matrix(ranked, gold)
+                   rkt: RecallAtKTokensMemo | None, gold_mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-query outcomes (fractions in [0, 1], NaN = not evaluated) of one ranked run.
+
+    ``gold_mask`` (:func:`gold_matrix`) makes the relevance lookup one gather instead of a loop."""
+    if gold_mask is not None:
+        rel = gold_mask[np.arange(len(ranked))[:, None], ranked]
+    else:
+        rel = relevance_matrix(ranked, gold)
     out: dict[str, np.ndarray] = {}
     if rkt is not None:
         out["R@2kt"] = rkt.outcomes(ranked, 2000)
@@ -205,6 +256,7 @@ def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np
     dense = len(Q) * len(P) * (n_max + 1) <= MAX_SCORE_ELEMENTS
     if dense:
         QP, QS = score_matrices(Q, P, S)
+    gold_mask = gold_matrix(gold, len(P)) if dense else None
 
     def ranked(alpha: float, n: int) -> np.ndarray:
         if dense:
@@ -220,7 +272,7 @@ def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np
             if alpha == 0 and base is not None:
                 cell = base  # P' = P whatever n
             else:
-                cell = retrieval_cell(ranked(alpha, n), gold, num_gold, rkt)
+                cell = retrieval_cell(ranked(alpha, n), gold, num_gold, rkt, gold_mask)
             seconds.append(time.perf_counter() - start)
             if alpha == 0:
                 base = cell
