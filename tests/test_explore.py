@@ -75,13 +75,16 @@ def test_tune_threshold_maximises_dev_accuracy():
 
 
 def test_rkt_memo_equals_the_official_evaluation():
-    texts = ["The Nile is long . It flows north .", "Paris is the capital of France .", "Nothing here at all ."] * 3
-    answers = [["flows north"], ["capital"], ["yes"], ["absent"]]
+    texts = ["The Nile is long . It flows north .", "Paris is the capital of France .", "Nothing here at all .",
+             "It is a long river", "Nile is its name", "x", ""] * 2
+    # "river Nile" only ever spans a junction; "a x Nile" spans a one-token passage
+    answers = [["flows north"], ["capital"], ["yes"], ["absent"], ["river Nile"], ["river x"], ["its name"]]
     memo = RecallAtKTokensMemo(texts, answers)
+    assert memo.tables is not None
     rng = np.random.default_rng(0)
-    for _ in range(5):
+    for _ in range(40):
         ranked = np.stack([rng.permutation(len(texts)) for _ in answers])
-        for k in (2, 5, 9):  # token windows that end inside the first, second ... passage
+        for k in (2, 5, 9, 14):  # token windows that end inside the first, second ... passage
             got = memo.outcomes(ranked, k)
             for q in range(len(answers)):
                 official = recall_at_k_tokens([texts[d] for d in ranked[q]], answers[q], k, TokenCache())

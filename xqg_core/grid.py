@@ -37,6 +37,8 @@ SIGNIFICANCE_LEVEL = 0.05
 # Above this many score entries (queries x passages x (n_max + 1)) a cell searches P'
 # itself (IndexFlatIP) instead of keeping Q P^T and Q S_n^T: the paper's 18M passages.
 MAX_SCORE_ELEMENTS = 4_000_000_000
+# R@kt lookup tables (distinct answer sets x passages) are built up to this size.
+DENSE_RKT_LIMIT = 50_000_000
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -83,6 +85,31 @@ class RecallAtKTokensMemo:
         self.joined: dict[int, str] = {}
         self.holds: dict[tuple[int, int], bool] = {}
         self.memo: dict[tuple[int, int, bytes], bool] = {}
+        self.tables = None
+        if len(passage_texts) * len(set(self.spans)) <= DENSE_RKT_LIMIT:
+            self._build_tables()
+
+    def _build_tables(self) -> None:
+        """Per distinct answer set g and passage d: ``holds[g, d]`` (an answer is in d's joined
+        tokens) and ``opens[g, d]`` (d's joined tokens start with the part of an answer after one
+        of its spaces: d may continue an answer across the junction with the passage before it)."""
+        groups = {s: g for g, s in enumerate(dict.fromkeys(self.spans))}
+        self.group = np.array([groups[s] for s in self.spans], dtype=np.int64)
+        joined = [self._joined(d) for d in range(len(self.texts))]
+        self.lengths = np.array([len(self.tokenize(t)) for t in self.texts], dtype=np.int64)
+        self.joined_chars = np.array([len(j) for j in joined], dtype=np.int64)
+        holds = np.zeros((len(groups), len(joined)), dtype=bool)
+        opens = np.zeros_like(holds)
+        self.longest = np.zeros(len(groups), dtype=np.int64)
+        self.odd = np.zeros(len(groups), dtype=bool)  # an answer with outer whitespace: always checked exactly
+        for spans, g in groups.items():
+            tails = {a[i + 1 :] for a in spans for i, ch in enumerate(a) if ch == " " and a[i + 1 :]}
+            for d, text in enumerate(joined):
+                holds[g, d] = any(a in text for a in spans)
+                opens[g, d] = any(text.startswith(t) for t in tails)
+            self.longest[g] = max((len(a) for a in spans), default=0)
+            self.odd[g] = any(a != a.strip() for a in spans)
+        self.tables = (holds, opens)
 
     def _ensure_lengths(self, ranked: np.ndarray) -> None:
         ids = np.unique(ranked[ranked >= 0])
@@ -130,7 +157,26 @@ class RecallAtKTokensMemo:
         prefix = np.where(filled.any(axis=1), filled.argmax(axis=1) + 1, ranked.shape[1])
         out = np.full(len(ranked), np.nan)
         compact = ranked.astype(np.int32)
-        for q in np.flatnonzero(~self.skipped).tolist():
+        todo = ~self.skipped
+        if self.tables is not None:
+            # Settled without building windows: a hit when a wholly included passage holds an
+            # answer; a miss when no answer can lie in the cut last passage, across a junction
+            # or over a passage shorter than the answer. The rest is checked exactly below.
+            holds, opens = self.tables
+            cum = np.cumsum(self.lengths[ranked], axis=1)
+            pos = np.arange(ranked.shape[1])[None, :]
+            inside = pos < prefix[:, None]
+            g = self.group[:, None]
+            early = (holds[g, ranked] & inside & (cum <= k_tokens)).any(axis=1)
+            rows = np.arange(len(ranked))
+            last = ranked[rows, prefix - 1]
+            cut = (holds[self.group, last] & (cum[rows, prefix - 1] > k_tokens))
+            junction = (opens[g, ranked] & inside & (pos >= 1)).any(axis=1)
+            short = ((self.joined_chars[ranked] < self.longest[g]) & inside).any(axis=1)
+            exact = ~early & (cut | junction | short | self.odd[self.group])
+            out[todo] = early[todo].astype(np.float64)
+            todo &= exact
+        for q in np.flatnonzero(todo).tolist():
             ids = compact[q, : prefix[q]]
             key = (q, k_tokens, ids.tobytes())
             hit = self.memo.get(key)
