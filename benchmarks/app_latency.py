@@ -45,7 +45,8 @@ def main() -> None:
     from xqg_core.paths import PROJECT_ROOT
 
     arts = load_artifacts(os.environ.get("XQG_ARTIFACTS"))
-    lines = [f"Machine: {machine_line()}. Artifacts: `{arts.root.name}` "
+    lines = ["## Dashboard latency (`python -m benchmarks.app_latency --write`)", "",
+             f"Machine: {machine_line()}. Artifacts: `{arts.root.name}` "
              f"({arts.manifest['corpora']['xquad-xr']['num_passages']:,} xquad-xr passages). "
              f"Median / 90th percentile milliseconds over {args.repeats} runs.", "",
              "| interaction | encoder | median ms | p90 ms |", "|---|---|---|---|"]

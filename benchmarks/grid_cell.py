@@ -53,7 +53,8 @@ def main() -> None:
     alphas = [a for a in cfg.alphas if a > 0][: args.alphas]
     n = cfg.n_max
 
-    lines = [f"Machine: {machine_line()}. Config `{args.config}`, n = {n}, alphas {alphas}; "
+    lines = ["## Grid cell and precompute stages (`python -m benchmarks.grid_cell --write`)", "",
+             f"Machine: {machine_line()}. Config `{args.config}`, n = {n}, alphas {alphas}; "
              "median seconds per cell.", "",
              "| benchmark | PLM | queries x passages | P' + faiss top-k | grid top-k | cell, R@kt memo cold | "
              "cell, warm | significance (one cell) |", "|---|---|---|---|---|---|---|---|"]
