@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -135,8 +136,9 @@ def test_every_page_in_chromium(app_server, tmp_path):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     out = Path(os.environ.get("XQG_SCREENSHOTS") or tmp_path / "screenshots")
     urls = walk(app_server, out)
-    assert "alpha=" in urls["results"] and "alpha=0.01" not in urls["results"]  # moved off the default
-    assert "q=" in urls["live_search"]
+    params = parse_qs(urlparse(urls["results"]).query)
+    assert params["alpha"] != ["0.01"] and float(params["alpha"][0]) > 0.01  # moved one step right of the default
+    assert parse_qs(urlparse(urls["live_search"]).query)["q"] == ["Wie lang ist der Nil?"]
     r, g, b = (int(v) for v in urls["dark_background"].strip("rgba()").split(",")[:3])
     assert r + g + b < 150, urls["dark_background"]  # a dark page
     assert {p.name for p in out.glob("*.png")} >= {"overview.png", "results.png", "results-slider.png", "live-search.png"}
