@@ -8,7 +8,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import LiveIndex
 
 st.title("Embedding shift")
 arts = ui.artifacts()
@@ -95,12 +94,8 @@ st.markdown(f"**Generated queries** (model output, {len(mine_q)}; the first n = 
 st.dataframe(mine_q[["lang", "i", "text"]], hide_index=True, width="stretch")
 
 
-@st.cache_resource(show_spinner="Loading the index ...")
-def live_index(root: str, name: str) -> LiveIndex:
-    return LiveIndex(arts, name)
 
-
-index = live_index(str(arts.root), plm)
+index = ui.live_index(arts, plm)
 near_before, near_after = index.neighbours(chosen, alpha, n)
 describe = (lambda p: passages[p].title) if passages is not None else (lambda p: "")
 neighbours = pd.DataFrame({"before: docid": [docids[p] for p in near_before], "before: title": map(describe, near_before),

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import LiveIndex, check_query, example_queries
+from xqg_core.explore import check_query, example_queries
 
 st.title("Live search")
 arts = ui.artifacts()
@@ -39,10 +39,6 @@ keys.append(k_query)
 ui.sync_url(keys)
 
 
-@st.cache_resource(show_spinner="Loading the index ...")
-def live_index(root: str, name: str) -> LiveIndex:
-    return LiveIndex(arts, name)
-
 
 encoder = ui.encoder(plm)
 check = check_query(text, getattr(encoder.spec, "languages", None))
@@ -51,7 +47,7 @@ if not check.ok:
     st.stop()
 if check.message:
     st.warning(check.message)
-index = live_index(str(arts.root), plm)
+index = ui.live_index(arts, plm)
 start = time.perf_counter()
 vector = encoder.encode_queries([text.strip()])[0]
 encoded = time.perf_counter()

@@ -2,7 +2,6 @@
 PLM comparison; two configurations side by side; exports."""
 from __future__ import annotations
 
-import numpy as np
 import plotly.express as px
 import streamlit as st
 
@@ -53,13 +52,7 @@ st.caption(f"Values in percent; baseline = alpha 0. ▲/▼: the difference is s
            f"({arts.manifest['significance']['test']}, {arts.manifest['significance']['resamples']:,} resamples, "
            f"per language over its queries; avg over all queries). Cell: {source}.")
 table = comparison_table(base, cell, metrics)
-shown = table.copy()
-for m in metrics:
-    if f"{m} base" in shown:
-        shown[f"{m} Δ"] = [f"{d:+.2f} {s}".strip() if np.isfinite(d) else "-" for d, s in zip(shown[f"{m} Δ"], shown[f"{m} sig"])]
-        shown = shown.drop(columns=[f"{m} sig"])
-st.dataframe(shown.style.format({col: "{:.2f}" for col in shown.columns if col.endswith(("base", "xQG"))} |
-                                {col: "{:.3g}" for col in shown.columns if col.endswith(" p")}), width="stretch")
+st.dataframe(ui.comparison_view(table, metrics), width="stretch")
 if bench == "pawsx-adv":
     pair = res[(res.benchmark == "pawsx-pair") & (res.plm == plm) & (res.metric == "pair_acc")]
     if len(pair):

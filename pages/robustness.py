@@ -2,7 +2,6 @@
 and the win rate, baseline vs xQG; drop against alpha; items whose outcome xQG flipped."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -29,12 +28,7 @@ st.markdown(
 table = comparison_table(cell_frame(res, "pawsx-adv", plm, 0.0, n), cell_frame(res, "pawsx-adv", plm, alpha, n),
                          PAWSX_METRICS)
 st.subheader(f"{plm} · alpha = {alpha:g} · n = {n}")
-shown = table.copy()
-for m in PAWSX_METRICS:
-    shown[f"{m} Δ"] = [f"{d:+.2f} {s}".strip() if np.isfinite(d) else "-" for d, s in zip(shown[f"{m} Δ"], shown[f"{m} sig"])]
-    shown = shown.drop(columns=[f"{m} sig"])
-st.dataframe(shown.style.format({col: "{:.2f}" for col in shown.columns if col.endswith(("base", "xQG"))} |
-                                {col: "{:.3g}" for col in shown.columns if col.endswith(" p")}), width="stretch")
+st.dataframe(ui.comparison_view(table, PAWSX_METRICS), width="stretch")
 st.caption(f"Percent. ▲/▼: significant at p < {SIGNIFICANCE_LEVEL} ({arts.manifest['significance']['test']}), "
            "per item, vs alpha = 0.")
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 from xqg_core.artifacts import ArtifactError, Artifacts, load_artifacts, resolve_study
 from xqg_core.errors import XqgError
+from xqg_core.paths import ARTIFACTS_DIR
 
 ARTIFACTS_ENV = "XQG_ARTIFACTS"  # another artifacts directory (tests, the small config)
 CHROMIUM = "/usr/bin/chromium"
@@ -33,9 +34,8 @@ def _load(root: str | None) -> Artifacts:
 
 def artifacts() -> Artifacts:
     """The shipped study, or a page that says what is wrong and how to rebuild it."""
-    root = artifacts_dir()
     try:
-        return _load(str(root) if root else None)
+        return _load(str(artifacts_dir() or ARTIFACTS_DIR))
     except ArtifactError as exc:
         st.error(f"The precomputed study cannot be read: {exc}")
         st.markdown("To rebuild it (about 2-3 hours on a 2-core CPU):")
@@ -54,7 +54,7 @@ def results_of(arts: Artifacts) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner="Reading passages and queries from the data directory ...")
 def _study(root: str, data_dir: str | None):
-    return resolve_study(_load(root if root != "." else None), data_dir)
+    return resolve_study(_load(root), data_dir)
 
 
 def study(arts: Artifacts):
@@ -73,6 +73,32 @@ def study(arts: Artifacts):
 @st.cache_data(show_spinner=False)
 def table(root: str, rel: str) -> pd.DataFrame:
     return pd.read_parquet(Path(root) / rel)
+
+
+@st.cache_resource(show_spinner="Loading the index ...")
+def _live_index(root: str, plm: str):
+    from xqg_core.explore import LiveIndex
+
+    return LiveIndex(_load(root), plm)
+
+
+def live_index(arts: Artifacts, plm: str):
+    """The shipped xquad-xr passages of one PLM (P and S_n), loaded once per process."""
+    return _live_index(str(arts.root), plm)
+
+
+def comparison_view(table: pd.DataFrame, metrics: Sequence[str]):
+    """A comparison table for display: "Δ" with its significance marker, numbers rounded."""
+    import numpy as np
+
+    shown = table.copy()
+    for m in metrics:
+        if f"{m} sig" in shown:
+            shown[f"{m} Δ"] = [f"{d:+.2f} {s}".strip() if np.isfinite(d) else "-"
+                               for d, s in zip(shown[f"{m} Δ"], shown[f"{m} sig"])]
+            shown = shown.drop(columns=[f"{m} sig"])
+    return shown.style.format({c: "{:.2f}" for c in shown.columns if c.endswith(("base", "xQG"))} |
+                              {c: "{:.3g}" for c in shown.columns if c.endswith(" p")})
 
 
 @st.cache_resource(show_spinner="Loading the encoder ...")

@@ -288,6 +288,26 @@ def summarise_cell(benchmark: str, plm: str, alpha: float, n: int, langs: np.nda
     return rows
 
 
+def sweep(label: str, alphas: Sequence[float], n_max: int, num_queries: int, evaluate, rows_of) -> GridResult:
+    """Every (alpha, n) cell: ``evaluate(alpha, n)`` -> per-query outcomes, ``rows_of(alpha, n, cell, base)``
+    -> summary rows. alpha = 0 is evaluated once (P' = P whatever n) and is every cell's baseline."""
+    rows, seconds = [], []
+    store: dict[str, np.ndarray] = {}
+    base = None
+    for n in range(1, n_max + 1):
+        for ai, alpha in enumerate(alphas):
+            start = time.perf_counter()
+            cell = base if alpha == 0 and base is not None else evaluate(alpha, n)
+            seconds.append(time.perf_counter() - start)
+            if alpha == 0:
+                base = cell
+            for key, v in cell.items():
+                store.setdefault(key, np.full((len(alphas), n_max, num_queries), np.nan, dtype=np.float32))[ai, n - 1] = v
+            rows += rows_of(alpha, n, cell, base)
+        log.info("grid %s n=%d done (%.2f s per cell)", label, n, float(np.mean(seconds[-len(alphas):])))
+    return GridResult(rows, store, seconds)
+
+
 def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Sequence[str],
                    gold: Sequence[Sequence[int]], rkt: RecallAtKTokensMemo | None, alphas: Sequence[float],
                    top: int, resamples: int) -> GridResult:
@@ -309,24 +329,11 @@ def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np
             return top_k(mixed_scores(QP, QS[n - 1], alpha), top)
         return search(augment_passages(P, S[n - 1], alpha), np.asarray(Q, np.float32), top)[1]
 
-    rows, seconds = [], []
-    store: dict[str, np.ndarray] = {}
-    base = None
-    for n in range(1, n_max + 1):
-        for ai, alpha in enumerate(alphas):
-            start = time.perf_counter()
-            if alpha == 0 and base is not None:
-                cell = base  # P' = P whatever n
-            else:
-                cell = retrieval_cell(ranked(alpha, n), gold, num_gold, rkt, gold_mask)
-            seconds.append(time.perf_counter() - start)
-            if alpha == 0:
-                base = cell
-            for metric, v in cell.items():
-                store.setdefault(metric, np.full((len(alphas), n_max, len(Q)), np.nan, dtype=np.float32))[ai, n - 1] = v
-            rows += summarise_cell(benchmark, plm, alpha, n, langs_arr, lang_order, cell, base, resamples)
-        log.info("grid %s %s n=%d done (%.2f s per cell)", benchmark, plm, n, float(np.mean(seconds[-len(alphas):])))
-    return GridResult(rows, store, seconds)
+    def rows_of(alpha, n, cell, base):
+        return summarise_cell(benchmark, plm, alpha, n, langs_arr, lang_order, cell, base, resamples)
+
+    return sweep(f"{benchmark} {plm}", alphas, n_max, len(Q),
+                 lambda alpha, n: retrieval_cell(ranked(alpha, n), gold, num_gold, rkt, gold_mask), rows_of)
 
 
 def pawsx_grid(plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Sequence[str], gold: np.ndarray,
@@ -335,31 +342,23 @@ def pawsx_grid(plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Seq
     langs_arr = np.asarray(langs)
     lang_order = list(dict.fromkeys(langs))
     QP, QS = score_matrices(Q, P, S)
-    n_max = len(S)
-    rows, seconds = [], []
-    store: dict[str, np.ndarray] = {}
-    base = None
-    for n in range(1, n_max + 1):
-        for ai, alpha in enumerate(alphas):
-            start = time.perf_counter()
-            cell = base if alpha == 0 and base is not None else pawsx_cell(mixed_scores(QP, QS[n - 1], alpha), gold, twin, label)
-            seconds.append(time.perf_counter() - start)
-            if alpha == 0:
-                base = cell
-            for key, v in cell.items():
-                store.setdefault(key, np.full((len(alphas), n_max, len(Q)), np.nan, dtype=np.float32))[ai, n - 1] = v
-            per_item, base_items = pawsx_item_outcomes(cell), pawsx_item_outcomes(base)
-            summaries = {lang: pawsx_summary({k: v[langs_arr == lang] for k, v in cell.items()}) for lang in lang_order}
-            summaries["avg"] = {m: float(np.mean([summaries[lang][m] for lang in lang_order])) for m in PAWSX_METRICS}
-            for lang, summary in summaries.items():
-                mask = np.ones(len(Q), bool) if lang == "avg" else langs_arr == lang
-                for metric, value in summary.items():
-                    b, c = base_items[metric][mask], per_item[metric][mask]
-                    p = 1.0 if alpha == 0 else significance(b, c, resamples)
-                    rows.append(dict(benchmark="pawsx-adv", plm=plm, alpha=alpha, n=n, lang=lang, metric=metric,
-                                     value=float(value), p_value=p, num_queries=int(np.sum(~np.isnan(c)))))
-        log.info("grid pawsx-adv %s n=%d done (%.2f s per cell)", plm, n, float(np.mean(seconds[-len(alphas):])))
-    return GridResult(rows, store, seconds)
+
+    def rows_of(alpha, n, cell, base):
+        per_item, base_items = pawsx_item_outcomes(cell), pawsx_item_outcomes(base)
+        summaries = {lang: pawsx_summary({k: v[langs_arr == lang] for k, v in cell.items()}) for lang in lang_order}
+        summaries["avg"] = {m: float(np.mean([summaries[lang][m] for lang in lang_order])) for m in PAWSX_METRICS}
+        rows = []
+        for lang, summary in summaries.items():
+            mask = np.ones(len(Q), bool) if lang == "avg" else langs_arr == lang
+            for metric, value in summary.items():
+                b, c = base_items[metric][mask], per_item[metric][mask]
+                p = 1.0 if alpha == 0 else significance(b, c, resamples)
+                rows.append(dict(benchmark="pawsx-adv", plm=plm, alpha=alpha, n=n, lang=lang, metric=metric,
+                                 value=float(value), p_value=p, num_queries=int(np.sum(~np.isnan(c)))))
+        return rows
+
+    return sweep(f"pawsx-adv {plm}", alphas, len(S), len(Q),
+                 lambda alpha, n: pawsx_cell(mixed_scores(QP, QS[n - 1], alpha), gold, twin, label), rows_of)
 
 
 def pawsx_score_parts(Q: np.ndarray, P: np.ndarray, S: np.ndarray, gold: np.ndarray, twin: np.ndarray) -> np.ndarray:
