@@ -175,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("precompute", help="run the study: corpora -> ... -> cached_artifacts (resumable)")
     p.add_argument("--config", required=True, help="YAML, e.g. configs/default.yaml")
-    p.add_argument("--stage", choices=("corpora", "generate", "encode", "index", "queries", "grid", "umap", "export"),
+    from .precompute import STAGES
+
+    p.add_argument("--stage", choices=STAGES,
                    default=None, help="run only this stage (its inputs must be complete)")
     p.add_argument("--force", action="store_true", help="rerun (the chosen stage, or all) even if unchanged")
     p.add_argument("--shard", type=int, default=None, help="with --stage generate/encode: run only shard i")
