@@ -23,7 +23,6 @@ from xqg_core.augment import augment_passages
 from xqg_core.grid import (
     RecallAtKTokensMemo,
     mixed_scores,
-    pawsx_cell,
     retrieval_cell,
     score_matrices,
     significance,
@@ -74,7 +73,7 @@ def main() -> None:
                 gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
 
                 def cell(a):
-                    return pawsx_cell(mixed_scores(QP, QS[n - 1], a), gold, twin, label)
+                    return pawsx_outcomes(mixed_scores(QP, QS[n - 1], a), gold, twin, label)
                 cold = warm = median_seconds(lambda: [cell(a) for a in alphas], 1)
             else:
                 position = {p.docid: i for i, p in enumerate(passages)}

@@ -1,5 +1,6 @@
 """Robustness to adversarial near-duplicates (PAWS-X): clean vs adversarial Acc@1, their drop
-and the win rate, baseline vs xQG; drop against alpha; items whose outcome xQG flipped."""
+and the win rate over the adversarial (label-0) rows, baseline vs xQG; drop against alpha;
+items whose outcome xQG flipped."""
 from __future__ import annotations
 
 import pandas as pd
@@ -19,11 +20,18 @@ if "pawsx-adv" not in set(res.benchmark):
 c = ui.cell_controls(arts, ["pawsx-adv"], exact_alpha=False)
 plm, alpha, n = c["plm"], c["alpha"], c["n"]
 keys = list(c["keys"])
+summary = arts.manifest.get("benchmarks", {}).get("pawsx-adv", {})
 st.markdown(
-    "Query: PAWS-X sentence 1 in de, es, fr, ja, ko or zh; pool: every English sentence of the test split. "
-    "**Clean Acc@1**: the English sentence 1 ranks first with its twin (sentence 2) removed; **adversarial Acc@1**: "
-    "with the twin present (label-1 twins are paraphrases and count as correct); **drop** = clean - adversarial "
-    "(smaller is more robust); **win rate**: s(q, gold) > s(q, twin) on label-0 (adversarial) rows.")
+    "Query: PAWS-X sentence 1 in de, es, fr, ja, ko or zh; pool: the **distinct** English sentences of the test "
+    f"split ({summary.get('pool_sentences', '?')} sentences; PAWS reuses sentences across rows, and a copy of the "
+    "gold is the gold, never a distractor). Headline, over the **label-0 rows** (the twin, sentence 2, is an "
+    "adversarial word swap with another meaning): **clean Acc@1** - the English sentence 1 ranks first with its "
+    "twin removed; **adversarial Acc@1** - with the twin present; **drop** = clean - adversarial (smaller is more "
+    "robust); **win rate** - s(q, gold) > s(q, twin). **para_acc1**, over the label-1 rows (the twin is a "
+    "paraphrase): either sentence ranks first.")
+if summary.get("identical_rows_left_out"):
+    st.caption(f"{summary['identical_rows_left_out']} labelled rows whose two English sentences are identical "
+               "are left out.")
 
 table = comparison_table(cell_frame(res, "pawsx-adv", plm, 0.0, n), cell_frame(res, "pawsx-adv", plm, alpha, n),
                          PAWSX_METRICS)
@@ -40,7 +48,7 @@ fig_drop.add_vline(x=alpha, line_dash="dot")
 both = alpha_curve(res, "pawsx-adv", plm, n, "clean_acc1").assign(kind="clean")
 both = pd.concat([both, alpha_curve(res, "pawsx-adv", plm, n, "adv_acc1").assign(kind="adversarial")])
 fig_acc = px.line(both[both.lang == "avg"], x="alpha", y="value", color="kind", markers=True,
-                  labels={"value": "macro Acc@1 (%)"}, title="Clean and adversarial Acc@1 vs alpha (macro)")
+                  labels={"value": "macro Acc@1 (%)"}, title="Clean and adversarial Acc@1 vs alpha (macro, label-0 rows)")
 c1, c2 = st.columns(2)
 c1.plotly_chart(fig_drop, config=ui.PLOTLY_CONFIG, key="fig-drop")
 c2.plotly_chart(fig_acc, config=ui.PLOTLY_CONFIG, key="fig-acc")

@@ -92,6 +92,7 @@ def _small_config(tmp: Path, data_dir: Path):
     cfg = PrecomputeConfig.from_yaml(PROJECT_ROOT / "configs" / "small.yaml")
     cfg = dataclasses.replace(cfg, data_dir=str(data_dir), work_dir=str(tmp / "work"), output_dir=str(tmp / "out"),
                               n_max=2, alphas=(0.0, 0.01, 0.05), significance_resamples=200, encode_chunk=64,
+                              continuity_tolerance=50.0,  # a few queries per language: one moves it by points
                               umap=UmapSection(passages=40, alphas=(0.05,), n=2, query_passages=5, neighbors=5))
     cfg.xquad_xr.max_paragraphs, cfg.xquad_xr.distractors, cfg.pawsx_adv.max_rows = 3, 40, 15
     released = tmp / "released.jsonl"

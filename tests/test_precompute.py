@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xqg_core.artifacts import ArtifactError, load_artifacts, resolve_study
+from xqg_core.artifacts import SCHEMA_VERSION, ArtifactError, load_artifacts, resolve_study
 from xqg_core.augment import augment_passages
 from xqg_core.cli import main
 from xqg_core.evaluate import evaluate_xor_retrieve
@@ -30,7 +30,7 @@ def test_small_study_writes_every_cell(small_study):
     res = arts.results()
     langs = {"xquad-xr": set(LANGS) | {"avg"}, "pawsx-adv": {"de", "es", "fr", "ja", "ko", "zh", "avg"}}
     for bench, metrics in (("xquad-xr", {"R@2kt", "R@5kt", "Recall@20", "Recall@100", "MRR@10"}),
-                           ("pawsx-adv", {"clean_acc1", "adv_acc1", "drop", "win_rate"})):
+                           ("pawsx-adv", {"clean_acc1", "adv_acc1", "drop", "win_rate", "para_acc1"})):
         sub = res[res.benchmark == bench]
         assert set(sub.metric) == metrics
         assert set(sub.lang) == langs[bench]
@@ -99,22 +99,29 @@ def test_pawsx_cell_equals_brute_force(small_study):
     Q = np.load(work / "queries-use-m-v3-pawsx-adv" / "Q.npy")
     alpha, n = 0.01, 2
     Pa = augment_passages(P, S[n - 1], alpha).astype(np.float64)
-    clean, adv = [], []
+    outcomes = {"clean_acc1": [], "adv_acc1": [], "win_rate": [], "para_acc1": []}
+    pool = read_jsonl(work / "corpora" / "pawsx-test" / "corpus.jsonl")
+    assert len({p["text"] for p in pool}) == len(pool)
+    nan = float("nan")
     for i, it in enumerate(items):
         s = Pa @ Q[i]
-        others = [s[j] for j in range(len(s)) if j not in (it["gold"], it["twin"])]
-        clean.append(s[it["gold"]] > max(others))
-        best_pair = max(s[it["gold"]], s[it["twin"]]) if it["label"] == 1 else s[it["gold"]]
-        adv.append(best_pair > max(others) and (it["label"] == 1 or s[it["gold"]] > s[it["twin"]]))
+        others = max(s[j] for j in range(len(s)) if j not in (it["gold"], it["twin"]))
+        g, t = s[it["gold"]], s[it["twin"]]
+        adversarial_row = it["label"] == 0
+        outcomes["clean_acc1"].append(float(g > others) if adversarial_row else nan)
+        outcomes["adv_acc1"].append(float(g > others and g > t) if adversarial_row else nan)
+        outcomes["win_rate"].append(float(g > t) if adversarial_row else nan)
+        outcomes["para_acc1"].append(nan if adversarial_row else float(max(g, t) > others))
     res = arts.results()
     cell = res[(res.benchmark == "pawsx-adv") & (res.plm == "use-m-v3") & (res.alpha == alpha) & (res.n == n)]
     langs = [it["lang"] for it in items]
-    for metric, values in (("clean_acc1", clean), ("adv_acc1", adv)):
+    for metric, values in outcomes.items():
         expected = pd.Series(values, dtype=float).groupby(langs).mean() * 100
-        got = cell[cell.metric == metric].set_index("lang").value
+        got = cell[cell.metric == metric].set_index("lang")
         for lang, value in expected.items():
-            assert got[lang] == pytest.approx(value, abs=1e-6)
-        assert got["avg"] == pytest.approx(expected.mean(), abs=1e-6)
+            assert got.value[lang] == pytest.approx(value, abs=1e-6)
+            assert got.num_queries[lang] == int(pd.Series(values)[np.array(langs) == lang].notna().sum())
+        assert got.value["avg"] == pytest.approx(expected.mean(), abs=1e-6)
 
 
 def test_unchanged_inputs_skip_every_stage(small_study):
@@ -141,7 +148,7 @@ def test_artifact_validation_explains_mismatches(small_study, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["schema_version"] = 999
     (out / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match="schema_version 999, this code reads 1"):
+    with pytest.raises(ArtifactError, match=f"schema_version 999, this code reads {SCHEMA_VERSION}"):
         load_artifacts(out)
     (out / "manifest.json").unlink()
     with pytest.raises(ArtifactError, match="no artifacts here; rebuild"):

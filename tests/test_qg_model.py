@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import torch
 
-from xqg_core.qg_model import QGConfig, QueryGenerator, script_masks
+from xqg_core.qg_model import QGConfig, QueryGenerator, copy_mask, script_masks
 
 
-def tiny_model(seed: int = 0) -> QueryGenerator:
+def tiny_model(seed: int = 0, copy: bool = False) -> QueryGenerator:
     torch.manual_seed(seed)
-    cfg = QGConfig(hidden=16, heads=2, ffn=32, layers=2, max_target_len=8, langs=("de", "ja"))
+    cfg = QGConfig(hidden=16, heads=2, ffn=32, layers=2, max_target_len=8, langs=("de", "ja"), copy=copy, dropout=0.1)
     vocab = torch.tensor([0, 2, 3, 5, 7, 9, 11, 13])  # output pieces: a subset of a 20-piece vocabulary
     model = QueryGenerator(cfg, vocab, torch.randn(20, 16), torch.randn(40, 16))
     with torch.no_grad():
@@ -102,3 +102,64 @@ def test_grouped_cross_attention_equals_repeated_keys():
         grouped = layer(x, k, v, mask, cache=[])
         copied = layer(x, k.repeat_interleave(3, 0), v.repeat_interleave(3, 0), mask.repeat_interleave(3, 0), cache=[])
     torch.testing.assert_close(grouped, copied, atol=1e-5, rtol=1e-4)
+
+
+def test_copy_probability_is_the_mixture_of_generating_and_copying():
+    """log P(w) = log(g P_vocab(w) + (1 - g) sum_{i: src_i = w} a_i), checked by hand."""
+    model = tiny_model(copy=True)
+    enc, enc_mask = torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long)
+    src = torch.tensor([[0, 5, 17, 5, 2]])  # piece 17 is outside vocab: only copying can produce it
+    cmask = copy_mask(src, prefix_len=0)
+    dec_in, langs = torch.tensor([[0, 5, 17]]), model.lang_index(["de"])
+    targets = torch.tensor([[5, 17, 2]])
+    labels = torch.tensor([[3, 2, 1]])  # vocab positions; 17 is not in vocab: scored as <unk> (id 3) by P_vocab
+    with torch.no_grad():
+        got = model.target_log_probs(dec_in, langs, enc, enc_mask, labels, targets, src, cmask)[0]
+        h = model.decode(dec_in, langs, enc, enc_mask)
+        p_vocab = model.logits(h).softmax(-1)[0]
+        attn, log_gen, _ = model.copier(h, model.copier.k(enc), enc, cmask)
+        g = log_gen.exp()[0]
+    a = attn[0]
+    want = [g[0] * p_vocab[0, 3] + (1 - g[0]) * (a[0, 1] + a[0, 3]),  # 5 sits at positions 1 and 3
+            g[1] * p_vocab[1, 2] + (1 - g[1]) * a[1, 2],
+            g[2] * p_vocab[2, 1]]  # </s> is never copied
+    torch.testing.assert_close(got, torch.log(torch.stack(want)), atol=1e-5, rtol=1e-4)
+    assert torch.all(a[:, [0, 4]] == 0)  # <s> and </s> are not copyable
+
+
+def test_copy_mask_skips_the_prefix_and_specials():
+    src = torch.tensor([[0, 40, 41, 50, 51, 1, 2], [0, 40, 41, 52, 2, 1, 1]])
+    assert copy_mask(src, prefix_len=2).tolist() == [[False, False, False, True, True, False, False],
+                                                      [False, False, False, True, False, False, False]]
+
+
+def test_sampling_can_copy_a_piece_outside_the_vocabulary():
+    model = tiny_model(copy=True)
+    with torch.no_grad():  # copy only
+        model.copier.gate.bias.fill_(-30.0)
+    enc, mask = torch.randn(1, 4, 16), torch.ones(1, 4, dtype=torch.long)
+    src = torch.tensor([[0, 17, 19, 2]])
+    allowed = torch.zeros(1, 2, len(model.vocab), dtype=torch.bool)
+    allowed[..., 1] = True  # </s> only from the vocabulary
+    out = model.sample(enc, mask, ["de", "ja"], 3, torch.rand((1, 2, 3, 8)), top_k=5, max_new_tokens=6,
+                       allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0))
+    pieces = {t for per_lang in out[0] for seq in per_lang for t in seq}
+    assert pieces and pieces <= {17, 19}
+
+
+def test_copy_slots_pool_repeated_pieces():
+    model = tiny_model(copy=True)
+    src = torch.tensor([[0, 17, 5, 17, 2]])
+    slots = model.copy_slots(src)[0].tolist()
+    V = len(model.vocab)
+    assert slots[2] == 3 and slots[1] == slots[3] == V + 1  # 5 -> its vocab position; both 17s -> one slot
+
+
+def test_dropout_is_off_at_inference():
+    model = tiny_model(copy=True)
+    enc, mask = torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long)
+    tokens, lang = torch.tensor([[0, 5]]), model.lang_index(["de"])
+    with torch.no_grad():
+        torch.testing.assert_close(model(tokens, lang, enc, mask), model(tokens, lang, enc, mask))
+        model.train()
+        assert not torch.allclose(model(tokens, lang, enc, mask), model(tokens, lang, enc, mask))

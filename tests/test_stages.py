@@ -69,3 +69,26 @@ def test_fingerprints(tmp_path):
     f = tmp_path / "x.bin"
     f.write_bytes(b"abc")
     assert file_sha1(f) == "a9993e364706816aba3e25717850c26c9cd0d89d"
+
+
+def test_scratch_of_other_inputs_is_never_resumed(tmp_path):
+    """Killed with one input, rerun with another: the chunks written for the first are gone
+    (else encoding would splice stale vectors into the new run); force starts afresh too."""
+    runner = StageRunner(tmp_path)
+
+    def dies(out, scratch):
+        (scratch / "chunk-0.npy").write_text("vectors of the old texts")
+        raise KeyboardInterrupt
+
+    seen = []
+
+    def resumes(out, scratch):
+        seen.append(sorted(p.name for p in scratch.iterdir() if not p.name.startswith(".")))
+        (out / "result.txt").write_text("done")
+
+    for killed, rerun, force in (({"texts": "old"}, {"texts": "old"}, False), ({"texts": "old"}, {"texts": "new"}, False),
+                                 ({"texts": "new"}, {"texts": "new"}, True)):
+        with pytest.raises(KeyboardInterrupt):
+            runner.run("encode", killed, dies, force=True)
+        runner.run("encode", rerun, resumes, force=force)
+    assert seen == [["chunk-0.npy"], [], []]

@@ -21,14 +21,36 @@ def test_xquad_xr(data_dir):
     assert (de.answers, de.gold) == (q.answers, q.gold)
 
 
-def test_pawsx_adv(data_dir):
+def test_pawsx_adv_pool_holds_distinct_sentences(data_dir):
     bench = build_pawsx_adv(data_dir, "test")
-    assert len(bench.pool) % 2 == 0 and len(bench.pool) <= 4000
+    assert len(set(bench.pool)) == len(bench.pool) == len(bench.pool_ids)
+    assert 3000 < len(bench.pool) < 3988  # PAWS reuses source sentences across rows
     labels = {it.row: it.label for it in bench.items}
     assert 104 not in labels  # unknown derived label: left out
     assert {it.lang for it in bench.items} == {"de", "es", "fr", "ja", "ko", "zh"}
-    it = bench.items[0]
-    assert bench.pool[it.twin] != bench.pool[it.gold] and it.twin == it.gold + 1
+    assert all(bench.pool[it.twin] != bench.pool[it.gold] for it in bench.items)
+    # every pool sentence is named by the row and side where it first occurs
+    from xqg_core.data import load_pawsx
+
+    english = {p.row: p for p in load_pawsx(data_dir, "test", "en")}
+    for sentence, pid in zip(bench.pool[:50], bench.pool_ids[:50]):
+        _, row, side = pid.split("-")
+        pair = english[int(row)]
+        assert (pair.sentence1 if side == "s1" else pair.sentence2) == sentence
+
+
+def test_xquad_xr_has_no_duplicate_passages(data_dir):
+    bench = build_xquad_xr(data_dir, distractors=None)
+    contents = [p.contents for p in bench.passages]
+    assert len(set(contents)) == len(contents)
+
+
+def test_distinct_passages_maps_copies_to_the_first():
+    from xqg_core.data import Passage
+    from xqg_core.studies import distinct_passages
+
+    kept, alias = distinct_passages([Passage("a", "T", "x"), Passage("b", "T", "y"), Passage("c", "T", "x")])
+    assert [p.docid for p in kept] == ["a", "b"] and alias == {"c": "a"}
 
 
 def test_pawsx_outcomes_hand_checked():
@@ -36,11 +58,43 @@ def test_pawsx_outcomes_hand_checked():
     scores = np.array([
         [0.9, 0.8, 0.1, 0.1, 0.2],  # label 0: gold beats twin and the rest -> clean, adversarial, win
         [0.7, 0.9, 0.1, 0.1, 0.2],  # label 0: twin wins -> clean yes, adversarial no, win no
-        [0.1, 0.1, 0.5, 0.9, 0.6],  # label 1: twin (a paraphrase) is top -> adversarial counts; clean no (0.5 < 0.6)
+        [0.1, 0.1, 0.5, 0.9, 0.6],  # label 1: twin (a paraphrase) is top -> para yes; no label-0 metric
         [0.1, 0.1, 0.5, 0.4, 0.6],  # label 0: another sentence wins -> all no except win
+        [0.1, 0.1, 0.5, 0.4, 0.6],  # label 1: another sentence beats both -> para no
     ])
-    gold, twin, label = np.array([0, 0, 2, 2]), np.array([1, 1, 3, 3]), np.array([0, 0, 1, 0])
+    gold, twin, label = np.array([0, 0, 2, 2, 2]), np.array([1, 1, 3, 3, 3]), np.array([0, 0, 1, 0, 1])
     out = pawsx_outcomes(scores, gold, twin, label)
-    np.testing.assert_array_equal(out["clean"], [1, 1, 0, 0])
-    np.testing.assert_array_equal(out["adversarial"], [1, 0, 1, 0])
-    np.testing.assert_array_equal(out["win"], [1, 0, 0, 1])
+    nan = np.nan
+    np.testing.assert_array_equal(out["clean"], [1, 1, nan, 0, nan])
+    np.testing.assert_array_equal(out["adversarial"], [1, 0, nan, 0, nan])
+    np.testing.assert_array_equal(out["win"], [1, 0, nan, 1, nan])
+    np.testing.assert_array_equal(out["para"], [nan, nan, 1, nan, 0])
+
+
+def _pool_scores(query_vecs: np.ndarray, pool_vecs: np.ndarray) -> np.ndarray:
+    return query_vecs @ pool_vecs.T
+
+
+def test_pawsx_outcomes_with_copies_equal_the_deduplicated_pool():
+    """A pool holding a copy of a gold and of a twin (as PAWS's rows reuse sentences) must
+    give the outcomes of its deduplicated form once items point at distinct sentences:
+    that is what build_pawsx_adv guarantees, and what tie-breaking got wrong before."""
+    rng = np.random.default_rng(0)
+    distinct = rng.normal(size=(6, 8))  # 0 gold-a, 1 twin-a, 2 gold-b, 3 twin-b, 4-5 others
+    distinct /= np.linalg.norm(distinct, axis=1, keepdims=True)
+    queries = distinct[[0, 2, 0]] + 0.1 * rng.normal(size=(3, 8))
+    gold, twin, label = np.array([0, 2, 0]), np.array([1, 3, 1]), np.array([0, 1, 0])
+    expected = pawsx_outcomes(_pool_scores(queries, distinct), gold, twin, label)
+    # the raw pool as rows list it: every row contributes its two sentences; 0 and 1 appear twice
+    raw = distinct[[0, 1, 2, 3, 0, 1, 4, 5]]
+    copies_scored = pawsx_outcomes(_pool_scores(queries, raw), np.array([0, 2, 4]), np.array([1, 3, 5]), label)
+    # with copies, a gold ties with its own copy and counts as a miss: the artifact
+    assert np.nansum(copies_scored["clean"]) < np.nansum(expected["clean"])
+    # deduplicated as the builder does (first occurrence), the outcomes are the distinct pool's
+    first = {}
+    index = [first.setdefault(tuple(v), len(first)) for v in raw]
+    pool = np.array([v for v in dict.fromkeys(map(tuple, raw))])
+    remap = np.array(index)
+    dedup = pawsx_outcomes(_pool_scores(queries, pool), remap[[0, 2, 4]], remap[[1, 3, 5]], label)
+    for key in expected:
+        np.testing.assert_array_equal(dedup[key], expected[key])

@@ -17,7 +17,8 @@ from xqg_core.train_generator import GeneratorTrainConfig, build_pairs, is_heldo
 def tiny_config(tmp_path, name, steps, **extra):
     return GeneratorTrainConfig(output_dir=str(tmp_path / name), langs=("de", "ja"), layers=1, steps=steps,
                                 batch_size=4, checkpoint_every=2, max_train_pairs=12, use_tydi=False,
-                                max_source_len=64, max_target_len=16, **extra)
+                                max_source_len=64, max_target_len=16, copy=True, dropout=0.1, eval_every=2,
+                                **extra)
 
 
 def test_pairs_hold_out_whole_contexts_and_skip_eval_sets(data_dir):
@@ -33,13 +34,17 @@ def test_pairs_hold_out_whole_contexts_and_skip_eval_sets(data_dir):
 
 
 def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, monkeypatch):
+    """With the copy mechanism, dropout and held-out evaluation: a killed run resumes to
+    the same weights (dropout masks are seeded by step) and the same best checkpoint."""
     from xqg_core import train_generator as tg
 
     straight = train(tiny_config(tmp_path, "straight", 4, data_dir=str(data_dir)))
+    meta = json.loads((straight / "generator.json").read_text())
+    assert meta["model"]["copy"] and meta["heldout_loss"]["true"] > 0 and meta["heldout_loss"]["step"] in (2, 4)
     save = tg._save_checkpoint
 
-    def save_then_die(model, optimizer, step, out, save_file, cfg):
-        save(model, optimizer, step, out, save_file, cfg)
+    def save_then_die(model, optimizer, step, best, out, save_file, cfg):
+        save(model, optimizer, step, best, out, save_file, cfg)
         if step == 2:
             raise KeyboardInterrupt  # killed right after the step-2 checkpoint
 
@@ -82,3 +87,38 @@ def test_language_lexicon_marks_the_pieces_of_each_language():
     vocab = np.array([2, 3, 10, 11, 12, 13])
     lex = language_lexicon(pairs, targets, vocab, ("de", "ja"))
     assert lex.tolist() == [[True, False, True, False, False, True], [True, False, False, True, True, False]]
+
+
+def test_shipped_float16_weights_generate_like_the_trained_ones(tmp_path, data_dir):
+    from xqg_core.train_generator import ship_generator
+
+    trained = train(tiny_config(tmp_path, "t", 2, data_dir=str(data_dir)))
+    shipped = ship_generator(trained, tmp_path / "shipped")
+    state = load_file(str(shipped / "model.safetensors"))
+    assert {str(v.dtype) for k, v in state.items() if v.is_floating_point()} == {"torch.float16"}
+    passage = [Passage("p", "Tokyo", "Tokyo is the capital of Japan.")]
+    a = load_generator(f"me5-qg:{trained}", device="cpu").generate(passage, ["de"], 3, seed=1)
+    b = load_generator(f"me5-qg:{shipped}", device="cpu").generate(passage, ["de"], 3, seed=1)
+    assert len(b[0]["de"]) == 3 and sum(x == y for x, y in zip(a[0]["de"], b[0]["de"])) >= 2  # float16 rounding only
+    assert ship_generator(trained, tmp_path / "shipped") == shipped and not (tmp_path / "shipped.partial").exists()
+
+
+def test_heldout_losses_see_the_passage_of_a_copying_model():
+    """The true-vs-shuffled loss gap: a model that copies from its passage scores its own
+    passage's pieces higher than another passage's."""
+    import torch
+
+    from xqg_core.train_generator import Batcher, Pair, heldout_losses
+    from tests.test_qg_model import tiny_model
+
+    model = tiny_model(copy=True)
+    with torch.no_grad():  # generate nothing from the vocabulary: every piece must be copied
+        model.copier.gate.bias.fill_(-20.0)
+    sources = ["passage: ", "passage: a", "passage: b"]
+    ids = [[0, 4, 6, 2], [0, 4, 6, 5, 2], [0, 4, 6, 7, 2]]  # <s> passage : x </s>
+    offsets = np.cumsum([0] + [len(x) for x in ids])
+    states = np.random.default_rng(0).normal(size=(offsets[-1], 16)).astype(np.float16)
+    batcher = Batcher(sources, states, offsets, ids, {"passage": 2, "query": 2}, model.vocab.numpy(), ("de", "ja"))
+    pairs = [Pair("passage: a", "de", "x", "mlqa", "a"), Pair("passage: b", "de", "y", "mlqa", "b")]
+    losses = heldout_losses(model, batcher, pairs, [[5, 2], [7, 2]], seed=0)
+    assert losses["true"] < losses["shuffled"] and losses["true"] < losses["empty"]

@@ -46,10 +46,10 @@ from .stages import file_sha1, fingerprint
 if TYPE_CHECKING:
     from .precompute import Pipeline
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 150 * 1024 * 1024
-BINARY_METRICS = {"R@2kt", "R@5kt", "clean", "adversarial", "win"}
+BINARY_METRICS = {"R@2kt", "R@5kt", "clean", "adversarial", "win", "para"}
 REBUILD_HINT = "rebuild them with `python -m xqg_core precompute --config configs/default.yaml`"
 DEVIATIONS = (
     "Benchmarks: xquad-xr and pawsx-adv stand in for XOR-TyDi (18M passages, no offline copy); "
@@ -186,6 +186,7 @@ def export_artifacts(pipe: "Pipeline") -> Path:
         "models": {"encoders": {plm: encoder_identity(plm) for plm in cfg.encoders},
                    "generator": generator_identity(cfg.generator)},
         "corpora": corpora_info,
+        "benchmarks": json.loads((pipe.out("corpora") / "summaries.json").read_text(encoding="utf-8")),
         "stage_seconds": timings,
         "grid_cell_seconds": {b: {plm: round(float(np.median(v)), 4) for plm, v in t.items()}
                               for b, t in cell_seconds.items()},

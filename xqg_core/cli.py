@@ -108,6 +108,11 @@ def _cmd_train_generator(args: argparse.Namespace) -> None:
         cfg.data_dir = args.data_dir
     out = train(cfg)
     print(f"generator written to {out}", file=sys.stderr)
+    if args.ship:
+        from .paths import SHIPPED_GENERATOR_DIR
+        from .train_generator import ship_generator
+
+        print(f"float16 copy shipped in {ship_generator(out, SHIPPED_GENERATOR_DIR)}", file=sys.stderr)
 
 
 def _cmd_precompute(args: argparse.Namespace) -> None:
@@ -171,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-generator", help="train the offline query generator (resumable)")
     p.add_argument("--config", required=True, help="YAML, e.g. configs/generator.yaml")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--ship", action="store_true",
+                   help="then copy the weights in float16 to cached_artifacts/generator (the default generator)")
     p.set_defaults(func=_cmd_train_generator)
 
     p = sub.add_parser("precompute", help="run the study: corpora -> ... -> cached_artifacts (resumable)")

@@ -149,7 +149,8 @@ def stored_outcomes(metric: str, values: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- PAWS-X flips
 def pawsx_flips(arts: Artifacts, study, plm: str, alpha: float, n: int) -> pd.DataFrame:
-    """Items whose adversarial outcome differs between alpha = 0 and (alpha, n), both directions."""
+    """Adversarial (label-0) items whose adversarial Acc@1 outcome differs between alpha = 0
+    and (alpha, n), both directions."""
     t = arts.tensors(f"outcomes/pawsx-adv/{slug(plm)}.safetensors")
     ai = [round(a, 10) for a in arts.alphas].index(round(alpha, 10))
     base, cell = t["adversarial"][0, n - 1], t["adversarial"][ai, n - 1]
@@ -163,10 +164,10 @@ def pawsx_flips(arts: Artifacts, study, plm: str, alpha: float, n: int) -> pd.Da
         s_gold = (1 - alpha) * parts[i, 0] + alpha * parts[i, 2 + 2 * (n - 1)]
         s_twin = (1 - alpha) * parts[i, 1] + alpha * parts[i, 3 + 2 * (n - 1)]
         rows.append({"direction": "fixed by xQG" if cell[i] > base[i] else "broken by xQG", "lang": q["lang"],
-                     "row": q["row"], "label": q["label"], "query": q["text"], "gold": pool[q["gold"]].text,
+                     "row": q["row"], "query": q["text"], "gold": pool[q["gold"]].text,
                      "twin": pool[q["twin"]].text, "s(q,gold) base": parts[i, 0], "s(q,twin) base": parts[i, 1],
                      "s(q,gold) xQG": s_gold, "s(q,twin) xQG": s_twin})
-    return pd.DataFrame(rows, columns=["direction", "lang", "row", "label", "query", "gold", "twin", "s(q,gold) base",
+    return pd.DataFrame(rows, columns=["direction", "lang", "row", "query", "gold", "twin", "s(q,gold) base",
                                        "s(q,twin) base", "s(q,gold) xQG", "s(q,twin) xQG"])
 
 

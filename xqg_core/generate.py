@@ -150,20 +150,22 @@ class Me5QueryGenerator:
         from safetensors.torch import load_file
 
         from .encoders import default_device, load_me5_parts
-        from .paths import cache_dir
+        from .paths import default_generator_dir
         from .qg_model import QGConfig, QueryGenerator, script_masks
 
-        directory = Path(directory) if directory else cache_dir() / "me5-qg"
+        directory = Path(directory) if directory else default_generator_dir()
         if not (directory / "model.safetensors").is_file():
             raise MissingResourceError(f"no trained generator in {directory}; train it with "
                                        "`python -m xqg_core train-generator --config configs/generator.yaml`")
-        meta = json.loads((directory / "generator.json").read_text(encoding="utf-8"))
+        meta = self.meta = json.loads((directory / "generator.json").read_text(encoding="utf-8"))
         cfg = QGConfig(**{**meta["model"], "langs": tuple(meta["model"]["langs"])})
         self.name = "me5-qg"
         self.tokenizer, self.encoder = load_me5_parts()
         self.device = torch.device(device or default_device())
         emb = self.encoder.embeddings
-        state = load_file(str(directory / "model.safetensors"))
+        # shipped weights are float16: compute in float32
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(directory / "model.safetensors")).items()}
+        self.directory = directory
         self.model = QueryGenerator(cfg, state["vocab"], emb.word_embeddings.weight.detach(),
                                     emb.position_embeddings.weight.detach())
         missing = set(self.model.load_state_dict(state, strict=False).missing_keys) - {"word.weight", "pos.weight"}
@@ -182,6 +184,7 @@ class Me5QueryGenerator:
         self.sub_index = torch.full((int(self.model.vocab.max()) + 1,), -1, dtype=torch.long)
         self.sub_index[self.model.vocab] = torch.arange(len(self.model.vocab))
         self.eos_pos, self.unk_pos = pieces.index("</s>"), pieces.index("<unk>") if "<unk>" in pieces else None
+        self.prefix_len = len(self.tokenizer.encode_batch(["passage:"], 16)[0]) - 2  # not copyable
 
     def allowed(self, source_ids: list[list[int]], langs: Sequence[str]):
         """[passages, langs, vocab] bool: script & (training lexicon | the passage's own pieces)."""
@@ -205,6 +208,7 @@ class Me5QueryGenerator:
         import torch
 
         from .encoders import length_sorted_batches, pad_batch
+        from .qg_model import copy_mask
 
         unsupported = [lang for lang in check_languages(langs) if lang not in self.model.cfg.langs]
         if unsupported:
@@ -218,7 +222,8 @@ class Me5QueryGenerator:
                 enc = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 allowed = self.allowed([ids[i] for i in idx], langs) if self.constrain else None
                 uniforms = torch.stack([passage_uniforms(seed, passages[i].docid, langs, n, MAX_NEW_TOKENS) for i in idx])
-                samples = self.model.sample(enc, mask, list(langs), n, uniforms, TOP_K, MAX_NEW_TOKENS, allowed)
+                samples = self.model.sample(enc, mask, list(langs), n, uniforms, TOP_K, MAX_NEW_TOKENS, allowed,
+                                            input_ids, copy_mask(input_ids, self.prefix_len))
                 for row, i in enumerate(idx):
                     out[i] = {lang: [self.tokenizer.decode(s) for s in samples[row][li]] for li, lang in enumerate(langs)}
         return out

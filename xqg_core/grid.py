@@ -31,7 +31,7 @@ from .studies import pawsx_outcomes
 log = logging.getLogger("xqg_core.grid")
 
 RETRIEVAL_METRICS = ("R@2kt", "R@5kt", "Recall@20", "Recall@100", "MRR@10")
-PAWSX_METRICS = ("clean_acc1", "adv_acc1", "drop", "win_rate")
+PAWSX_METRICS = ("clean_acc1", "adv_acc1", "drop", "win_rate", "para_acc1")  # the first four: label-0 rows
 SIGNIFICANCE_TEST = "paired randomization test (two-sided, sign flips of per-query differences)"
 SIGNIFICANCE_LEVEL = 0.05
 # Above this many score entries (queries x passages x (n_max + 1)) a cell searches P'
@@ -215,22 +215,17 @@ def retrieval_cell(ranked: np.ndarray, gold: Sequence[Sequence[int]], num_gold: 
     return out
 
 
-def pawsx_cell(scores: np.ndarray, gold: np.ndarray, twin: np.ndarray, label: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-item PAWS-X outcomes; ``win`` is kept for label-0 rows only (NaN elsewhere)."""
-    o = pawsx_outcomes(scores, gold, twin, label)
-    return {"clean": o["clean"], "adversarial": o["adversarial"], "win": np.where(label == 0, o["win"], np.nan)}
-
-
 def pawsx_summary(o: dict[str, np.ndarray]) -> dict[str, float]:
-    """clean / adversarial Acc@1, their drop and the label-0 win rate, in percent."""
-    clean, adv = 100 * np.mean(o["clean"]), 100 * np.mean(o["adversarial"])
-    return {"clean_acc1": clean, "adv_acc1": adv, "drop": clean - adv, "win_rate": 100 * np.nanmean(o["win"])}
+    """In percent: clean / adversarial Acc@1, their drop and the win rate over the label-0
+    (adversarial) items; Acc@1 with either sentence counting over the label-1 items."""
+    values = pawsx_item_outcomes(o)
+    return {m: 100 * float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan") for m, v in values.items()}
 
 
 def pawsx_item_outcomes(o: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-item values whose means are the PAWS-X metrics (drop: clean - adversarial per item)."""
     return {"clean_acc1": o["clean"], "adv_acc1": o["adversarial"], "drop": o["clean"] - o["adversarial"],
-            "win_rate": o["win"]}
+            "win_rate": o["win"], "para_acc1": o["para"]}
 
 
 def significance(base: np.ndarray, cell: np.ndarray, resamples: int) -> float:
@@ -258,6 +253,28 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+
+
+def continuity_jumps(results, tolerance: float = 1.0):
+    """Macro (``lang == "avg"``) values that move by ``tolerance`` points or more between
+    alpha = 0 and the smallest alpha > 0, per benchmark, PLM, n and metric.
+
+    Scores are continuous in alpha, so a metric can only jump there when alpha = 0 holds
+    exact ties that any augmentation breaks (e.g. copies of one text in the pool): a
+    pipeline artifact, never an effect. Returns the offending rows (empty when none)."""
+    import pandas as pd
+
+    macro = results[(results["lang"] == "avg") & results["alpha"].notna()]
+    positive = macro.loc[macro["alpha"] > 0, "alpha"]
+    if positive.empty or not (macro["alpha"] == 0).any():
+        return pd.DataFrame(columns=["benchmark", "plm", "n", "metric", "at_0", "at_alpha", "alpha", "jump"])
+    keys = ["benchmark", "plm", "n", "metric"]
+    first = float(positive.min())
+    at_0 = macro[macro["alpha"] == 0].set_index(keys)["value"].rename("at_0")
+    at_a = macro[macro["alpha"] == first].set_index(keys)["value"].rename("at_alpha")
+    both = pd.concat([at_0, at_a], axis=1, join="inner").reset_index()
+    both["alpha"], both["jump"] = first, both["at_alpha"] - both["at_0"]
+    return both[both["jump"].abs() >= tolerance].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -346,7 +363,7 @@ def pawsx_grid(plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Seq
     def rows_of(alpha, n, cell, base):
         per_item, base_items = pawsx_item_outcomes(cell), pawsx_item_outcomes(base)
         summaries = {lang: pawsx_summary({k: v[langs_arr == lang] for k, v in cell.items()}) for lang in lang_order}
-        summaries["avg"] = {m: float(np.mean([summaries[lang][m] for lang in lang_order])) for m in PAWSX_METRICS}
+        summaries["avg"] = {m: float(np.nanmean([summaries[lang][m] for lang in lang_order])) for m in PAWSX_METRICS}
         rows = []
         for lang, summary in summaries.items():
             mask = np.ones(len(Q), bool) if lang == "avg" else langs_arr == lang
@@ -358,7 +375,7 @@ def pawsx_grid(plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Seq
         return rows
 
     return sweep(f"pawsx-adv {plm}", alphas, len(S), len(Q),
-                 lambda alpha, n: pawsx_cell(mixed_scores(QP, QS[n - 1], alpha), gold, twin, label), rows_of)
+                 lambda alpha, n: pawsx_outcomes(mixed_scores(QP, QS[n - 1], alpha), gold, twin, label), rows_of)
 
 
 def pawsx_score_parts(Q: np.ndarray, P: np.ndarray, S: np.ndarray, gold: np.ndarray, twin: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from .errors import MissingResourceError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_ROOT / "cached_artifacts"
+SHIPPED_GENERATOR_DIR = ARTIFACTS_DIR / "generator"  # me5-qg weights in float16, written by train-generator --ship
 SIBLING_SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
@@ -43,3 +44,11 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def default_generator_dir() -> Path:
+    """The me5-qg weights to use: those shipped in ``cached_artifacts/generator/``, else the
+    ones ``train-generator`` wrote to the cache dir."""
+    if (SHIPPED_GENERATOR_DIR / "model.safetensors").is_file():
+        return SHIPPED_GENERATOR_DIR
+    return cache_dir() / "me5-qg"

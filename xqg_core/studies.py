@@ -6,9 +6,11 @@ Wikipedia distractor passages (Vital Articles); each question's answers are its 
 XQuAD answers and its gold passages those of its paragraph that hold the answer.
 
 ``pawsx-adv`` (adversarial robustness): for each labelled PAWS-X row and language L, the
-query is sentence1 in L; the pool is every English sentence of the split; the gold is
-English sentence1 of the row and its twin English sentence2. On label-0 rows the twin is
-a word-swapped sentence with another meaning; on label-1 rows it is a paraphrase.
+query is sentence1 in L; the pool is the DISTINCT English sentences of the split (PAWS
+reuses source sentences across rows: a copy of the gold is the gold, never a
+distractor); the gold is English sentence1 of the row and its twin English sentence2.
+On label-0 rows the twin is a word-swapped sentence with another meaning (the
+adversarial pairs: the headline metrics); on label-1 rows it is a paraphrase.
 """
 from __future__ import annotations
 
@@ -59,11 +61,25 @@ def build_xquad_xr(data_dir: str | Path, langs: tuple[str, ...] = XQUAD_XR_LANGS
         gold[q.id] = holding or tuple(p.docid for p in parts)  # an answer cut by the 100-word split
     passages = [p for parts in by_paragraph.values() for p in parts]
     vital = load_vital_articles(max_words=max_words)
-    passages += vital if distractors is None else vital[:distractors]
+    passages, alias = distinct_passages(passages + (vital if distractors is None else vital[:distractors]))
+    gold = {qid: tuple(dict.fromkeys(alias.get(d, d) for d in docids)) for qid, docids in gold.items()}
     answers = {q.id: q.answers for q in english}
     queries = [RetrievalQuery(f"{q.id}-{lang}", lang, q.question, answers[q.id], gold[q.id])
                for lang in langs for q in load_squad(root / f"xquad.{lang}.json", lang) if q.id in answers]
     return RetrievalBenchmark("xquad-xr", passages, queries)
+
+
+def distinct_passages(passages: list[Passage]) -> tuple[list[Passage], dict[str, str]]:
+    """The passages with a later copy of an earlier one's encoded text (``title + " " + text``)
+    left out, and ``{left-out docid: kept docid}``: two copies would tie in every ranking and
+    each would get its own generated queries, so augmentation would break the tie."""
+    kept: dict[str, Passage] = {}
+    alias: dict[str, str] = {}
+    for p in passages:
+        first = kept.setdefault(p.contents, p)
+        if first is not p:
+            alias[p.docid] = first.docid
+    return list(kept.values()), alias
 
 
 @dataclass(frozen=True)
@@ -78,40 +94,61 @@ class PawsxItem:
 
 @dataclass
 class PawsxAdversarial:
-    pool: list[str]  # English sentences: rows' sentence1 and sentence2
+    pool: list[str]  # the distinct English sentences of the rows used
+    pool_ids: list[str]  # "{split}-{row}-s{1|2}": where each pool sentence first occurs
     items: list[PawsxItem]
+    identical_rows: int = 0  # labelled rows left out because sentence1 == sentence2 in English
 
 
 def build_pawsx_adv(data_dir: str | Path, split: str = "test", langs: tuple[str, ...] = PAWSX_ADV_LANGS,
                     max_rows: int | None = None) -> PawsxAdversarial:
-    """Rows without a known label or with a missing (NS) sentence are left out; ``max_rows``
-    keeps the first k usable rows (small configs)."""
+    """Rows without a known label, with a missing (NS) sentence or whose two English
+    sentences are identical are left out; ``max_rows`` keeps the first k usable rows
+    (small configs). The pool holds each distinct English sentence once (exact text as
+    loaded); items point at it."""
     english = load_pawsx(data_dir, split, "en")
     pool: list[str] = []
+    pool_ids: list[str] = []
+    position: dict[str, int] = {}
     index: dict[int, tuple[int, int, int]] = {}
+    identical = 0
+
+    def pooled(sentence: str, row: int, side: int) -> int:
+        if sentence not in position:
+            position[sentence] = len(pool)
+            pool.append(sentence)
+            pool_ids.append(f"{split}-{row}-s{side}")
+        return position[sentence]
+
     for pair in english:
         if pair.label is None or pair.sentence1 is None or pair.sentence2 is None:
             continue
         if max_rows is not None and len(index) == max_rows:
             break
-        index[pair.row] = (len(pool), len(pool) + 1, pair.label)
-        pool += [pair.sentence1, pair.sentence2]
+        if pair.sentence1 == pair.sentence2:
+            identical += 1
+            continue
+        index[pair.row] = (pooled(pair.sentence1, pair.row, 1), pooled(pair.sentence2, pair.row, 2), pair.label)
     items = []
     for lang in langs:
         for pair in load_pawsx(data_dir, split, lang):
             if pair.row in index and pair.sentence1 is not None:
                 g, t, label = index[pair.row]
                 items.append(PawsxItem(pair.row, lang, pair.sentence1, g, t, label))
-    return PawsxAdversarial(pool, items)
+    return PawsxAdversarial(pool, pool_ids, items, identical)
 
 
 def pawsx_outcomes(scores: np.ndarray, gold: np.ndarray, twin: np.ndarray, label: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-item outcomes from query x pool similarities ``scores``.
+    """Per-item outcomes (1 hit, 0 miss, NaN where the metric does not apply) from
+    query x pool similarities ``scores``; ``gold`` / ``twin`` index a pool of distinct sentences.
 
-    - ``clean``: Acc@1 with the twin removed from the pool (gold beats every other sentence);
-    - ``adversarial``: Acc@1 with the twin present; on label-1 rows either sentence counts;
-    - ``win``: s(q, gold) > s(q, twin) (meaningful on label-0 rows).
-    Ties count as misses.
+    Label-0 items (the twin is an adversarial word swap):
+    - ``clean``: Acc@1 with the twin removed: s(q, gold) > max over the other sentences;
+    - ``adversarial``: Acc@1 with the twin present: clean and s(q, gold) > s(q, twin);
+    - ``win``: s(q, gold) > s(q, twin).
+    Label-1 items (the twin is a paraphrase): ``para``: max(s(q, gold), s(q, twin)) > max
+    over the other sentences (either counts). A tie counts as a miss: with distinct
+    sentences it needs two different sentences with the same score.
     """
     rows = np.arange(len(gold))
     s_gold, s_twin = scores[rows, gold], scores[rows, twin]
@@ -119,8 +156,11 @@ def pawsx_outcomes(scores: np.ndarray, gold: np.ndarray, twin: np.ndarray, label
     others[rows, gold] = -np.inf
     others[rows, twin] = -np.inf
     best_other = others.max(axis=1)
-    clean = s_gold > best_other
-    top_pair = np.maximum(s_gold, s_twin)
-    adversarial = np.where(label == 1, top_pair > best_other, clean & (s_gold > s_twin))
-    return {"clean": clean.astype(np.float64), "adversarial": adversarial.astype(np.float64),
-            "win": (s_gold > s_twin).astype(np.float64)}
+    adv_row, para_row = label == 0, label == 1
+    clean, win = s_gold > best_other, s_gold > s_twin
+
+    def only(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.where(mask, values.astype(np.float64), np.nan)
+
+    return {"clean": only(adv_row, clean), "adversarial": only(adv_row, clean & win), "win": only(adv_row, win),
+            "para": only(para_row, np.maximum(s_gold, s_twin) > best_other)}

@@ -5,8 +5,17 @@ Real pairs only, with the target language given to the decoder:
   the contexts (grouped by context, chosen by a hash of its text) is held out for the
   quality report and never trained on;
 - TyDi GoldP dev: passage -> question in the same language (target languages only);
+- TyDi GoldP train (en, ko, sw; target languages only): the same, for English question
+  generation, a task where the question names what the passage is about;
 - XOR-TyDi question translations: English question -> the question in ar/ru.
-XQuAD and PAWS-X are evaluation sets and are never read here.
+XQuAD and PAWS-X are evaluation sets and are never read here. The model may train on
+more languages than the study generates (``en``): what it learns about reading the
+passage is shared through the decoder.
+
+Every ``eval_every`` steps the teacher-forced loss on the held-out MLQA pairs is
+measured with the true passage and with a shuffled one (another held-out context);
+``model.safetensors`` keeps the weights with the lowest held-out loss, and training
+stops after ``patience`` evaluations without improvement.
 
 Stages, each resumable: (1) the frozen encoder's states for every distinct source are
 computed once and saved; (2) training saves a checkpoint (safetensors + json, no
@@ -34,6 +43,7 @@ log = logging.getLogger("xqg_core.train_generator")
 
 MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
 TYDI_DEV_LANGS = ("ar", "bn", "en", "fi", "id", "ko", "ru", "sw", "te")
+TYDI_TRAIN_LANGS = ("en", "ko", "sw")
 XOR_TRANSLATION_LANGS = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
 
 
@@ -52,6 +62,11 @@ class GeneratorTrainConfig:
     mlqa_weight: float = 4.0  # within a language: MLQA pairs (passage -> foreign question) drawn this much more
     use_tydi: bool = True
     use_xor_translations: bool = True
+    use_tydi_train: bool = False
+    dropout: float = 0.0
+    copy: bool = False  # the pointer mechanism (qg_model.CopyAttention)
+    eval_every: int = 0  # held-out loss every this many steps (0: never; the last weights are kept)
+    patience: int = 0  # stop after this many evaluations without a better held-out loss (0: never)
     seed: int = 13
     checkpoint_every: int = 100
     max_source_len: int = 256
@@ -105,6 +120,10 @@ def build_pairs(cfg: GeneratorTrainConfig) -> PairSet:
     if cfg.use_tydi:
         for lang in (lang for lang in TYDI_DEV_LANGS if lang in cfg.langs):
             for q in load_squad(data_dir / f"tydiqa_goldp/dev/tydiqa.goldp.{lang}.dev.json", lang):
+                pairs.train.append(Pair(f"passage: {q.title} {q.context}", lang, clean_question(q.question), "tydi", q.context))
+    if cfg.use_tydi_train:
+        for lang in (lang for lang in TYDI_TRAIN_LANGS if lang in cfg.langs):
+            for q in load_squad(data_dir / f"tydiqa_goldp/train/tydiqa.goldp.{lang}.train.json", lang):
                 pairs.train.append(Pair(f"passage: {q.title} {q.context}", lang, clean_question(q.question), "tydi", q.context))
     if cfg.use_xor_translations:
         for lang in (lang for lang in XOR_TRANSLATION_LANGS if lang in cfg.langs):
@@ -188,7 +207,7 @@ def build_model(cfg: GeneratorTrainConfig, vocab: np.ndarray, me5):
 
     bert = me5.model
     qcfg = QGConfig(layers=cfg.layers, max_source_len=cfg.max_source_len, max_target_len=cfg.max_target_len,
-                    langs=tuple(cfg.langs))
+                    langs=tuple(cfg.langs), dropout=cfg.dropout, copy=cfg.copy)
     model = QueryGenerator(qcfg, torch.from_numpy(vocab), bert.embeddings.word_embeddings.weight.detach().clone(),
                            bert.embeddings.position_embeddings.weight.detach().clone())
     warm_start(model, bert)
@@ -212,6 +231,90 @@ def train(cfg: GeneratorTrainConfig) -> Path:
         handler.close()
 
 
+class Batcher:
+    """Tensors for teacher forcing from pairs: encoder states, decoder input, labels, copy inputs."""
+
+    def __init__(self, sources: list[str], states: np.ndarray, offsets: np.ndarray, source_ids: list[list[int]],
+                 prefix_lens: dict[str, int], vocab: np.ndarray, langs: tuple[str, ...]):
+        self.index = {s: i for i, s in enumerate(sources)}
+        self.states, self.offsets, self.source_ids = states, offsets, source_ids
+        self.prefix_lens = prefix_lens
+        self.to_sub = {int(v): i for i, v in enumerate(vocab)}
+        self.lang_ids = {lang: i for i, lang in enumerate(langs)}
+
+    def __call__(self, pairs: list[Pair], targets: list[list[int]], source_of: list[str] | None = None) -> dict:
+        """``source_of`` replaces each pair's passage (the shuffled-passage control)."""
+        import torch
+
+        from .qg_model import copy_mask
+
+        sources = source_of or [p.source for p in pairs]
+        src = [self.index[s] for s in sources]
+        width = max(int(self.offsets[s + 1] - self.offsets[s]) for s in src)
+        enc = torch.zeros((len(pairs), width, self.states.shape[1]))
+        enc_mask = torch.zeros((len(pairs), width), dtype=torch.long)
+        src_ids = torch.ones((len(pairs), width), dtype=torch.long)  # pad id 1: never copied
+        copyable = torch.zeros((len(pairs), width), dtype=torch.bool)
+        for row, (s, text) in enumerate(zip(src, sources)):
+            a, b = int(self.offsets[s]), int(self.offsets[s + 1])
+            enc[row, : b - a] = torch.from_numpy(self.states[a:b].astype(np.float32))
+            enc_mask[row, : b - a] = 1
+            ids = torch.tensor(self.source_ids[s])[None]
+            src_ids[row, : b - a] = ids[0]
+            copyable[row, : b - a] = copy_mask(ids, self.prefix_lens[text.split(":", 1)[0]])[0]
+        tlen = max(len(t) for t in targets)
+        dec_in = torch.full((len(pairs), tlen), 1, dtype=torch.long)  # pad id; masked out of the loss
+        labels = torch.full((len(pairs), tlen), -100, dtype=torch.long)
+        target_ids = torch.full((len(pairs), tlen), -1, dtype=torch.long)
+        unk = self.to_sub[3]  # a held-out piece the vocabulary lacks scores as <unk> (it may still be copied)
+        for row, t in enumerate(targets):
+            dec_in[row, : len(t)] = torch.tensor([0] + t[:-1])
+            labels[row, : len(t)] = torch.tensor([self.to_sub.get(i, unk) for i in t])
+            target_ids[row, : len(t)] = torch.tensor(t)
+        return {"dec_in": dec_in, "langs": torch.tensor([self.lang_ids[p.lang] for p in pairs]), "enc": enc,
+                "enc_mask": enc_mask, "labels": labels, "targets": target_ids, "src_ids": src_ids,
+                "copy_mask": copyable}
+
+
+def batch_loss(model, batch: dict):
+    """Mean negative log-likelihood per target piece."""
+    logp = model.target_log_probs(**batch)
+    keep = batch["labels"] >= 0
+    return -(logp * keep).sum() / keep.sum()
+
+
+def heldout_losses(model, batcher: Batcher, pairs: list[Pair], targets: list[list[int]], seed: int,
+                   batch_size: int = 64) -> dict[str, float]:
+    """Teacher-forced loss per target piece on ``pairs`` with the true passage, with a
+    shuffled one (a derangement of the pairs' distinct passages, fixed by ``seed``) and
+    with an empty passage. True close to shuffled means the decoder ignores the passage."""
+    import torch
+
+    distinct = sorted({p.source for p in pairs})
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(distinct))
+    while len(distinct) > 1 and (perm == np.arange(len(distinct))).any():
+        perm = rng.permutation(len(distinct))
+    shuffled = {s: distinct[perm[i]] for i, s in enumerate(distinct)}
+    empty = "passage: " if "passage: " in batcher.index else None
+    was_training = model.training
+    model.eval()
+    sums: dict[str, list[float]] = {"true": [0.0, 0], "shuffled": [0.0, 0], "empty": [0.0, 0]}
+    with torch.inference_mode():
+        for a in range(0, len(pairs), batch_size):
+            chunk, tchunk = pairs[a : a + batch_size], targets[a : a + batch_size]
+            variants = {"true": None, "shuffled": [shuffled[p.source] for p in chunk]}
+            if empty:
+                variants["empty"] = [empty] * len(chunk)
+            for name, source_of in variants.items():
+                batch = batcher(chunk, tchunk, source_of)
+                keep = batch["labels"] >= 0
+                sums[name][0] += float(-(model.target_log_probs(**batch) * keep).sum())
+                sums[name][1] += int(keep.sum())
+    model.train(was_training)
+    return {name: total / count for name, (total, count) in sums.items() if count}
+
+
 def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
     import torch
     from safetensors.torch import save_file
@@ -223,40 +326,27 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
     pairs, targets, vocab = prepare_targets(cfg, me5)
     log.info("config %s", json.dumps(asdict(cfg)))
     log.info("pairs: %d train, %d held out; output vocabulary %d pieces", len(pairs.train), len(pairs.heldout), len(vocab))
-    sources = sorted({p.source for p in pairs.train})
-    source_index = {s: i for i, s in enumerate(sources)}
+    # the held-out contexts and an empty passage are encoded too: the held-out loss reads them
+    sources = sorted({p.source for p in pairs.train + pairs.heldout} | {"passage: "})
     states, offsets = encode_sources(sources, out, cfg, me5)
-    to_sub = {int(v): i for i, v in enumerate(vocab)}
+    batcher = Batcher(sources, states, offsets, me5.tokenize(sources, cfg.max_source_len),
+                      {name: len(me5.tokenize([f"{name}:"], 16)[0]) - 2 for name in ("passage", "query")},
+                      vocab, tuple(cfg.langs))
+    heldout_targets = [t[1:-1][: cfg.max_target_len - 1] + [2]
+                       for t in me5.tokenize([p.target for p in pairs.heldout], cfg.max_target_len + 1)]
 
     model = build_model(cfg, vocab, me5)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step = _load_checkpoint(out, cfg, model, optimizer)
+    step, best = _load_checkpoint(out, cfg, model, optimizer)
     weights = sampling_weights(pairs.train, cfg.lang_temperature, cfg.mlqa_weight)
-    lang_ids = {lang: i for i, lang in enumerate(cfg.langs)}
     model.train()
     t0, losses = time.time(), []
-    while step < cfg.steps:
+    while step < cfg.steps and not (cfg.patience and best["stale"] >= cfg.patience):
         rng = np.random.default_rng([cfg.seed, step])
+        torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout masks: a resumed run draws the same ones
         batch = rng.choice(len(pairs.train), size=cfg.batch_size, p=weights)
-        src = [source_index[pairs.train[j].source] for j in batch]
-        width = max(int(offsets[s + 1] - offsets[s]) for s in src)
-        enc = torch.zeros((len(batch), width, states.shape[1]))
-        enc_mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, s in enumerate(src):
-            a, b = int(offsets[s]), int(offsets[s + 1])
-            enc[row, : b - a] = torch.from_numpy(states[a:b].astype(np.float32))
-            enc_mask[row, : b - a] = 1
-        tlen = max(len(targets[j]) for j in batch)
-        dec_in = torch.full((len(batch), tlen), 1, dtype=torch.long)  # pad id; masked out of the loss
-        labels = torch.full((len(batch), tlen), -100, dtype=torch.long)
-        for row, j in enumerate(batch):
-            t = targets[j]
-            dec_in[row, : len(t)] = torch.tensor([0] + t[:-1])
-            labels[row, : len(t)] = torch.tensor([to_sub[i] for i in t])
-        langs = torch.tensor([lang_ids[pairs.train[j].lang] for j in batch])
-        logits = model(dec_in, langs, enc, enc_mask)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+        loss = batch_loss(model, batcher([pairs.train[j] for j in batch], [targets[j] for j in batch]))
         for group in optimizer.param_groups:  # linear warm-up, then linear decay to 0
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) * max(0.0, 1 - step / cfg.steps)
         optimizer.zero_grad(set_to_none=True)
@@ -268,21 +358,36 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
         if step % 20 == 0:
             log.info("step %d/%d loss %.3f (%.2f s/step)", step, cfg.steps, np.mean(losses[-20:]),
                      (time.time() - t0) / len(losses))
+        if cfg.eval_every and step % cfg.eval_every == 0 and pairs.heldout:
+            held = heldout_losses(model, batcher, pairs.heldout, heldout_targets, cfg.seed)
+            improved = held["true"] < best["loss"]
+            best = {"loss": held["true"], "step": step, "stale": 0} if improved else {**best, "stale": best["stale"] + 1}
+            log.info("step %d held-out loss: true passage %.3f, shuffled %.3f, empty %.3f%s", step, held["true"],
+                     held["shuffled"], held.get("empty", float("nan")), " (best)" if improved else "")
+            if improved:
+                with atomic_path(out / "best-model.safetensors") as tmp:
+                    save_file(_trainable_state(model), str(tmp))
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            _save_checkpoint(model, optimizer, step, out, save_file, cfg)
+            _save_checkpoint(model, optimizer, step, best, out, save_file, cfg)
+    if best["step"]:  # the weights with the lowest held-out loss
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(out / "best-model.safetensors")), strict=False)
+    held = heldout_losses(model, batcher, pairs.heldout, heldout_targets, cfg.seed) if pairs.heldout else {}
     write_lexicon(out, cfg, pairs, targets, vocab)
-    _save_final(model, cfg, vocab, pairs, losses, out, save_file)
+    _save_final(model, cfg, vocab, pairs, losses, out, save_file, {**held, "step": best["step"] or step})
     return out
 
 
-def _load_checkpoint(out: Path, cfg: GeneratorTrainConfig, model, optimizer) -> int:
-    """Restore model and AdamW state from ``out``; the step to continue from (0: none)."""
+def _load_checkpoint(out: Path, cfg: GeneratorTrainConfig, model, optimizer) -> tuple[int, dict]:
+    """Restore model and AdamW state from ``out``: the step to continue from (0: none) and
+    the best held-out loss so far (its step, evaluations since)."""
     import torch
     from safetensors.torch import load_file
 
     ckpt = out / "checkpoint.json"
     if not ckpt.is_file():
-        return 0
+        return 0, {"loss": float("inf"), "step": 0, "stale": 0}
     meta = json.loads(ckpt.read_text())
     if meta.get("train_config") != json.loads(json.dumps(asdict(cfg))):
         raise XqgError(f"{out} holds a checkpoint of another configuration ({ckpt}); "
@@ -296,7 +401,7 @@ def _load_checkpoint(out: Path, cfg: GeneratorTrainConfig, model, optimizer) -> 
     opt_state["state"] = {int(k): v for k, v in opt_state["state"].items()}
     optimizer.load_state_dict(opt_state)
     log.info("resumed at step %d", meta["step"])
-    return int(meta["step"])
+    return int(meta["step"]), meta.get("best", {"loss": float("inf"), "step": 0, "stale": 0})
 
 
 def sampling_weights(pairs: list[Pair], temperature: float, mlqa_weight: float) -> np.ndarray:
@@ -318,7 +423,7 @@ def _trainable_state(model) -> dict:
     return {k: v.contiguous() for k, v in model.state_dict().items() if k in keep}
 
 
-def _save_checkpoint(model, optimizer, step: int, out: Path, save_file, cfg: GeneratorTrainConfig) -> None:
+def _save_checkpoint(model, optimizer, step: int, best: dict, out: Path, save_file, cfg: GeneratorTrainConfig) -> None:
     state = optimizer.state_dict()
     tensors, meta_state = {}, {}
     for k, st in state["state"].items():
@@ -329,11 +434,11 @@ def _save_checkpoint(model, optimizer, step: int, out: Path, save_file, cfg: Gen
     with atomic_path(out / "checkpoint-optimizer.safetensors") as tmp:
         save_file(tensors, str(tmp))
     # written last: a checkpoint counts only once its tensors are on disk
-    write_json_atomic(out / "checkpoint.json", {"step": step, "train_config": asdict(cfg), "optimizer": {
+    write_json_atomic(out / "checkpoint.json", {"step": step, "best": best, "train_config": asdict(cfg), "optimizer": {
         "state": meta_state, "param_groups": state["param_groups"]}})
 
 
-def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file) -> None:
+def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file, heldout: dict) -> None:
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(_trainable_state(model), str(tmp))
     counts: dict[str, int] = {}
@@ -342,4 +447,28 @@ def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file) -> None:
     write_json_atomic(out / "generator.json", {
         "model": model.cfg.to_dict(), "train_config": asdict(cfg), "vocab_size": int(len(vocab)),
         "train_pairs": counts, "heldout_pairs": len(pairs.heldout), "final_loss": float(np.mean(losses[-50:])) if losses else None,
+        "heldout_loss": heldout,
     })
+
+
+def ship_generator(trained: Path, dest: Path) -> Path:
+    """Copy a trained generator into ``dest`` (the repository's ``cached_artifacts/generator``)
+    with its weights in float16: written to a partial directory, swapped in whole."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    state = load_file(str(trained / "model.safetensors"))
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(partial / "model.safetensors"))
+    for name in ("generator.json", "lexicon.safetensors"):
+        shutil.copyfile(trained / name, partial / name)
+    previous = dest.with_name(dest.name + ".previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if dest.exists():
+        dest.rename(previous)
+    partial.rename(dest)
+    shutil.rmtree(previous, ignore_errors=True)
+    return dest
