@@ -34,7 +34,7 @@ def overview() -> None:
     st.header(f"Headline numbers of this study ({plm}, alpha = {alpha:g}, n = {n})")
     heads = headline(res, plm, alpha, n)
     labels = {"xquad-xr R@2kt": "xquad-xr macro R@2kt", "xquad-xr R@5kt": "xquad-xr macro R@5kt",
-              "pawsx-adv drop": "PAWS-X adversarial drop (Acc@1 points)"}
+              "pawsx-adv drop": "PAWS-X adversarial drop (Acc@1 points, label-0 rows)"}
     cols = st.columns(len(heads) or 1)
     for col, (key, (base, aug)) in zip(cols, heads.items()):
         col.metric(labels.get(key, key), f"{aug:.2f}", f"{aug - base:+.2f} vs baseline {base:.2f}",
@@ -43,8 +43,8 @@ def overview() -> None:
 
     st.header("What produced these artifacts")
     corpora = m["corpora"]
-    counts = res[(res.alpha == 0) & (res.n == 1) & (res.lang == "avg")].groupby("benchmark").num_queries.max()
-    benchmarks = "; ".join(f"`{b}` ({counts.get(b, 0):,} queries)" for b in counts.index if b != "pawsx-pair")
+    benchmarks = "; ".join(f"`{b}` ({len(arts.table(f'queries/{b}.parquet')):,} queries)"
+                           for b in dict.fromkeys(res.benchmark) if b != "pawsx-pair")
     sig = m["significance"]
     facts = [
         f"**Benchmarks**: {benchmarks}",

@@ -140,7 +140,7 @@ def heldout_loss(gen: Me5QueryGenerator, me5, pairs, seed: int) -> dict[str, flo
     """Teacher-forced loss with the true / a shuffled / an empty passage (train_generator.heldout_losses)."""
     from xqg_core.train_generator import Batcher, encode_sources, heldout_losses
 
-    pairs = [p for p in pairs if p.lang in gen.model.cfg.langs]
+    pairs = [p for p in pairs if p.lang in LANGS and p.lang in gen.model.cfg.langs]  # the same pairs for every model
     cfg = GeneratorTrainConfig(max_source_len=gen.model.cfg.max_source_len, max_target_len=gen.model.cfg.max_target_len)
     sources = sorted({p.source for p in pairs} | {"passage: "})
     states, offsets = encode_sources(sources, cache_dir() / "generator-quality", cfg, me5)

@@ -52,13 +52,14 @@ def results_of(arts: Artifacts) -> pd.DataFrame:
     return results(str(arts.root))
 
 
-@st.cache_resource(show_spinner="Reading passages and queries from the data directory ...")
+@st.cache_resource(show_spinner="Reading passages and queries ...")
 def _study(root: str, data_dir: str | None):
     return resolve_study(_load(root), data_dir)
 
 
 def study(arts: Artifacts):
-    """Corpora and queries with their texts (from the data directory), or None with a message."""
+    """Corpora and queries with their texts (shipped in ``texts/``; for artifacts without them,
+    from the data directory), or None with a message."""
     try:
         return _study(str(arts.root), os.environ.get("XQG_DATA_DIR"))
     except XqgError as exc:

@@ -59,7 +59,7 @@ def test_overview_shows_headline_numbers_and_the_papers(arts_dir):
     r2 = metrics["xquad-xr macro R@2kt"]
     assert r2.value == f"{value(res, 'xquad-xr', 'me5-small', 0.01, 2, 'avg', 'R@2kt'):.2f}"
     assert f"{value(res, 'xquad-xr', 'me5-small', 0.0, 2, 'avg', 'R@2kt'):.2f}" in r2.delta
-    drop = metrics["PAWS-X adversarial drop (Acc@1 points)"]
+    drop = metrics["PAWS-X adversarial drop (Acc@1 points, label-0 rows)"]
     assert drop.value == f"{value(res, 'pawsx-adv', 'me5-small', 0.01, 2, 'avg', 'drop'):.2f}"
     paper = [df.value for df in at.dataframe if "avg" in df.value.columns]
     assert paper[0].loc["mBERT xDR + xQG", "avg"] == 46.23 and paper[1].loc["mBERT xDR", "avg"] == 51.84
@@ -217,8 +217,57 @@ def test_status_page_shows_encoders_and_datasets(data_dir, tmp_path, monkeypatch
     rows = dict(zip(encoders["Name"], encoders["Available"]))
     assert rows["me5-small"] == "yes" and rows["use-m-v3"] == "yes" and rows["mbert-xdr"] == "no"
     generators = dict(zip(at.dataframe[1].value["Name"], at.dataframe[1].value["Available"]))
-    assert generators == {"me5-qg": "no", "xqg-mt5": "no"}
+    from xqg_core.paths import SHIPPED_GENERATOR_DIR
+
+    shipped = (SHIPPED_GENERATOR_DIR / "model.safetensors").is_file()  # a fresh clone generates without training
+    assert generators == {"me5-qg": "yes" if shipped else "no", "xqg-mt5": "no"}
     datasets = at.dataframe[2].value
     found = dict(zip(datasets["Name"], datasets["Found"]))
     assert found["xquad"] == "yes" and found["pawsx"] == "yes" and found["xor_tydi"] == "yes"
     assert str(data_dir) in at.caption[0].value
+
+
+def test_a_fresh_clone_shows_every_text_without_a_data_directory(small_study, data_dir, tmp_path, monkeypatch):
+    """The texts ship in texts/: with no data directory, Live search, Embedding shift and the
+    PAWS-X flips show the real passages and sentences (compared with the official files)."""
+    from xqg_core.precompute import build_study_inputs
+
+    monkeypatch.setenv("XQG_ARTIFACTS", small_study.output_dir)
+    monkeypatch.setenv("XQG_DATA_DIR", str(tmp_path / "no-data-here"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    official = build_study_inputs(small_study, data_dir, with_pairs=False)
+    by_docid = {p.docid: p for p in official.corpora["xquad-xr"]}
+
+    at = open_page("pages/live_search.py", q="Who won Super Bowl 50?", k="5")
+    hits = at.dataframe[0].value
+    assert not at.warning and hits.title.str.len().gt(0).all()
+    for docid, title, text in zip(hits.docid, hits.title, hits.passage):
+        assert (title, text) == (by_docid[docid].title, by_docid[docid].text)
+    assert len(at.selectbox(key="example").options) > 1  # the example picker is there
+
+    at = open_page("pages/embedding_shift.py")
+    first = official.corpora["xquad-xr"][0]
+    assert first.contents in [t.value for t in at.text]
+    assert at.dataframe[1].value["before: title"].str.len().gt(0).all()
+
+    at = open_page("pages/robustness.py", alpha="0.05", n="2")
+    flips = at.dataframe[1].value if len(at.dataframe) > 1 else None
+    if flips is not None and len(flips):
+        pool = {p.text for p in official.corpora["pawsx-test"]}
+        assert set(flips.gold) <= pool and set(flips.twin) <= pool
+        queries = {q["text"] for q in official.queries["pawsx-adv"]}
+        assert set(flips["query"]) <= queries
+
+
+def test_shipped_texts_carry_their_attribution(small_study):
+    import pyarrow.parquet as pq
+
+    arts = load_artifacts(small_study.output_dir)
+    assert {"texts/passages.parquet", "texts/queries.parquet", "texts/examples.parquet"} <= set(arts.manifest["files"])
+    meta = pq.read_schema(f"{small_study.output_dir}/texts/passages.parquet").metadata
+    import json
+
+    attribution = json.loads(meta[b"attribution"])
+    assert {"xquad", "vital-articles", "pawsx"} <= set(attribution)
+    assert attribution["xquad"]["license"] == "CC BY-SA 4.0" and "100 words" in attribution["xquad"]["changes"]

@@ -2,10 +2,11 @@
 
 Written only by :func:`export_artifacts` (the precompute's last stage); read through
 :func:`load_artifacts`, which checks the schema version and every file's checksum and
-says what to do on a mismatch. No dataset text is stored: corpora and queries are kept
-as ids, and :func:`resolve_corpus` / :func:`resolve_queries` rebuild their texts from the
-data directory (checked against the checksums in the manifest). Generated queries are
-model outputs and are stored.
+says what to do on a mismatch. Corpora and queries are kept as ids; the texts the
+dashboard shows ship apart, with their attribution, in ``texts/`` (:mod:`xqg_core.texts`),
+and :func:`resolve_study` reads them there (artifacts without ``texts/`` are resolved from
+the data directory, checked against the checksums in the manifest). Generated queries
+are model outputs and are stored.
 
 Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
 
@@ -23,7 +24,8 @@ Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
   pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`);
 - ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
   [queries, d] of xquad-xr in float16: live search and off-grid alpha;
-- ``umap.parquet``: ``plm, kind, alpha, passage, lang, i, x, y``.
+- ``umap.parquet``: ``plm, kind, alpha, passage, lang, i, x, y``;
+- ``texts/``: passages, queries and live-search examples with their texts (:mod:`xqg_core.texts`).
 """
 from __future__ import annotations
 
@@ -78,6 +80,12 @@ def code_version() -> str:
     return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
 
 
+def examples_file_sha1(data_dir: Path) -> dict[str, str]:
+    """The XOR-TyDi dev file the live-search examples come from, when the data directory has it."""
+    path = data_dir / "xor_tydi" / "xor_dev_retrieve_eng_span_v1_1.jsonl"
+    return {"xor_tydi/xor_dev_retrieve_eng_span_v1_1.jsonl": file_sha1(path)} if path.is_file() else {}
+
+
 def docids_sha1(docids: list[str]) -> str:
     return hashlib.sha1("\n".join(docids).encode("utf-8")).hexdigest()
 
@@ -115,7 +123,7 @@ def export_artifacts(pipe: "Pipeline") -> Path:
     partial = out / ".export.partial"
     if partial.exists():
         shutil.rmtree(partial)
-    for sub in ("corpora", "queries", "outcomes", "index"):
+    for sub in ("corpora", "queries", "outcomes", "index", "texts"):
         (partial / sub).mkdir(parents=True)
 
     corpora_info = {}
@@ -132,6 +140,12 @@ def export_artifacts(pipe: "Pipeline") -> Path:
                     frames += [(corpus, r["docid"], lang, i, q) for i, q in enumerate(items[: cfg.n_max])]
     pd.DataFrame(frames, columns=["corpus", "passage_id", "lang", "i", "text"]).to_parquet(
         partial / "generated_queries.parquet", index=False, compression="zstd")
+
+    from .texts import live_examples, write_texts
+
+    corpora = {c: read_corpus(pipe.corpus_path(c)) for c in pipe.corpus_names()}
+    query_texts = {b: read_jsonl(pipe.out("corpora") / b / "queries.jsonl") for b in cfg.benchmarks()}
+    write_texts(partial / "texts", corpora, query_texts, live_examples(query_texts, pipe.data_dir))
 
     results = []
     for benchmark in cfg.benchmarks():
@@ -182,7 +196,7 @@ def export_artifacts(pipe: "Pipeline") -> Path:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "code_version": code_version(),
         "config": asdict(cfg),
-        "data": pipe.file_sha1,
+        "data": {**pipe.file_sha1, **examples_file_sha1(pipe.data_dir)},
         "models": {"encoders": {plm: encoder_identity(plm) for plm in cfg.encoders},
                    "generator": generator_identity(cfg.generator)},
         "corpora": corpora_info,
@@ -198,7 +212,7 @@ def export_artifacts(pipe: "Pipeline") -> Path:
     }
     # swap in: remove the previous artifacts' files (manifest first), move the new ones, manifest last
     (out / "manifest.json").unlink(missing_ok=True)
-    for sub in ("corpora", "queries", "outcomes", "index"):
+    for sub in ("corpora", "queries", "outcomes", "index", "texts"):
         shutil.rmtree(out / sub, ignore_errors=True)
     for name in ("results.parquet", "generated_queries.parquet", "umap.parquet"):
         (out / name).unlink(missing_ok=True)
@@ -284,14 +298,21 @@ def artifact_config(arts: Artifacts):
 
 
 def resolve_study(arts: Artifacts, data_dir: str | Path | None = None):
-    """Rebuild the corpora and queries (with their texts) from the data directory.
+    """The corpora and queries with their texts, and the live-search examples.
 
-    The data files must be those the artifacts were built from (checksums in the
-    manifest); the rebuilt corpora must have the same docids in the same order.
+    From the shipped ``texts/`` (:mod:`xqg_core.texts`) when the artifacts hold them: no data
+    directory needed. Otherwise rebuilt from the data directory, whose files must be those
+    the artifacts were built from (checksums in the manifest), with the same docids in the
+    same order.
     """
     from .paths import resolve_data_dir
     from .precompute import build_study_inputs, data_files
+    from .texts import TEXTS_DIR, live_examples, read_study_texts
 
+    if f"{TEXTS_DIR}/passages.parquet" in arts.manifest["files"]:
+        order = {c: arts.table(f"corpora/{c}.parquet").docid.tolist() for c in arts.manifest["corpora"]}
+        tables = {b: arts.table(f"queries/{b}.parquet") for b in artifact_config(arts).benchmarks()}
+        return read_study_texts(arts.root, order, tables)
     cfg = artifact_config(arts)
     root = resolve_data_dir(data_dir or cfg.data_dir)
     files = data_files(cfg, root)
@@ -303,4 +324,5 @@ def resolve_study(arts: Artifacts, data_dir: str | Path | None = None):
     for corpus, info in arts.manifest["corpora"].items():
         if docids_sha1([p.docid for p in built.corpora.get(corpus, [])]) != info["docids_sha1"]:
             raise ArtifactError(f"corpus {corpus}: rebuilt passages differ from the artifacts'; {REBUILD_HINT}")
+    built.examples = live_examples(built.queries, root)
     return built

@@ -2,8 +2,8 @@
 
 Tables and curves are cuts of ``results.parquet``; an off-grid alpha is re-evaluated from
 the shipped float16 index exactly as the grid does; PAWS-X flips, live search and nearest
-neighbours follow from the stored embeddings and score parts, with texts resolved from the
-data directory (:func:`xqg_core.artifacts.resolve_study`).
+neighbours follow from the stored embeddings and score parts, with the texts shipped in
+`texts/` (:func:`xqg_core.artifacts.resolve_study`).
 """
 from __future__ import annotations
 
@@ -327,24 +327,7 @@ def report_html(markdown: str) -> str:
     return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(body)}</body></html>"
 
 
-def example_queries(study, data_dir=None, per_lang: int = 2) -> pd.DataFrame:
-    """Real example questions: xquad-xr's (its seven languages) and XOR-TyDi dev's (ar, bn, fi, ja, ko, ru, te)."""
-    from .data import load_xor_queries
-    from .errors import XqgError
-    from .paths import resolve_data_dir
-
-    rows, seen = [], {}
-    for q in study.queries.get("xquad-xr", []) if study is not None else []:
-        if seen.get(("xquad", q["lang"]), 0) < per_lang:
-            seen[("xquad", q["lang"])] = seen.get(("xquad", q["lang"]), 0) + 1
-            rows.append({"source": "XQuAD", "lang": q["lang"], "query": q["text"]})
-    try:
-        root = resolve_data_dir(data_dir)
-        path = root / "xor_tydi" / "xor_dev_retrieve_eng_span_v1_1.jsonl"
-        for q in load_xor_queries(path) if path.is_file() else []:
-            if seen.get(("xor", q.lang), 0) < per_lang:
-                seen[("xor", q.lang)] = seen.get(("xor", q.lang), 0) + 1
-                rows.append({"source": "XOR-TyDi dev", "lang": q.lang, "query": q.question})
-    except XqgError:
-        pass
-    return pd.DataFrame(rows, columns=["source", "lang", "query"])
+def example_queries(study) -> pd.DataFrame:
+    """Real example questions (``source, lang, query``): xquad-xr's in its seven languages and
+    XOR-TyDi dev's in ar, bn, fi, ja, ko, ru, te (:func:`xqg_core.texts.live_examples`)."""
+    return pd.DataFrame(study.examples if study is not None else [], columns=["source", "lang", "query"])

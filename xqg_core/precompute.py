@@ -206,6 +206,7 @@ class StudyInputs:
     queries: dict[str, list[dict]] = field(default_factory=dict)  # benchmark -> query records
     pairs: list[dict] = field(default_factory=list)  # PAWS-X pair classification (dev + test)
     summaries: dict[str, dict] = field(default_factory=dict)  # benchmark -> counts for the manifest
+    examples: list[dict] = field(default_factory=list)  # live-search example questions (source, lang, query)
 
 
 def build_study_inputs(cfg: PrecomputeConfig, data_dir: Path, with_pairs: bool = True) -> StudyInputs:
