@@ -113,3 +113,23 @@ def test_released_reader_and_cli(tmp_path, capsys):
     assert main(["generate", "--generator", f"released:{released}", "--input", str(corpus), "--langs", "xx",
                  "--output", str(tmp_path / "bad")]) == 2
     assert "unknown language code" in capsys.readouterr().err
+
+
+def test_the_shipped_me5_qg_generates_without_training(tmp_path):
+    """A fresh clone generates with the float16 weights in cached_artifacts/generator (no
+    train-generator run): the default me5-qg loads them, through the CLI too."""
+    from xqg_core.generate import Me5QueryGenerator, load_generator
+    from xqg_core.paths import SHIPPED_GENERATOR_DIR
+
+    assert (SHIPPED_GENERATOR_DIR / "model.safetensors").is_file(), "the generator weights must ship in git"
+    gen = load_generator("me5-qg", device="cpu")
+    assert isinstance(gen, Me5QueryGenerator) and gen.directory == SHIPPED_GENERATOR_DIR and gen.model.copier is not None
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(json.dumps({"docid": "tokyo", "title": "Tokyo", "text": "Tokyo is the capital and largest city "
+                                  "of Japan, with about 14 million residents in the city proper."}) + "\n")
+    assert main(["generate", "--generator", "me5-qg", "--input", str(corpus), "--langs", "de,zh", "--n", "3",
+                 "--output", str(tmp_path / "run")]) == 0
+    rec = read_generation_run(tmp_path / "run")[0]
+    assert [len(rec.queries[lang]) for lang in ("de", "zh")] == [3, 3] and all(q for qs in rec.queries.values() for q in qs)
+    again = gen.generate([Passage("tokyo", "Tokyo", json.loads(corpus.read_text())["text"])], ["de", "zh"], 3, seed=42)
+    assert {lang: tuple(qs) for lang, qs in again[0].items()} == rec.queries  # the CLI's default seed is 42
