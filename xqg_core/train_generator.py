@@ -465,6 +465,8 @@ def ship_generator(trained: Path, dest: Path) -> Path:
     save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(partial / "model.safetensors"))
     for name in ("generator.json", "lexicon.safetensors"):
         shutil.copyfile(trained / name, partial / name)
+    for path in partial.iterdir():
+        path.chmod(0o644)
     previous = dest.with_name(dest.name + ".previous")
     shutil.rmtree(previous, ignore_errors=True)
     if dest.exists():
