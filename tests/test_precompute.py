@@ -179,7 +179,7 @@ def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkey
     work = cfg.resolved_work()
     assert not (work / "encode-use-m-v3-xquad-xr").exists()
     assert not (work / "encode-use-m-v3-xquad-xr.done.json").exists()
-    chunks = sorted(p.name for p in (work / "encode-use-m-v3-xquad-xr.scratch").iterdir())
+    chunks = sorted(p.name for p in (work / "encode-use-m-v3-xquad-xr.scratch").iterdir() if not p.name.startswith("."))
     assert chunks[:2] == ["generated-00000.npy", "generated-00001.npy"]
     calls["n"] = -100
     Pipeline(cfg).encode("use-m-v3", "xquad-xr", 0)

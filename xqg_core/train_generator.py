@@ -441,12 +441,15 @@ def _save_checkpoint(model, optimizer, step: int, best: dict, out: Path, save_fi
 def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file, heldout: dict) -> None:
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(_trainable_state(model), str(tmp))
+    previous = out / "generator.json"  # a rerun after the last step keeps the training loss it logged
+    final_loss = (float(np.mean(losses[-50:])) if losses else
+                  json.loads(previous.read_text(encoding="utf-8")).get("final_loss") if previous.is_file() else None)
     counts: dict[str, int] = {}
     for p in pairs.train:
         counts[f"{p.origin}/{p.lang}"] = counts.get(f"{p.origin}/{p.lang}", 0) + 1
     write_json_atomic(out / "generator.json", {
         "model": model.cfg.to_dict(), "train_config": asdict(cfg), "vocab_size": int(len(vocab)),
-        "train_pairs": counts, "heldout_pairs": len(pairs.heldout), "final_loss": float(np.mean(losses[-50:])) if losses else None,
+        "train_pairs": counts, "heldout_pairs": len(pairs.heldout), "final_loss": final_loss,
         "heldout_loss": heldout,
     })
 
