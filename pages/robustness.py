@@ -21,9 +21,10 @@ c = ui.cell_controls(arts, ["pawsx-adv"], exact_alpha=False)
 plm, alpha, n = c["plm"], c["alpha"], c["n"]
 keys = list(c["keys"])
 summary = arts.manifest.get("benchmarks", {}).get("pawsx-adv", {})
+pool_size = f"{summary['pool_sentences']:,} sentences; " if "pool_sentences" in summary else ""
 st.markdown(
     "Query: PAWS-X sentence 1 in de, es, fr, ja, ko or zh; pool: the **distinct** English sentences of the test "
-    f"split ({summary.get('pool_sentences', '?')} sentences; PAWS reuses sentences across rows, and a copy of the "
+    f"split ({pool_size}PAWS reuses sentences across rows, and a copy of the "
     "gold is the gold, never a distractor). Headline, over the **label-0 rows** (the twin, sentence 2, is an "
     "adversarial word swap with another meaning): **clean Acc@1** - the English sentence 1 ranks first with its "
     "twin removed; **adversarial Acc@1** - with the twin present; **drop** = clean - adversarial (smaller is more "
