@@ -88,6 +88,9 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
         page.wait_for_function("(b) => document.querySelector('h3') && document.querySelector('h3').innerText !== b",
                                arg=before, timeout=60_000)
         assert_no_exception(page, "results after the slider")
+        # the page writes the URL after it reruns: wait for the URL itself, not for a fixed time
+        page.wait_for_function("() => { const a = new URLSearchParams(location.search).get('alpha');"
+                               " return a !== null && a !== '0.01'; }", timeout=60_000)
         urls["results"] = page.url
         page.screenshot(path=str(out_dir / "results-slider.png"), full_page=True)
         # a live query
@@ -99,6 +102,7 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
         page.get_by_text("Detected language").wait_for(timeout=120_000)
         wait_idle(page)
         assert_no_exception(page, "live search")
+        page.wait_for_function("(q) => new URLSearchParams(location.search).get('q') === q", arg=query, timeout=60_000)
         urls["live_search"] = page.url
         page.screenshot(path=str(out_dir / "live-search.png"), full_page=True)
         # the dark theme (Streamlit follows the system setting)
