@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from xqg_core.qg_model import QGConfig, QueryGenerator, copy_mask, script_masks
+from xqg_core.qg_model import DecodingRules, QGConfig, QueryGenerator, copy_mask, script_masks
 
 
 def tiny_model(seed: int = 0, copy: bool = False) -> QueryGenerator:
@@ -163,3 +163,62 @@ def test_dropout_is_off_at_inference():
         torch.testing.assert_close(model(tokens, lang, enc, mask), model(tokens, lang, enc, mask))
         model.train()
         assert not torch.allclose(model(tokens, lang, enc, mask), model(tokens, lang, enc, mask))
+
+
+def bigrams(seq: list[int]) -> list[tuple[int, int]]:
+    return list(zip(seq, seq[1:]))
+
+
+def test_whole_word_copying_never_starts_inside_a_word():
+    """Copy only: a piece inside a word (15 after 14, 17 after 16) appears only right after its predecessor."""
+    model = tiny_model(copy=True)
+    with torch.no_grad():
+        model.copier.gate.bias.fill_(-30.0)
+    src = torch.tensor([[0, 14, 15, 16, 17, 2]])
+    word_start = torch.tensor([[False, True, False, True, False, False]])
+    allowed = torch.zeros(1, 2, len(model.vocab), dtype=torch.bool)
+    allowed[..., 1] = True
+    for seed in range(5):
+        out = model.sample(torch.randn(1, 6, 16), torch.ones(1, 6, dtype=torch.long), ["de", "ja"], 6,
+                           torch.rand((1, 2, 6, 8), generator=torch.Generator().manual_seed(seed)), top_k=5,
+                           max_new_tokens=8, allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0),
+                           word_start=word_start, rules=DecodingRules(whole_words=True))
+        for seq in (s for per_lang in out[0] for s in per_lang):
+            for i, piece in enumerate(seq):
+                if piece in (15, 17):
+                    assert i > 0 and seq[i - 1] == piece - 1, seq
+
+
+def test_no_bigram_repeats_from_the_vocabulary_or_by_copying():
+    model = tiny_model(copy=True)
+    src = torch.tensor([[0, 17, 19, 5, 2]])
+    allowed = torch.zeros(1, 2, len(model.vocab), dtype=torch.bool)
+    allowed[..., [1, 2, 3]] = True  # </s>, 3, 5: few pieces, so repeats are likely without the rule
+    is_eos = model.vocab == model.cfg.eos_id
+    with torch.no_grad():
+        model.out_bias[is_eos] = -30.0  # long queries
+    def run(rules):
+        out = model.sample(torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long), ["de", "ja"], 8,
+                           torch.rand((1, 2, 8, 8), generator=torch.Generator().manual_seed(3)), top_k=5,
+                           max_new_tokens=8, allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0),
+                           rules=rules)
+        return [s for per_lang in out[0] for s in per_lang]
+    assert any(len(set(bigrams(s))) < len(bigrams(s)) for s in run(DecodingRules()))
+    for seq in run(DecodingRules(no_repeat_bigrams=True)):
+        assert len(set(bigrams(seq))) == len(bigrams(seq)), seq
+
+
+def test_copy_bias_lowers_the_gate_logit():
+    """g = sigmoid(logit - b): b shifts the generate-vs-copy gate of one language only."""
+    model = tiny_model(copy=True)
+    h, enc = torch.randn(1, 2, 16), torch.randn(1, 4, 16)
+    cmask = torch.ones(1, 4, dtype=torch.bool)
+    with torch.no_grad():
+        _, plain, _ = model.copier(h, model.copier.k(enc), enc, cmask)
+        _, shifted, log_copy = model.copier(h, model.copier.k(enc), enc, cmask, torch.tensor([[2.0, 0.0]]))
+    logit = torch.logit(plain.exp())
+    torch.testing.assert_close(shifted.exp(), torch.sigmoid(logit - torch.tensor([[2.0, 0.0]])), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(shifted.exp() + log_copy.exp(), torch.ones(1, 2))
+    rules = DecodingRules.from_dict({"copy_bias": {"ja": 1.5}, "whole_words": True})
+    assert rules.bias_for("ja") == 1.5 and rules.bias_for("de") == 0.0
+    assert DecodingRules.from_dict(rules.to_dict()) == rules

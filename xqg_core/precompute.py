@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -108,6 +109,8 @@ class PrecomputeConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
+        if not all(math.isfinite(a) and 0.0 <= a <= 1.0 for a in self.alphas):
+            raise ValueError("alphas must be numbers in [0, 1]")
         if not self.alphas or self.alphas[0] != 0.0:
             raise ValueError("alphas must start at 0 (the baseline every cell is compared with)")
         if sorted(self.alphas) != list(self.alphas) or len(set(self.alphas)) != len(self.alphas):
@@ -120,6 +123,13 @@ class PrecomputeConfig:
             raise ValueError("encoders: name at least one")
         if not self.continuity_tolerance > 0:
             raise ValueError("continuity_tolerance must be positive")
+        for name in ("top_k", "shard_size", "encode_chunk"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.significance_resamples < 0:
+            raise ValueError("significance_resamples must be 0 (no test) or more")
+        if self.umap is not None and self.umap.n > self.n_max:
+            raise ValueError(f"umap.n ({self.umap.n}) must not exceed n_max ({self.n_max})")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "PrecomputeConfig":
@@ -277,7 +287,8 @@ def generator_identity(name: str) -> dict[str, str]:
         if not weights.is_file():
             raise MissingResourceError(f"no trained generator in {directory}; train it with "
                                        "`python -m xqg_core train-generator --config configs/generator.yaml`")
-        return {"name": name, "sha1": file_sha1(weights)}
+        meta = json.loads((directory / "generator.json").read_text(encoding="utf-8"))
+        return {"name": name, "sha1": file_sha1(weights), "decoding": meta.get("decoding", {})}
     if name.startswith("released:"):
         return {"name": name, "sha1": file_sha1(name.split(":", 1)[1])}
     local = Path(name)

@@ -24,7 +24,7 @@ values are computed once per passage and shared by its ``len(langs) * n`` querie
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -67,8 +67,9 @@ LANG_ONLY_CHARS = {"¿": "es", "¡": "es"}  # Spanish's opening marks belong to 
 
 def script_masks(pieces: list[str], langs: tuple[str, ...]) -> torch.Tensor:
     """[len(langs), len(pieces)] bool: a piece may be generated for a language when all its
-    letters are in that language's script. Keeps each query in its language's script;
-    the cost is that a Latin-script name cannot appear in an ar/hi/ru/zh query."""
+    letters are in that language's script. Keeps what the vocabulary generates in its
+    language's script; a name in another script reaches an ar/hi/ru/zh query only by
+    copying it from the passage."""
     scripts = [{char_script(c) for c in p.replace("\u2581", "")} - {None} for p in pieces]
     owners = [{LANG_ONLY_CHARS[c] for c in p if c in LANG_ONLY_CHARS} for p in pieces]
     return torch.tensor([[s <= LANG_SCRIPTS[lang] and o <= {lang} for s, o in zip(scripts, owners)]
@@ -157,14 +158,51 @@ class CopyAttention(nn.Module):
         self.gate = nn.Linear(2 * cfg.hidden, 1)
         self.scale = cfg.hidden ** -0.5
 
-    def forward(self, h: torch.Tensor, keys: torch.Tensor, enc: torch.Tensor, copy_mask: torch.Tensor):
+    def forward(self, h: torch.Tensor, keys: torch.Tensor, enc: torch.Tensor, copy_mask: torch.Tensor,
+                bias: torch.Tensor | None = None):
         """``h`` [P, R, H] (R decoder rows per passage), ``keys``/``enc`` [P, S, H], ``copy_mask``
-        [P, S] bool -> (attention [P, R, S], log g [P, R], log (1 - g) [P, R])."""
+        [P, S] or [P, R, S] bool -> (attention [P, R, S], log g [P, R], log (1 - g) [P, R]).
+        ``bias`` [P, R] (decoding only) is subtracted from the gate's logit: ``g = sigmoid(. - bias)``."""
         scores = (self.q(h) @ keys.transpose(1, 2)) * self.scale
-        attn = scores.masked_fill(~copy_mask[:, None, :], float("-inf")).softmax(-1)
+        allowed = copy_mask[:, None, :] if copy_mask.dim() == 2 else copy_mask
+        attn = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
         attn = torch.nan_to_num(attn)  # a passage with nothing copyable: all-zero, the gate decides
         gate = self.gate(torch.cat([h, attn @ enc], -1)).squeeze(-1)
+        if bias is not None:
+            gate = gate - bias
         return attn, F.logsigmoid(gate), F.logsigmoid(-gate)
+
+
+@dataclass(frozen=True)
+class DecodingRules:
+    """Constraints on sampling that training does not see (written down in the README).
+
+    - ``copy_bias``: per target language, subtracted from the generate-vs-copy gate's logit,
+      ``g = sigmoid(logit - b)``: b > 0 copies more. The training questions of languages
+      written in another script than the passage (ar, hi, zh) rarely keep a name in Latin
+      script, so the gate learned to almost never copy there; without a name those
+      queries are generic.
+    - ``whole_words``: a passage piece inside a word (no leading ``▁``) may be copied only
+      right after the piece before it, so copied names are not fragments.
+    - ``no_repeat_bigrams``: a piece that would repeat a bigram already in the query is
+      banned (from the vocabulary and from copying).
+    """
+
+    copy_bias: dict[str, float] = field(default_factory=dict)
+    whole_words: bool = False
+    no_repeat_bigrams: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "DecodingRules":
+        d = d or {}
+        return cls({str(k): float(v) for k, v in d.get("copy_bias", {}).items()},
+                   bool(d.get("whole_words", False)), bool(d.get("no_repeat_bigrams", False)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def bias_for(self, lang: str) -> float:
+        return float(self.copy_bias.get(lang, 0.0))
 
 
 class QueryGenerator(nn.Module):
@@ -194,8 +232,11 @@ class QueryGenerator(nn.Module):
         x = self.word(ids) + self.pos(positions)[None] + self.lang(lang_idx)[:, None]
         return self.drop(self.emb_ln(x))
 
-    def logits(self, h: torch.Tensor) -> torch.Tensor:
-        return self.head(h) @ self.word.weight[self.vocab].T + self.out_bias
+    def logits(self, h: torch.Tensor, out_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores over ``vocab``: the output layer shares mE5's embeddings of those pieces
+        (``out_weight``, gathered once per call of :meth:`sample` rather than per step)."""
+        weight = self.word.weight[self.vocab] if out_weight is None else out_weight
+        return self.head(h) @ weight.T + self.out_bias
 
     def cross_states(self, enc: torch.Tensor):
         return [layer.cross_kv(enc) for layer in self.layers]
@@ -240,7 +281,8 @@ class QueryGenerator(nn.Module):
     def sample(self, enc: torch.Tensor, enc_mask: torch.Tensor, langs: list[str], n: int,
                uniforms: torch.Tensor, top_k: int = 10, max_new_tokens: int = 32,
                allowed: torch.Tensor | None = None, src_ids: torch.Tensor | None = None,
-               copy_mask: torch.Tensor | None = None) -> list[list[list[int]]]:
+               copy_mask: torch.Tensor | None = None, word_start: torch.Tensor | None = None,
+               rules: DecodingRules = DecodingRules()) -> list[list[list[int]]]:
         """For each passage b and language l: ``n`` sampled piece-id sequences (no specials).
 
         ``uniforms`` ([B, len(langs), n, >= max_new_tokens], values in [0, 1)) drive the
@@ -250,7 +292,9 @@ class QueryGenerator(nn.Module):
         ``allowed`` ([B, len(langs), len(vocab)] bool) limits the pieces each passage's
         queries in each language may generate from ``vocab``; with the copy mechanism
         (``src_ids``, ``copy_mask`` [B, S]) the passage's own pieces may also be copied.
-        A query is never empty: ``</s>`` is banned at the first step.
+        A query is never empty: ``</s>`` is banned at the first step. ``rules``
+        (:class:`DecodingRules`) adds its constraints; ``whole_words`` needs ``word_start``
+        ([B, S] bool: the source piece begins a word).
 
         Rows are ordered passage-major, then language, then sample; cross-attention keys
         and values are computed once per passage and broadcast over its rows.
@@ -267,11 +311,21 @@ class QueryGenerator(nn.Module):
             banned = banned | ~allowed.to(enc.device).repeat_interleave(n, dim=1).reshape(len(lang_idx), -1)
         is_eos = self.vocab == self.cfg.eos_id
         copying = self.copier is not None and src_ids is not None
+        rows = B * reps
+        out_weight = self.word.weight[self.vocab]
         if copying:
             keys = self.copier.k(enc)
             slots = self.copy_slots(src_ids).repeat_interleave(reps, 0)  # [rows, S]
             src_rows = src_ids.repeat_interleave(reps, 0)
-        rows = B * reps
+            copy_rows = copy_mask.repeat_interleave(reps, 0)
+            bias = torch.tensor([rules.bias_for(self.cfg.langs[i]) for i in lang_idx.tolist()],
+                                device=enc.device).reshape(B, reps)
+            if rules.whole_words:
+                starts_rows = word_start.to(enc.device).repeat_interleave(reps, 0)
+        if rules.no_repeat_bigrams:
+            top_id = max(int(self.vocab.max()), int(src_ids.max()) if copying else 0)
+            position = torch.full((top_id + 1,), V, dtype=torch.long, device=enc.device)  # V: not in vocab
+            position[self.vocab] = torch.arange(V, device=enc.device)
         tokens = torch.full((rows, 1), self.cfg.bos_id, dtype=torch.long, device=enc.device)
         caches: list[list] = [[] for _ in self.layers]
         done = torch.zeros(rows, dtype=torch.bool, device=enc.device)
@@ -280,10 +334,26 @@ class QueryGenerator(nn.Module):
             x = self.embed(tokens[:, -1:], step, lang_idx)
             for layer, cache, (ck, cv) in zip(self.layers, caches, per_layer):
                 x = layer(x, ck, cv, mask, cache)
-            logits = self.logits(x[:, 0]).masked_fill(banned | is_eos if step == 0 else banned, float("-inf"))
+            now_banned = banned | is_eos if step == 0 else banned
+            prev = tokens[:, -1]
+            if rules.no_repeat_bigrams and step >= 2:
+                seen = out[:, :step]  # a bigram (prev, w) already in the query bans w
+                repeats = torch.where(seen[:, :-1] == prev[:, None], seen[:, 1:], -1)  # [rows, step - 1]
+                hit = torch.zeros((rows, V + 1), dtype=torch.bool, device=enc.device)
+                hit.scatter_(1, torch.where(repeats >= 0, position[repeats.clamp(min=0)], V), True)
+                now_banned = now_banned | hit[:, :V]
+            logits = self.logits(x[:, 0], out_weight).masked_fill(now_banned, float("-inf"))
             probs = torch.nan_to_num(logits.softmax(-1))  # a row with every piece banned: all mass from copying
             if copying:
-                attn, log_gen, log_copy = self.copier(x[:, 0].reshape(B, reps, -1), keys, enc, copy_mask)
+                may_copy = copy_rows
+                if rules.whole_words:  # inside a word only right after the piece before it
+                    after_prev = torch.zeros_like(may_copy)
+                    after_prev[:, 1:] = src_rows[:, :-1] == prev[:, None]
+                    may_copy = may_copy & (starts_rows | after_prev)
+                if rules.no_repeat_bigrams and step >= 2:
+                    may_copy = may_copy & ~(src_rows[:, None, :] == repeats[:, :, None]).any(1)
+                attn, log_gen, log_copy = self.copier(x[:, 0].reshape(B, reps, -1), keys, enc,
+                                                      may_copy.reshape(B, reps, -1), bias)
                 probs = torch.cat([probs * log_gen.reshape(rows, 1).exp(), probs.new_zeros((rows, slots.shape[1]))], 1)
                 probs.scatter_add_(1, slots, (attn * log_copy[..., None].exp()).reshape(rows, -1))
             top_val, top_idx = probs.topk(top_k, dim=-1)

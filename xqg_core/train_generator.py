@@ -38,6 +38,7 @@ from .data import load_squad, load_xor_translations
 from .errors import XqgError
 from .io import atomic_path, write_json_atomic
 from .paths import cache_dir, resolve_data_dir
+from .qg_model import DecodingRules
 
 log = logging.getLogger("xqg_core.train_generator")
 
@@ -74,6 +75,9 @@ class GeneratorTrainConfig:
     encode_batch_size: int = 16
     max_train_pairs: int | None = None  # a deterministic subsample, for quick checks
     data_dir: str | None = None
+    # how the trained model samples (qg_model.DecodingRules; chosen by benchmarks/decoding_rules.py
+    # on held-out data); not part of training, so a changed rule resumes a run
+    decoding: DecodingRules = field(default_factory=DecodingRules)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "GeneratorTrainConfig":
@@ -283,6 +287,21 @@ def batch_loss(model, batch: dict):
     return -(logp * keep).sum() / keep.sum()
 
 
+def make_batcher(pairs: list[Pair], work: Path, cfg: GeneratorTrainConfig, me5, vocab: np.ndarray,
+                 langs: tuple[str, ...]) -> Batcher:
+    """A :class:`Batcher` over the distinct passages of ``pairs`` and an empty one, their
+    encoder states cached in ``work``."""
+    sources = sorted({p.source for p in pairs} | {"passage: "})
+    states, offsets = encode_sources(sources, work, cfg, me5)
+    return Batcher(sources, states, offsets, me5.tokenize(sources, cfg.max_source_len),
+                   {name: len(me5.tokenize([f"{name}:"], 16)[0]) - 2 for name in ("passage", "query")}, vocab, langs)
+
+
+def target_ids(pairs: list[Pair], me5, max_target_len: int) -> list[list[int]]:
+    """Each pair's question as mE5 piece ids, cut to ``max_target_len - 1`` and ended by ``</s>``."""
+    return [t[1:-1][: max_target_len - 1] + [2] for t in me5.tokenize([p.target for p in pairs], max_target_len + 1)]
+
+
 def heldout_losses(model, batcher: Batcher, pairs: list[Pair], targets: list[list[int]], seed: int,
                    batch_size: int = 64) -> dict[str, float]:
     """Teacher-forced loss per target piece on ``pairs`` with the true passage, with a
@@ -327,13 +346,8 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
     log.info("config %s", json.dumps(asdict(cfg)))
     log.info("pairs: %d train, %d held out; output vocabulary %d pieces", len(pairs.train), len(pairs.heldout), len(vocab))
     # the held-out contexts and an empty passage are encoded too: the held-out loss reads them
-    sources = sorted({p.source for p in pairs.train + pairs.heldout} | {"passage: "})
-    states, offsets = encode_sources(sources, out, cfg, me5)
-    batcher = Batcher(sources, states, offsets, me5.tokenize(sources, cfg.max_source_len),
-                      {name: len(me5.tokenize([f"{name}:"], 16)[0]) - 2 for name in ("passage", "query")},
-                      vocab, tuple(cfg.langs))
-    heldout_targets = [t[1:-1][: cfg.max_target_len - 1] + [2]
-                       for t in me5.tokenize([p.target for p in pairs.heldout], cfg.max_target_len + 1)]
+    batcher = make_batcher(pairs.train + pairs.heldout, out, cfg, me5, vocab, tuple(cfg.langs))
+    heldout_targets = target_ids(pairs.heldout, me5, cfg.max_target_len)
 
     model = build_model(cfg, vocab, me5)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -389,7 +403,7 @@ def _load_checkpoint(out: Path, cfg: GeneratorTrainConfig, model, optimizer) -> 
     if not ckpt.is_file():
         return 0, {"loss": float("inf"), "step": 0, "stale": 0}
     meta = json.loads(ckpt.read_text())
-    if meta.get("train_config") != json.loads(json.dumps(asdict(cfg))):
+    if training_settings(meta.get("train_config") or {}) != training_settings(json.loads(json.dumps(asdict(cfg)))):
         raise XqgError(f"{out} holds a checkpoint of another configuration ({ckpt}); "
                        "choose another output_dir or delete that directory")
     model.load_state_dict(load_file(str(out / "checkpoint-model.safetensors")), strict=False)
@@ -438,6 +452,11 @@ def _save_checkpoint(model, optimizer, step: int, best: dict, out: Path, save_fi
         "state": meta_state, "param_groups": state["param_groups"]}})
 
 
+def training_settings(train_config: dict) -> dict:
+    """What a checkpoint must share with the config to resume it: everything but the decoding rules."""
+    return {k: v for k, v in train_config.items() if k != "decoding"}
+
+
 def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file, heldout: dict) -> None:
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(_trainable_state(model), str(tmp))
@@ -450,7 +469,7 @@ def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file, heldout:
     write_json_atomic(out / "generator.json", {
         "model": model.cfg.to_dict(), "train_config": asdict(cfg), "vocab_size": int(len(vocab)),
         "train_pairs": counts, "heldout_pairs": len(pairs.heldout), "final_loss": final_loss,
-        "heldout_loss": heldout,
+        "heldout_loss": heldout, "decoding": asdict(cfg.decoding),
     })
 
 
