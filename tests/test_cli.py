@@ -96,3 +96,28 @@ def test_data_check_reports_the_shared_data(data_dir, capsys):
 def test_every_dataset_names_its_official_source():
     for source in download.DATASETS.values():
         assert source.official and source.license
+
+
+@pytest.mark.parametrize("argv", [
+    ["generate", "--generator", "me5-qg", "--input", "x.jsonl", "--langs", "de", "--output", "out", "--shard-size", "-1"],
+    ["generate", "--generator", "me5-qg", "--input", "x.jsonl", "--langs", "de", "--output", "out", "--shard-size", "0"],
+    ["generate", "--generator", "me5-qg", "--input", "x.jsonl", "--langs", "de", "--output", "out", "--n", "0"],
+    ["precompute", "--config", "configs/default.yaml", "--num-shards", "0"],
+    ["precompute", "--config", "configs/default.yaml", "--stage", "generate", "--shard", "-2"],
+    ["embed", "--model", "me5-small", "--side", "query", "--input", "x", "--output", "y", "--batch-size", "zero"],
+])
+def test_bad_counts_are_refused_before_any_work(tmp_path, monkeypatch, capsys, argv):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("python -m xqg_core") and ("at least" in err[-1] or "0 or more" in err[-1]
+                                                          or "expected an integer" in err[-1])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_shard_out_of_range_is_one_line(capsys):
+    assert main(["precompute", "--config", str(PROJECT_ROOT / "configs" / "default.yaml"), "--stage", "generate",
+                 "--shard", "3", "--num-shards", "2"]) == 2
+    assert "--shard 3 is out of range: shards are 0 to 1" in capsys.readouterr().err

@@ -136,6 +136,28 @@ def _cmd_encoders(args: argparse.Namespace) -> None:
               f"[{where}] {spec.description}")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse then reports a bad value in one line, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m xqg_core", description="xQG Explorer engine.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -146,11 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="UTF-8 text file, one text per line")
     p.add_argument("--output", required=True, help=".npy file, one row per input line")
     p.add_argument("--fp16", action="store_true", help="store float16 instead of float32")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--pooling", choices=("cls", "mean"), default=None, help="override the model's pooling")
     p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise")
-    p.add_argument("--max-length", type=int, default=None, help="override the side's max token length")
+    p.add_argument("--max-length", type=positive_int, default=None, help="override the side's max token length")
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("evaluate-xor", help="official XOR-Retrieve R@2kt / R@5kt of a prediction file")
@@ -165,11 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="xqg-mt5 (the paper's), released:QUERIES.jsonl, or a Hugging Face id / local dir")
     p.add_argument("--input", required=True, help="passages: Tevatron jsonl (docid, title, text) or DPR tsv")
     p.add_argument("--langs", required=True, help="comma-separated ISO codes, e.g. ar,de,es,hi,ru,vi,zh")
-    p.add_argument("--n", type=int, default=5, help="queries per passage and language (the paper: 5)")
+    p.add_argument("--n", type=positive_int, default=5, help="queries per passage and language (the paper: 5)")
     p.add_argument("--output", required=True, help="run directory (shard-*.jsonl + run.json)")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--shard-size", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=None, help="passages (me5-qg) or prompts per batch")
+    p.add_argument("--shard-size", type=positive_int, default=256, help="passages per shard file")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="passages (me5-qg) or prompts per batch")
     p.add_argument("--device", default=None)
     p.set_defaults(func=_cmd_generate)
 
@@ -187,8 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", choices=STAGES,
                    default=None, help="run only this stage (its inputs must be complete)")
     p.add_argument("--force", action="store_true", help="rerun (the chosen stage, or all) even if unchanged")
-    p.add_argument("--shard", type=int, default=None, help="with --stage generate/encode: run only shard i")
-    p.add_argument("--num-shards", type=int, default=None, help="override the config's num_shards")
+    p.add_argument("--shard", type=non_negative_int, default=None, help="with --stage generate/encode: run only shard i")
+    p.add_argument("--num-shards", type=positive_int, default=None, help="override the config's num_shards")
     p.set_defaults(func=_cmd_precompute)
 
     p = sub.add_parser("data", help="datasets: list sources, check a data dir, download")

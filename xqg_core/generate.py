@@ -288,6 +288,8 @@ def generate_to_shards(generator: Generator, passages: Sequence[Passage], langs:
     langs = check_languages(langs)
     if n < 1:
         raise XqgError("n must be at least 1")
+    if shard_size < 1:
+        raise XqgError("shard_size must be at least 1")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run = GenerationRun(generator.name, tuple(langs), n, seed, shard_size, len(passages), _docids_sha1(passages))

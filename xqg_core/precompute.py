@@ -662,4 +662,6 @@ def main_precompute(config: str, stage: str | None, force: bool, shard: int | No
         cfg.num_shards = num_shards
     if shard is not None and stage not in (None, "generate", "encode"):
         raise XqgError("--shard applies to the generate and encode stages only")
+    if shard is not None and shard >= cfg.num_shards:
+        raise XqgError(f"--shard {shard} is out of range: shards are 0 to {cfg.num_shards - 1} (--num-shards)")
     Pipeline(cfg, force=force, only=[stage] if stage else None).run(stage, shard)
