@@ -222,3 +222,22 @@ def test_copy_bias_lowers_the_gate_logit():
     rules = DecodingRules.from_dict({"copy_bias": {"ja": 1.5}, "whole_words": True})
     assert rules.bias_for("ja") == 1.5 and rules.bias_for("de") == 0.0
     assert DecodingRules.from_dict(rules.to_dict()) == rules
+
+
+def test_a_word_begun_from_the_passage_is_finished_from_it():
+    """14 is always followed by 15 inside one word in the passage: once 14 is out, 15 comes next."""
+    model = tiny_model(copy=True)
+    src = torch.tensor([[0, 14, 15, 16, 2]])
+    word_start = torch.tensor([[False, True, False, True, False]])
+    allowed = torch.ones(1, 2, len(model.vocab), dtype=torch.bool)
+    def run(rules):
+        out = model.sample(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(1)),
+                           torch.ones(1, 5, dtype=torch.long), ["de", "ja"], 16,
+                           torch.rand((1, 2, 16, 8), generator=torch.Generator().manual_seed(2)), top_k=8,
+                           max_new_tokens=8, allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0),
+                           word_start=word_start, rules=rules)
+        return [s for per_lang in out[0] for s in per_lang]
+    cut = lambda seqs: [s for s in seqs if any(p == 14 and i + 1 < len(s) and s[i + 1] != 15 for i, p in enumerate(s))]
+    assert cut(run(DecodingRules()))  # without the rule a copied 14 is often not continued by 15
+    finished = run(DecodingRules(whole_words=True))
+    assert any(14 in s for s in finished) and not cut(finished)

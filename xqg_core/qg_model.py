@@ -183,7 +183,9 @@ class DecodingRules:
       script, so the gate learned to almost never copy there; without a name those
       queries are generic.
     - ``whole_words``: a passage piece inside a word (no leading ``▁``) may be copied only
-      right after the piece before it, so copied names are not fragments.
+      right after the piece before it, and a word begun with a passage piece that the
+      passage always continues (``▁Gang`` + ``nam``) is finished from the passage, so
+      copied names are neither fragments nor cut short.
     - ``no_repeat_bigrams``: a piece that would repeat a bigram already in the query is
       banned (from the vocabulary and from copying).
     """
@@ -346,14 +348,23 @@ class QueryGenerator(nn.Module):
             probs = torch.nan_to_num(logits.softmax(-1))  # a row with every piece banned: all mass from copying
             if copying:
                 may_copy = copy_rows
-                if rules.whole_words:  # inside a word only right after the piece before it
-                    after_prev = torch.zeros_like(may_copy)
-                    after_prev[:, 1:] = src_rows[:, :-1] == prev[:, None]
-                    may_copy = may_copy & (starts_rows | after_prev)
                 if rules.no_repeat_bigrams and step >= 2:
                     may_copy = may_copy & ~(src_rows[:, None, :] == repeats[:, :, None]).any(1)
+                if rules.whole_words:
+                    # inside a word only right after the piece before it; and a word begun with
+                    # the passage's pieces is finished with them: where every occurrence of the
+                    # previous piece is followed by a piece inside the same word, only those may come
+                    after_prev = torch.zeros_like(may_copy)
+                    after_prev[:, 1:] = src_rows[:, :-1] == prev[:, None]
+                    inside = copy_rows & ~starts_rows
+                    follows = after_prev & inside & may_copy
+                    forced = follows.any(1) & ~(after_prev & ~inside).any(1)
+                    may_copy = torch.where(forced[:, None], follows, may_copy & (starts_rows | after_prev))
                 attn, log_gen, log_copy = self.copier(x[:, 0].reshape(B, reps, -1), keys, enc,
                                                       may_copy.reshape(B, reps, -1), bias)
+                if rules.whole_words:  # a forced continuation is copied, never generated
+                    log_gen = log_gen.masked_fill(forced.reshape(B, reps), float("-inf"))
+                    log_copy = log_copy.masked_fill(forced.reshape(B, reps), 0.0)
                 probs = torch.cat([probs * log_gen.reshape(rows, 1).exp(), probs.new_zeros((rows, slots.shape[1]))], 1)
                 probs.scatter_add_(1, slots, (attn * log_copy[..., None].exp()).reshape(rows, -1))
             top_val, top_idx = probs.topk(top_k, dim=-1)
