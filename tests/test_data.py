@@ -191,3 +191,34 @@ def test_vital_articles_malformed(tmp_path):
 def test_missing_file_is_clear(tmp_path):
     with pytest.raises(MissingResourceError, match="file not found"):
         D.load_xor_queries(tmp_path / "nope.jsonl")
+
+
+def test_bytes_that_are_not_utf8_name_file_and_line(tmp_path):
+    from xqg_core.data import load_corpus, load_generated_queries, load_xor_queries
+    from xqg_core.errors import DataFormatError
+
+    good = '{"id": "1", "question": "q", "answers": ["a"], "lang": "ar"}\n'
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(good.encode() + b'{"id": "2", "question": "caf\xe9", "answers": ["a"], "lang": "ar"}\n')
+    with pytest.raises(DataFormatError, match=r"line 2: not UTF-8 text \(byte 0xe9\)"):
+        load_xor_queries(path)
+    path.write_bytes(b"\xef\xbb\xbf" + good.encode())  # a byte-order mark is accepted
+    assert load_xor_queries(path)[0].question == "q"
+    corpus = tmp_path / "c.tsv"
+    corpus.write_bytes(b"id\ttext\ttitle\n1\tt\tT\n2\t\xff\tT\n")
+    with pytest.raises(DataFormatError, match="not UTF-8 text"):
+        load_corpus(corpus)
+    released = tmp_path / "r.jsonl"
+    released.write_bytes(b'{"docid": "d", "text": "\xc3", "generated_queries": {}}\n')
+    with pytest.raises(DataFormatError, match="line 1: not UTF-8"):
+        load_generated_queries(released)
+
+
+def test_deeply_nested_json_is_one_line(tmp_path):
+    from xqg_core.data import load_xor_queries
+    from xqg_core.errors import DataFormatError
+
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": ' + "[" * 100000 + "]" * 100000 + "}\n")
+    with pytest.raises(DataFormatError, match="line 1: JSON nested too deeply"):
+        load_xor_queries(path)

@@ -19,10 +19,9 @@ def _cmd_embed(args: argparse.Namespace) -> None:
     from .encoders import load_encoder
     from .io import save_npy_atomic
 
-    path = Path(args.input)
-    if not path.is_file():
-        raise XqgError(f"{path}: file not found")
-    texts = path.read_text(encoding="utf-8").splitlines()
+    from .data import read_text
+
+    texts = read_text(args.input).splitlines()
     encoder = load_encoder(args.model, device=args.device, pooling=args.pooling, normalize=args.normalize,
                            q_max_len=args.max_length, p_max_len=args.max_length)
     dtype = np.float16 if args.fp16 else np.float32
@@ -34,12 +33,9 @@ def _cmd_embed(args: argparse.Namespace) -> None:
 
 def load_xor_predictions(path: Path) -> list[dict]:
     """Read and validate an official XOR-Retrieve prediction file."""
-    if not path.is_file():
-        raise XqgError(f"{path}: file not found")
-    try:
-        preds = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(path, exc.lineno, None, f"invalid JSON ({exc.msg})") from None
+    from .data import parse_json, read_text
+
+    preds = parse_json(path, read_text(path))
     if not isinstance(preds, list):
         raise DataFormatError(path, None, None, "expected a JSON list of {id, lang, ctxs} records")
     for i, rec in enumerate(preds):

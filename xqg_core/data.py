@@ -8,6 +8,7 @@ files inside a data directory laid out like the official releases (see
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -97,31 +98,55 @@ def _require(obj: dict, key: str, kind: type | tuple[type, ...], path: Path, lin
 def _open_text(path: Path):
     if not path.is_file():
         raise MissingResourceError(f"{path}: file not found")
-    return open(path, encoding="utf-8", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def read_text(path: str | Path) -> str:
+    """A whole UTF-8 file (a leading byte-order mark dropped); bytes that are not UTF-8 are
+    a one-line error naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingResourceError(f"{path}: file not found")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, data[: exc.start].count(b"\n") + 1, None,
+                              f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+
+
+def parse_json(path: Path, text: str, line: int | None = None) -> Any:
+    """``json.loads`` with one-line errors: invalid JSON, or nesting deeper than Python's stack."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = line if line is not None else exc.lineno
+        raise DataFormatError(path, where, None, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise DataFormatError(path, line, None, "JSON nested too deeply") from None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield (1-based line number, object) for each non-blank line of a JSON-lines file."""
     path = Path(path)
-    with _open_text(path) as fh:
+    if not path.is_file():
+        raise MissingResourceError(f"{path}: file not found")
+    with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
             try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(path, lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(path, lineno, None, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+            if not line.strip():
+                continue
+            obj = parse_json(path, line, lineno)
             if not isinstance(obj, dict):
                 raise DataFormatError(path, lineno, None, f"expected a JSON object, got {type(obj).__name__}")
             yield lineno, obj
 
 
 def _load_json(path: Path) -> Any:
-    with _open_text(path) as fh:
-        try:
-            return json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(path, exc.lineno, None, f"invalid JSON ({exc.msg})") from None
+    return parse_json(path, read_text(path))
 
 
 # ----------------------------------------------------------------------------- XOR-TyDi
@@ -165,17 +190,20 @@ def load_dpr_corpus(path: str | Path) -> list[Passage]:
     out = []
     with _open_text(path) as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_MINIMAL)
-        header = next(reader, None)
-        if header != ["id", "text", "title"]:
-            raise DataFormatError(path, 1, None, f"expected header id, text, title; got {header}")
-        for row in reader:
-            lineno = reader.line_num
-            if len(row) != 3:
-                raise DataFormatError(path, lineno, None, f"expected 3 tab-separated columns, got {len(row)}")
-            docid, text, title = row
-            if not docid:
-                raise DataFormatError(path, lineno, "id", "empty")
-            out.append(Passage(docid, title, text))
+        try:  # streamed (the paper's corpus is 13 GB): a decoding error is caught where it occurs
+            header = next(reader, None)
+            if header != ["id", "text", "title"]:
+                raise DataFormatError(path, 1, None, f"expected header id, text, title; got {header}")
+            for row in reader:
+                lineno = reader.line_num
+                if len(row) != 3:
+                    raise DataFormatError(path, lineno, None, f"expected 3 tab-separated columns, got {len(row)}")
+                docid, text, title = row
+                if not docid:
+                    raise DataFormatError(path, lineno, "id", "empty")
+                out.append(Passage(docid, title, text))
+        except UnicodeDecodeError:
+            raise DataFormatError(path, None, None, f"not UTF-8 text (within the lines after {reader.line_num})") from None
     return out
 
 
@@ -208,10 +236,7 @@ def load_xor_translations(data_dir: str | Path, lang: str) -> list[tuple[str, st
     """Line-parallel (English question, question in ``lang``) pairs from ``xor_tydi/{lang}-en/``."""
     folder = Path(data_dir) / "xor_tydi" / f"{lang}-en"
     en_path, xx_path = folder / "en.txt", folder / f"{lang}.txt"
-    with _open_text(en_path) as fh:
-        en = fh.read().splitlines()
-    with _open_text(xx_path) as fh:
-        xx = fh.read().splitlines()
+    en, xx = read_text(en_path).splitlines(), read_text(xx_path).splitlines()
     if len(en) != len(xx):
         raise DataFormatError(xx_path, None, None, f"{len(xx)} lines but {en_path.name} has {len(en)}; files must be line-parallel")
     return [(e.strip(), x.strip()) for e, x in zip(en, xx) if e.strip() and x.strip()]
@@ -240,8 +265,7 @@ def load_pawsx_file(path: str | Path, lang: str) -> list[PawsxPair]:
     Rows are numbered from 1 in file order; ``NS`` sentences become ``None``.
     """
     path = Path(path)
-    with _open_text(path) as fh:
-        lines = fh.read().splitlines()
+    lines = read_text(path).splitlines()
     if not lines:
         raise DataFormatError(path, None, None, "empty file")
     has_header = lines[0].split("\t")[:3] == ["id", "sentence1", "sentence2"]
@@ -269,17 +293,16 @@ def load_pawsx_test_labels(path: str | Path) -> dict[int, int | None]:
     """Derived PAWS-X test labels (``row, id, label, source``): 1-based row -> label or None."""
     path = Path(path)
     labels: dict[int, int | None] = {}
-    with _open_text(path) as fh:
-        reader = csv.DictReader(fh, delimiter="\t")
-        if reader.fieldnames is None or not {"row", "label"} <= set(reader.fieldnames):
-            raise DataFormatError(path, 1, None, f"expected header with row and label columns, got {reader.fieldnames}")
-        for rec in reader:
-            lineno = reader.line_num
-            try:
-                row = int(rec["row"])
-            except (TypeError, ValueError):
-                raise DataFormatError(path, lineno, "row", f"expected an integer, got {rec['row']!r}") from None
-            labels[row] = _pawsx_label(rec["label"] or "", path, lineno)
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""), delimiter="\t")  # decoded whole: bad bytes name their line
+    if reader.fieldnames is None or not {"row", "label"} <= set(reader.fieldnames):
+        raise DataFormatError(path, 1, None, f"expected header with row and label columns, got {reader.fieldnames}")
+    for rec in reader:
+        lineno = reader.line_num
+        try:
+            row = int(rec["row"])
+        except (TypeError, ValueError):
+            raise DataFormatError(path, lineno, "row", f"expected an integer, got {rec['row']!r}") from None
+        labels[row] = _pawsx_label(rec["label"] or "", path, lineno)
     return labels
 
 
