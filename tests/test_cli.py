@@ -121,3 +121,42 @@ def test_a_shard_out_of_range_is_one_line(capsys):
     assert main(["precompute", "--config", str(PROJECT_ROOT / "configs" / "default.yaml"), "--stage", "generate",
                  "--shard", "3", "--num-shards", "2"]) == 2
     assert "--shard 3 is out of range: shards are 0 to 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("gold_rows, preds, message", [
+    ([], [{"id": "a", "lang": "ja", "ctxs": ["x"]}], "no questions"),
+    ([{"id": "a", "question": "q", "answers": ["x"], "lang": "ja"}], [{"id": "z", "lang": "ja", "ctxs": ["x"]}],
+     "no prediction's id is a question"),
+    ([{"id": "a", "question": "q", "answers": ["x"], "lang": "ja"}, {"id": "a", "question": "q", "answers": ["y"], "lang": "ja"}],
+     [{"id": "a", "lang": "ja", "ctxs": ["x"]}], "line 2, field 'id': 'a' already on line 1"),
+    ([{"id": "a", "question": "q", "answers": ["x"], "lang": "ja"}],
+     [{"id": "a", "lang": "ja", "ctxs": ["x"]}, {"id": "a", "lang": "ja", "ctxs": ["y"]}], "field '\\[1\\].id'"),
+    ([{"id": "a", "question": "q", "answers": ["yes"], "lang": "ja"}], [{"id": "a", "lang": "ja", "ctxs": ["x"]}],
+     "no prediction could be scored"),
+])
+def test_evaluate_xor_refuses_what_it_cannot_score(tmp_path, capsys, gold_rows, preds, message):
+    import re
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in gold_rows))
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps(preds))
+    assert main(["evaluate-xor", "--data-file", str(gold), "--pred-file", str(pred)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and re.search(message, err), err
+
+
+def test_evaluate_xor_passage_nltk_cannot_tokenise_in_time(tmp_path, capsys, monkeypatch):
+    from xqg_core import evaluate
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "a", "question": "q", "answers": ["x"], "lang": "ja"}) + "\n")
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps([{"id": "a", "lang": "ja", "ctxs": ["word " * 1000]}]))
+    from nltk import redos
+
+    monkeypatch.setattr(redos, "DEFAULT_TIMEOUT", 1e-9)  # what a huge passage meets at NLTK's own limit
+    monkeypatch.setattr(evaluate, "punkt_sentence_tokenizer", evaluate.punkt_sentence_tokenizer.__wrapped__)
+    code = main(["evaluate-xor", "--data-file", str(gold), "--pred-file", str(pred)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "prediction 'a': NLTK could not tokenise its passages in time" in err and "5,000 characters" in err

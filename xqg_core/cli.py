@@ -57,9 +57,21 @@ def _cmd_evaluate_xor(args: argparse.Namespace) -> None:
     from .data import load_xor_queries
     from .evaluate import evaluate_xor_retrieve
 
-    gold = {q.id: q.answers for q in load_xor_queries(args.data_file)}
+    questions = load_xor_queries(args.data_file)
+    if not questions:
+        raise DataFormatError(args.data_file, None, None, "no questions")
+    gold = {q.id: q.answers for q in questions}
     preds = load_xor_predictions(Path(args.pred_file))
+    seen: set[str] = set()
+    for i, pred in enumerate(preds):
+        if str(pred["id"]) in seen:
+            raise DataFormatError(args.pred_file, None, f"[{i}].id", f"prediction for {pred['id']!r} occurs twice")
+        seen.add(str(pred["id"]))
+    if not seen & set(gold):
+        raise XqgError(f"{args.pred_file}: no prediction's id is a question of {args.data_file}")
     result = evaluate_xor_retrieve(gold, preds, mode=args.tokenizer)
+    if not result["counts"]:
+        raise XqgError(f"{args.pred_file}: no prediction could be scored (every matching question has only yes/no answers)")
     rounded = {k: ({lang: round(v, 4) for lang, v in d.items()} if k.startswith("R@") else d) for k, d in result.items()}
     print(json.dumps(rounded, ensure_ascii=False, indent=2))
 

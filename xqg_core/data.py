@@ -153,12 +153,17 @@ def _load_json(path: Path) -> Any:
 def load_xor_queries(path: str | Path) -> list[XorQuery]:
     """XOR-Retrieve question file (``xor_{dev,train}_retrieve_eng_span*.jsonl``).
 
-    Strips the language code: every Arabic train row is ``"lang": " ar"``.
+    Strips the language code: every Arabic train row is ``"lang": " ar"``. An id that
+    occurs twice is an error naming its second line.
     """
     path = Path(path)
     out = []
+    first_line: dict[str, int] = {}
     for lineno, obj in iter_jsonl(path):
         qid = _require(obj, "id", (str, int), path, lineno)
+        if str(qid) in first_line:
+            raise DataFormatError(path, lineno, "id", f"{qid!r} already on line {first_line[str(qid)]}")
+        first_line[str(qid)] = lineno
         question = _require(obj, "question", str, path, lineno)
         answers = _require(obj, "answers", list, path, lineno)
         for i, ans in enumerate(answers):

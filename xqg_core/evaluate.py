@@ -13,6 +13,8 @@ from typing import Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from .errors import XqgError
+
 TokenizerMode = Literal["punkt", "line"]
 YES_NO = ("yes", "no")
 
@@ -121,7 +123,12 @@ def evaluate_xor_retrieve(gold: Mapping[str, Sequence[str]], predictions: Sequen
             continue
         counts[lang] = counts.get(lang, 0) + 1
         for k in ks:
-            hit = recall_at_k_tokens(pred["ctxs"], gold[qid], k * 1000, tokenize)
+            try:
+                hit = recall_at_k_tokens(pred["ctxs"], gold[qid], k * 1000, tokenize)
+            except TimeoutError:  # NLTK's regular expressions run under a time limit
+                longest = max((len(c) for c in pred["ctxs"]), default=0)
+                raise XqgError(f"prediction {qid!r}: NLTK could not tokenise its passages in time (the longest has "
+                               f"{longest:,} characters); split such passages") from None
             per_k_hits[k][lang] = per_k_hits[k].get(lang, 0) + int(bool(hit))
     for k in ks:
         scores = {lang: 100.0 * per_k_hits[k].get(lang, 0) / n for lang, n in sorted(counts.items())}
