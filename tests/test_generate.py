@@ -92,8 +92,17 @@ def test_interrupted_run_resumes_to_the_same_output(tiny_t5_dir, tmp_path):
     generate_to_shards(again, PASSAGES, ["ja"], 2, tmp_path / "resumed", shard_size=3, show_progress=False)
     assert again.calls == ["d3", "d6"]  # the finished shard is not regenerated
     assert read_generation_run(tmp_path / "resumed") == read_generation_run(full)
-    with pytest.raises(XqgError, match="other settings"):
+    with pytest.raises(XqgError, match="other settings .*give another --output, or delete that directory"):
         generate_to_shards(inner, PASSAGES, ["ja"], 3, tmp_path / "resumed", shard_size=3, show_progress=False)
+    with pytest.raises(XqgError, match="shard_size must be at least 1"):  # refused before run.json is touched
+        generate_to_shards(inner, PASSAGES, ["ja"], 2, tmp_path / "bad", shard_size=0, show_progress=False)
+    assert not (tmp_path / "bad").exists()
+    # a scratch directory its owner may restart: other settings empty it, the new run is complete
+    generate_to_shards(inner, PASSAGES, ["ja"], 2, tmp_path / "resumed", shard_size=4, show_progress=False,
+                       restart_other_runs=True)
+    clean = generate_to_shards(inner, PASSAGES, ["ja"], 2, tmp_path / "clean4", shard_size=4, show_progress=False)
+    assert read_generation_run(tmp_path / "resumed") == read_generation_run(clean)
+    assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == ["run.json", "shard-00000.jsonl", "shard-00001.jsonl"]
 
 
 def test_released_reader_and_cli(tmp_path, capsys):

@@ -281,8 +281,11 @@ def shard_path(out_dir: Path, k: int) -> Path:
 
 def generate_to_shards(generator: Generator, passages: Sequence[Passage], langs: Sequence[str], n: int,
                        out_dir: str | Path, seed: int = 42, shard_size: int = 256,
-                       show_progress: bool = True) -> Path:
-    """Generate into ``out_dir/shard-*.jsonl`` (released form), skipping finished shards."""
+                       show_progress: bool = True, restart_other_runs: bool = False) -> Path:
+    """Generate into ``out_dir/shard-*.jsonl`` (released form), skipping finished shards.
+
+    A directory holding a run with other settings is an error, or, with
+    ``restart_other_runs`` (a scratch directory the caller owns), emptied first."""
     from tqdm.auto import tqdm
 
     langs = check_languages(langs)
@@ -294,11 +297,13 @@ def generate_to_shards(generator: Generator, passages: Sequence[Passage], langs:
     out.mkdir(parents=True, exist_ok=True)
     run = GenerationRun(generator.name, tuple(langs), n, seed, shard_size, len(passages), _docids_sha1(passages))
     manifest = out / "run.json"
-    if manifest.is_file():
-        previous = json.loads(manifest.read_text(encoding="utf-8"))
-        if previous != json.loads(json.dumps(asdict(run))):
-            raise XqgError(f"{out} holds a run with other settings ({manifest}); choose another --output")
-    else:
+    if manifest.is_file() and json.loads(manifest.read_text(encoding="utf-8")) != json.loads(json.dumps(asdict(run))):
+        if not restart_other_runs:
+            raise XqgError(f"{out} holds a run with other settings ({manifest}): give another --output, "
+                           "or delete that directory to start over")
+        for stale in [manifest, *out.glob("shard-*.jsonl")]:
+            stale.unlink()
+    if not manifest.is_file():
         write_json_atomic(manifest, asdict(run))
     num_shards = (len(passages) + shard_size - 1) // shard_size
     todo = [k for k in range(num_shards) if not shard_path(out, k).is_file()]

@@ -421,7 +421,7 @@ class Pipeline:
             passages = read_corpus(corpus_file)
             passages = passages[slice(*shard_bounds(len(passages), shard, cfg.num_shards))]
             generate_to_shards(self.generator(), passages, cfg.generation_langs, cfg.n_max, scratch / "run",
-                               seed=cfg.seed, shard_size=cfg.shard_size)
+                               seed=cfg.seed, shard_size=cfg.shard_size, restart_other_runs=True)
             write_jsonl(out / "generated.jsonl",
                         ({"docid": r.docid, "generated_queries": {k: list(v) for k, v in r.queries.items()}}
                          for r in read_generation_run(scratch / "run")))
