@@ -28,6 +28,11 @@ from xqg_core.train_generator import GeneratorTrainConfig
     ("xquad_xr: [1, 2]\n", "field 'xquad_xr': expected a mapping"),
     ("name: [a, b]\n", "field 'name': expected a string"),
     ("[[[[" * 300 + "]]]]" * 300 + "\n", "expected a mapping|nested too deeply"),
+    ("generation_langs: [de, xx]\n", "generation_langs: unknown language code\\(s\\) 'xx'"),
+    ("pawsx_adv: {langs: [ar]}\n", "pawsx_adv.langs: unknown language code\\(s\\) 'ar'"),
+    ("encoders: [no-such-encoder]\n", "encoders: 'no-such-encoder' is neither a registered encoder"),
+    ("generator: released:/nonexistent.jsonl\n", "no released-queries file"),
+    ("generator: nonsense\n", "generator: 'nonsense' is neither"),
 ])
 def test_bad_precompute_settings_name_file_and_setting(tmp_path, text, message):
     path = tmp_path / "study.yaml"
@@ -84,3 +89,14 @@ def test_random_bytes_give_a_config_or_one_line_error(tmp_path, data):
         PrecomputeConfig.from_yaml(path)
     except XqgError as exc:
         assert str(path) in str(exc) and "\n" not in str(exc)
+
+
+def test_a_bad_config_writes_nothing(tmp_path, capsys):
+    from xqg_core.cli import main
+
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"name: bad\noutput_dir: {tmp_path / 'out'}\nwork_dir: {tmp_path / 'work'}\n"
+                      "encoders: [me5-small]\ngeneration_langs: [xx]\n", encoding="utf-8")
+    assert main(["precompute", "--config", str(config)]) == 2
+    assert "generation_langs: unknown language code" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.yaml"]

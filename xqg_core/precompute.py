@@ -130,6 +130,32 @@ class PrecomputeConfig:
             raise ValueError("significance_resamples must be 0 (no test) or more")
         if self.umap is not None and self.umap.n > self.n_max:
             raise ValueError(f"umap.n ({self.umap.n}) must not exceed n_max ({self.n_max})")
+        self._check_names()
+
+    def _check_names(self) -> None:
+        """Languages, encoders and the generator are checked here, before any stage writes."""
+        from .data import PAWSX_LANGS
+        from .encoders import ENCODERS
+        from .generate import LANGUAGE_NAMES
+
+        for setting, langs, known in (("generation_langs", self.generation_langs, LANGUAGE_NAMES),
+                                      ("xquad_xr.langs", self.xquad_xr.langs if self.xquad_xr else (), LANGUAGE_NAMES),
+                                      ("pawsx_adv.langs", self.pawsx_adv.langs if self.pawsx_adv else (), PAWSX_LANGS)):
+            unknown = [lang for lang in langs if lang not in known]
+            if unknown:
+                raise ValueError(f"{setting}: unknown language code(s) {', '.join(map(repr, unknown))}; "
+                                 f"known: {', '.join(sorted(known))}")
+        for name in self.encoders:  # a registry name, a local directory or a hub id (owner/name)
+            if name not in ENCODERS and not Path(name).is_dir() and "/" not in name:
+                raise ValueError(f"encoders: {name!r} is neither a registered encoder ({', '.join(ENCODERS)}), "
+                                 "a local directory nor a Hugging Face id")
+        gen = self.generator
+        if gen.startswith("released:") and not Path(gen.split(":", 1)[1]).is_file():
+            raise ValueError(f"generator: no released-queries file {gen.split(':', 1)[1]!r}")
+        if not (gen in ("me5-qg", "xqg-mt5") or gen.startswith(("me5-qg:", "released:")) or Path(gen).is_dir()
+                or "/" in gen):
+            raise ValueError(f"generator: {gen!r} is neither me5-qg[:DIR], xqg-mt5, released:FILE, "
+                             "a local directory nor a Hugging Face id")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "PrecomputeConfig":
