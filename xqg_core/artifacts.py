@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import subprocess
 import time
@@ -47,6 +48,8 @@ from .stages import file_sha1, fingerprint
 
 if TYPE_CHECKING:
     from .precompute import Pipeline
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -122,6 +125,7 @@ def export_artifacts(pipe: "Pipeline") -> Path:
                 return out
         except json.JSONDecodeError:
             pass
+    recover_swap(out)
     partial = out / ".export.partial"
     if partial.exists():
         shutil.rmtree(partial)
@@ -212,17 +216,52 @@ def export_artifacts(pipe: "Pipeline") -> Path:
         "inputs_fingerprint": inputs_fp,
         "files": files,
     }
-    # swap in: remove the previous artifacts' files (manifest first), move the new ones, manifest last
-    (out / "manifest.json").unlink(missing_ok=True)
-    for sub in ("corpora", "queries", "outcomes", "index", "texts"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-    for name in ("results.parquet", "generated_queries.parquet", "umap.parquet"):
-        (out / name).unlink(missing_ok=True)
-    for child in partial.iterdir():
-        child.rename(out / child.name)
-    partial.rmdir()
-    write_json_atomic(out / "manifest.json", manifest)
+    write_json_atomic(partial / "manifest.json", manifest)  # the new study is complete from here on
+    swap_in(out)
     return out
+
+
+# What a study is in the artifacts directory (the shipped generator and READMEs beside it are not).
+STUDY_ENTRIES = ("manifest.json", "corpora", "queries", "outcomes", "index", "texts", "results.parquet",
+                 "generated_queries.parquet", "umap.parquet")
+
+
+def swap_in(out: Path) -> None:
+    """Replace the study in ``out`` by the complete one in ``out/.export.partial``.
+
+    1. the previous study's entries move to ``out/.export.previous``, which is then marked
+       complete; 2. the new entries move in, the manifest last; 3. both folders go. A kill at
+    any point leaves every file of both studies on disk, and :func:`recover_swap` (run by
+    the next export or load) finishes the swap, or undoes step 1 if it was cut short.
+    """
+    partial, previous = out / ".export.partial", out / ".export.previous"
+    moved = previous / ".complete"
+    if not moved.is_file():
+        previous.mkdir(exist_ok=True)
+        for name in STUDY_ENTRIES:
+            if (out / name).exists():
+                (out / name).rename(previous / name)
+        moved.touch()
+    for child in sorted(partial.iterdir(), key=lambda c: c.name == "manifest.json"):
+        child.rename(out / child.name)  # step 1 emptied every study entry of out
+    partial.rmdir()
+    shutil.rmtree(previous)
+
+
+def recover_swap(out: Path) -> None:
+    """Finish an export killed while swapping studies (see :func:`swap_in`); an export killed
+    before its study was complete leaves only a partial folder, which is removed."""
+    partial, previous = out / ".export.partial", out / ".export.previous"
+    if previous.is_dir() and not (previous / ".complete").is_file():  # step 1 cut short: undo it
+        for child in previous.iterdir():
+            child.rename(out / child.name)
+        previous.rmdir()
+    if (partial / "manifest.json").is_file():
+        swap_in(out)
+    elif previous.is_dir():  # killed after the last move
+        shutil.rmtree(previous)
+    if partial.exists() and not (partial / "manifest.json").is_file():
+        shutil.rmtree(partial)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -265,6 +304,10 @@ class Artifacts:
 def load_artifacts(root: str | Path | None = None, verify: bool = True) -> Artifacts:
     """Read and check ``manifest.json``: schema version, every file present with its checksum."""
     root = Path(root) if root else ARTIFACTS_DIR
+    try:
+        recover_swap(root)
+    except OSError as exc:  # a read-only checkout: show what is there
+        log.warning("could not finish an interrupted export in %s: %s", root, exc)
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
         raise ArtifactError(f"{manifest_path}: no artifacts here; {REBUILD_HINT}")

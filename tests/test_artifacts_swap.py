@@ -1,0 +1,76 @@
+"""The export's swap of studies: a kill at any point leaves one whole study after recovery."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xqg_core import artifacts
+from xqg_core.artifacts import recover_swap, swap_in
+
+
+def make_study(root: Path, tag: str, with_umap: bool) -> dict[str, str]:
+    files = {"manifest.json": json.dumps({"tag": tag}), "results.parquet": f"results {tag}",
+             "index/me5-small.safetensors": f"index {tag}"}
+    if with_umap:
+        files["umap.parquet"] = f"umap {tag}"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return files
+
+
+def study_files(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.relative_to(root).as_posix().startswith((".export", "generator"))}
+
+
+@pytest.mark.parametrize("kill_after", range(12))
+def test_a_kill_during_the_swap_recovers_a_whole_study(tmp_path, monkeypatch, kill_after):
+    out = tmp_path / "cached_artifacts"
+    make_study(out, "old", with_umap=True)
+    (out / "generator").mkdir()
+    (out / "generator" / "model.safetensors").write_text("weights")  # not part of a study: never moved
+    new = make_study(out / ".export.partial", "new", with_umap=False)
+    renames = []
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if len(renames) == kill_after:
+            raise KeyboardInterrupt  # killed before this move
+        renames.append(self)
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    try:
+        swap_in(out)
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.setattr(Path, "rename", real_rename)
+    recover_swap(out)
+    # the new study was complete before the swap began, so recovery always finishes it
+    assert study_files(out) == new, kill_after
+    assert (out / "generator" / "model.safetensors").read_text() == "weights"
+    assert not (out / ".export.partial").exists() and not (out / ".export.previous").exists()
+
+
+def test_a_partial_export_without_manifest_is_removed(tmp_path):
+    out = tmp_path / "cached_artifacts"
+    old = make_study(out, "old", with_umap=True)
+    (out / ".export.partial" / "index").mkdir(parents=True)
+    recover_swap(out)
+    assert study_files(out) == old and not (out / ".export.partial").exists()
+
+
+def test_loading_finishes_an_interrupted_swap(tmp_path, monkeypatch):
+    out = tmp_path / "cached_artifacts"
+    make_study(out, "old", with_umap=True)
+    make_study(out / ".export.partial", "new", with_umap=False)
+    (out / ".export.previous").mkdir()
+    for name in ("manifest.json", "results.parquet", "index", "umap.parquet"):
+        (out / name).rename(out / ".export.previous" / name)
+    (out / ".export.previous" / ".complete").touch()
+    with pytest.raises(artifacts.ArtifactError, match="schema_version"):  # a toy manifest, but the new one
+        artifacts.load_artifacts(out)
+    assert json.loads((out / "manifest.json").read_text()) == {"tag": "new"}
