@@ -271,3 +271,28 @@ def test_shipped_texts_carry_their_attribution(small_study):
     attribution = json.loads(meta[b"attribution"])
     assert {"xquad", "vital-articles", "pawsx"} <= set(attribution)
     assert attribution["xquad"]["license"] == "CC BY-SA 4.0" and "100 words" in attribution["xquad"]["changes"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda m: m.update(files=list(m["files"])), "field 'files' is a list, not a dict"),
+    (lambda m: m["config"].pop("encoders"), "field 'config.encoders' missing"),
+    (lambda m: m["config"].update(alphas="0.1"), "field 'config.alphas': expected a list"),
+    (lambda m: m["files"].update({"../outside.txt": {"sha1": "x", "bytes": 1}}), "not a path inside the artifacts"),
+    (lambda m: m["files"].update({"results.parquet": "abc"}), "needs sha1 \\(text\\) and bytes"),
+    (lambda m: m.pop("significance"), "field 'significance' missing"),
+])
+def test_a_malformed_manifest_gets_the_rebuild_page(small_study, tmp_path, monkeypatch, damage, message):
+    import json
+    import re
+
+    broken = tmp_path / "broken"
+    shutil.copytree(small_study.output_dir, broken)
+    manifest = json.loads((broken / "manifest.json").read_text(encoding="utf-8"))
+    damage(manifest)
+    (broken / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    monkeypatch.setenv("XQG_ARTIFACTS", str(broken))
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert re.search(message, at.error[0].value), at.error[0].value
+    assert any("precompute --config configs/default.yaml" in c.value for c in at.code)

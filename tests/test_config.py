@@ -31,7 +31,6 @@ from xqg_core.train_generator import GeneratorTrainConfig
     ("generation_langs: [de, xx]\n", "generation_langs: unknown language code\\(s\\) 'xx'"),
     ("pawsx_adv: {langs: [ar]}\n", "pawsx_adv.langs: unknown language code\\(s\\) 'ar'"),
     ("encoders: [no-such-encoder]\n", "encoders: 'no-such-encoder' is neither a registered encoder"),
-    ("generator: released:/nonexistent.jsonl\n", "no released-queries file"),
     ("generator: nonsense\n", "generator: 'nonsense' is neither"),
 ])
 def test_bad_precompute_settings_name_file_and_setting(tmp_path, text, message):
@@ -100,3 +99,14 @@ def test_a_bad_config_writes_nothing(tmp_path, capsys):
     assert main(["precompute", "--config", str(config)]) == 2
     assert "generation_langs: unknown language code" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["bad.yaml"]
+
+
+def test_a_released_queries_file_must_exist_to_run(tmp_path, capsys):
+    from xqg_core.cli import main
+
+    config = tmp_path / "study.yaml"
+    config.write_text(f"name: r\nwork_dir: {tmp_path / 'work'}\ngenerator: released:/nonexistent.jsonl\n", encoding="utf-8")
+    assert PrecomputeConfig.from_yaml(config).generator == "released:/nonexistent.jsonl"  # a manifest may name one
+    assert main(["precompute", "--config", str(config)]) == 2
+    assert "field 'generator': no released-queries file" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["study.yaml"]

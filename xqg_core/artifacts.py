@@ -301,6 +301,38 @@ class Artifacts:
         return load_file(str(self.path(rel)))
 
 
+def check_manifest_shape(manifest: dict, path: Path) -> None:
+    """Every field the pages read, with its type; the config must be a valid study config."""
+    from .config import dataclass_from_dict
+    from .errors import DataFormatError
+    from .precompute import PrecomputeConfig
+
+    def bad(field: str, problem: str):
+        raise ArtifactError(f"{path}: field {field!r} {problem}; {REBUILD_HINT}")
+
+    for key, kind in (("config", dict), ("files", dict), ("corpora", dict), ("data", dict), ("models", dict),
+                      ("significance", dict)):
+        if key not in manifest:
+            bad(key, "missing")
+        if not isinstance(manifest[key], kind):
+            bad(key, f"is a {type(manifest[key]).__name__}, not a {kind.__name__}")
+    for rel, info in manifest["files"].items():
+        if not (isinstance(info, dict) and isinstance(info.get("sha1"), str) and isinstance(info.get("bytes"), int)):
+            bad(f"files.{rel}", "needs sha1 (text) and bytes (integer)")
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            bad(f"files.{rel}", "is not a path inside the artifacts")
+    for key in ("encoders", "alphas", "n_max", "top_k", "significance_resamples"):
+        if key not in manifest["config"]:
+            bad(f"config.{key}", "missing")
+    try:
+        dataclass_from_dict(PrecomputeConfig, manifest["config"], path, "config")
+    except DataFormatError as exc:
+        raise ArtifactError(f"{exc}; {REBUILD_HINT}") from None
+    for key in ("test", "resamples"):
+        if key not in manifest["significance"]:
+            bad(f"significance.{key}", "missing")
+
+
 def load_artifacts(root: str | Path | None = None, verify: bool = True) -> Artifacts:
     """Read and check ``manifest.json``: schema version, every file present with its checksum."""
     root = Path(root) if root else ARTIFACTS_DIR
@@ -319,9 +351,7 @@ def load_artifacts(root: str | Path | None = None, verify: bool = True) -> Artif
     if version != SCHEMA_VERSION:
         raise ArtifactError(f"{manifest_path}: schema_version {version!r}, this code reads {SCHEMA_VERSION}; "
                             f"{REBUILD_HINT}")
-    for key in ("config", "files", "corpora", "data", "models"):
-        if key not in manifest:
-            raise ArtifactError(f"{manifest_path}: field {key!r} missing; {REBUILD_HINT}")
+    check_manifest_shape(manifest, manifest_path)
     if verify:
         for rel, info in manifest["files"].items():
             path = root / rel

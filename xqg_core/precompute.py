@@ -29,7 +29,7 @@ import numpy as np
 
 from .config import load_yaml_config
 from .data import Passage, iter_jsonl, load_corpus, load_xor_queries
-from .errors import MissingResourceError, XqgError
+from .errors import DataFormatError, MissingResourceError, XqgError
 from .io import save_npy_atomic, write_text_atomic
 from .paths import PROJECT_ROOT, cache_dir, default_generator_dir, resolve_data_dir
 from .stages import StageRunner, file_sha1
@@ -150,8 +150,6 @@ class PrecomputeConfig:
                 raise ValueError(f"encoders: {name!r} is neither a registered encoder ({', '.join(ENCODERS)}), "
                                  "a local directory nor a Hugging Face id")
         gen = self.generator
-        if gen.startswith("released:") and not Path(gen.split(":", 1)[1]).is_file():
-            raise ValueError(f"generator: no released-queries file {gen.split(':', 1)[1]!r}")
         if not (gen in ("me5-qg", "xqg-mt5") or gen.startswith(("me5-qg:", "released:")) or Path(gen).is_dir()
                 or "/" in gen):
             raise ValueError(f"generator: {gen!r} is neither me5-qg[:DIR], xqg-mt5, released:FILE, "
@@ -684,6 +682,8 @@ STAGES = ("corpora", "generate", "encode", "index", "queries", "grid", "umap", "
 def main_precompute(config: str, stage: str | None, force: bool, shard: int | None, num_shards: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cfg = PrecomputeConfig.from_yaml(config)
+    if cfg.generator.startswith("released:") and not Path(cfg.generator.split(":", 1)[1]).is_file():
+        raise DataFormatError(config, None, "generator", f"no released-queries file {cfg.generator.split(':', 1)[1]!r}")
     if num_shards is not None:
         cfg.num_shards = num_shards
     if shard is not None and stage not in (None, "generate", "encode"):
