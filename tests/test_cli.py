@@ -160,3 +160,24 @@ def test_evaluate_xor_passage_nltk_cannot_tokenise_in_time(tmp_path, capsys, mon
     code = main(["evaluate-xor", "--data-file", str(gold), "--pred-file", str(pred)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "prediction 'a': NLTK could not tokenise its passages in time" in err and "5,000 characters" in err
+
+
+def test_output_paths_that_cannot_be_written_are_refused_first(tmp_path, capsys):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a\n")
+    (tmp_path / "taken.npy").write_bytes(b"keep")
+    for output, message in ((tmp_path, "is a directory"), (tmp_path / "taken.npy", "exists")):
+        assert main(["embed", "--model", "me5-small", "--side", "query", "--input", str(texts),
+                     "--output", str(output)]) == 2
+        assert message in capsys.readouterr().err
+    assert (tmp_path / "taken.npy").read_bytes() == b"keep"
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"docid": "1", "title": "t", "text": "x"}\n')
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    for output, message in ((texts, "a file exists there"), (other, "something other than a generation run")):
+        assert main(["generate", "--generator", "me5-qg", "--input", str(corpus), "--langs", "de",
+                     "--output", str(output)]) == 2
+        assert message in capsys.readouterr().err
+    assert (other / "notes.txt").read_text() == "mine" and sorted(p.name for p in other.iterdir()) == ["notes.txt"]

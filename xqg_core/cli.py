@@ -21,6 +21,10 @@ def _cmd_embed(args: argparse.Namespace) -> None:
 
     from .data import read_text
 
+    output = Path(args.output)
+    if output.is_dir() or output.exists():
+        raise XqgError(f"--output {output}: {'is a directory' if output.is_dir() else 'exists'}; "
+                       "name a new .npy file")
     texts = read_text(args.input).splitlines()
     encoder = load_encoder(args.model, device=args.device, pooling=args.pooling, normalize=args.normalize,
                            q_max_len=args.max_length, p_max_len=args.max_length)
@@ -99,6 +103,11 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     from .generate import check_languages, generate_to_shards, load_generator
 
     langs = check_languages([lang.strip() for lang in args.langs.split(",") if lang.strip()])
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise XqgError(f"--output {output}: a file exists there; a run directory is needed")
+    if output.is_dir() and any(output.iterdir()) and not (output / "run.json").is_file():
+        raise XqgError(f"--output {output}: a directory holding something other than a generation run")
     passages = load_corpus(args.input)
     generator = load_generator(args.generator, device=args.device, batch_size=args.batch_size)
     out = generate_to_shards(generator, passages, langs, args.n, args.output, seed=args.seed, shard_size=args.shard_size)
