@@ -85,7 +85,7 @@ def test_results_table_controls_and_url(arts_dir):
     assert at.query_params["alpha"] == "0.05" and at.query_params["plm"] == "use-m-v3"
     # the side-by-side comparison: A vs B and their difference
     side = at.dataframe[1].value
-    assert "B - A" in side.columns and len(side) == 8
+    assert "B - A" in side.columns and len(side) == 9  # 7 languages, avg, avg_supported
     at.selectbox(key="b_plm").set_value("me5-small").run()
     at.select_slider(key="b_alpha").set_value(0.05).run()
     at.slider(key="b_n").set_value(1).run()

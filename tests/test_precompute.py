@@ -28,7 +28,8 @@ LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
 def test_small_study_writes_every_cell(small_study):
     arts = load_artifacts(small_study.output_dir)
     res = arts.results()
-    langs = {"xquad-xr": set(LANGS) | {"avg"}, "pawsx-adv": {"de", "es", "fr", "ja", "ko", "zh", "avg"}}
+    langs = {"xquad-xr": set(LANGS) | {"avg", "avg_supported"},
+             "pawsx-adv": {"de", "es", "fr", "ja", "ko", "zh", "avg", "avg_supported"}}
     for bench, metrics in (("xquad-xr", {"R@2kt", "R@5kt", "Recall@20", "Recall@100", "MRR@10"}),
                            ("pawsx-adv", {"clean_acc1", "adv_acc1", "drop", "win_rate", "para_acc1"})):
         sub = res[res.benchmark == bench]
@@ -38,6 +39,14 @@ def test_small_study_writes_every_cell(small_study):
         base = sub[sub.alpha == 0].pivot_table(index=["plm", "lang", "metric"], columns="n", values="value")
         assert np.allclose(base[1], base[2], equal_nan=True)  # P' = P at alpha = 0, whatever n
         assert (sub[sub.alpha == 0].p_value == 1).all()
+    # avg_supported: the macro over the PLM's own languages (use-m-v3 has no hi or vi), p over those queries
+    xq = res[(res.benchmark == "xquad-xr") & (res.alpha == 0) & (res.n == 1)].set_index(["plm", "lang", "metric"])
+    for metric in ("R@2kt", "MRR@10"):
+        per = xq.value.loc["use-m-v3"].unstack("metric")[metric]
+        assert np.isclose(per.loc["avg_supported"], per.loc[[l for l in LANGS if l not in ("hi", "vi")]].mean())
+        assert np.isclose(xq.value.loc[("me5-small", "avg_supported", metric)], xq.value.loc[("me5-small", "avg", metric)])
+    assert xq.num_queries.loc[("use-m-v3", "avg_supported", "MRR@10")] == sum(
+        xq.num_queries.loc[("use-m-v3", l, "MRR@10")] for l in LANGS if l not in ("hi", "vi"))
     # the English pool of PAWS-X: gold sentence1 beats random sentences for a multilingual encoder
     clean = res[(res.benchmark == "pawsx-adv") & (res.metric == "clean_acc1") & (res.lang == "avg") & (res.alpha == 0)]
     assert (clean.value > 50).all()
@@ -231,7 +240,7 @@ def test_xor_miniature_end_to_end_with_shards(tmp_path, tiny_bert_dir, write_rel
     res = arts.results()
     assert set(res.benchmark) == {"xor-retrieve"}
     r2 = res[(res.metric == "R@2kt") & (res.alpha == 0.01) & (res.n == 3)].set_index("lang")
-    assert set(r2.index) == {"ja", "ko", "ar", "avg"}
+    assert set(r2.index) == {"ja", "ko", "ar", "avg", "avg_supported"}
     assert r2.loc["ja", "num_queries"] == 2  # the yes/no-only question is skipped, as officially
     assert r2.loc["ar", "value"] == 100.0  # 9 short passages: the answer is always in the first 2,000 tokens
     merged = [p for p in work.iterdir() if p.name.startswith("index-") and p.is_dir()]

@@ -57,6 +57,12 @@ class EncoderSpec:
     description: str = ""
 
 
+def supported_languages(name: str) -> tuple[str, ...] | None:
+    """The languages a registered encoder was trained on (None: ~100, so every study language)."""
+    spec = ENCODERS.get(name)
+    return spec.languages if spec else None
+
+
 USE_LANGS = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
 
 ENCODERS: dict[str, EncoderSpec] = {

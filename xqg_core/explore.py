@@ -52,10 +52,14 @@ def significance_marker(delta: float, p: float, level: float = SIGNIFICANCE_LEVE
     return "▲" if delta > 0 else "▼"
 
 
+MACRO_ROWS = ("avg", "avg_supported")  # over every language / over the PLM's supported languages
+
+
 def comparison_table(base: pd.DataFrame, cell: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Per language (rows, "avg" last): baseline, xQG, delta and p-value of each metric."""
+    """Per language (rows, the macro rows ``avg`` and ``avg_supported`` last): baseline, xQG,
+    delta and p-value of each metric."""
     langs = list(dict.fromkeys(cell.lang))
-    langs = [lang for lang in langs if lang != "avg"] + (["avg"] if "avg" in langs else [])
+    langs = [lang for lang in langs if lang not in MACRO_ROWS] + [m for m in MACRO_ROWS if m in langs]
     b = base.set_index(["lang", "metric"]).value
     c = cell.set_index(["lang", "metric"])
     out = pd.DataFrame(index=pd.Index(langs, name="lang"))

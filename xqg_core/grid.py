@@ -285,23 +285,39 @@ class GridResult:
     cell_seconds: list[float]
 
 
+def nan_mean(values: Sequence[float]) -> float:
+    """Mean over the values that are not NaN (NaN when none is)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
+
+
+def macro_groups(langs: np.ndarray, lang_order: Sequence[str], supported: Sequence[str] | None) -> dict[str, tuple]:
+    """The macro rows of a cell: ``avg`` over every language and ``avg_supported`` over the
+    languages the PLM was trained on (``supported``; None: all), each as (languages, query mask)."""
+    kept = [lang for lang in lang_order if supported is None or lang in supported]
+    return {"avg": (list(lang_order), np.ones(len(langs), bool)), "avg_supported": (kept, np.isin(langs, kept))}
+
+
 def summarise_cell(benchmark: str, plm: str, alpha: float, n: int, langs: np.ndarray, lang_order: Sequence[str],
-               cell: dict[str, np.ndarray], base: dict[str, np.ndarray], resamples: int) -> list[dict]:
-    """Per-language and macro-average rows of one cell, each with its p-value vs alpha = 0."""
+                   cell: dict[str, np.ndarray], base: dict[str, np.ndarray], resamples: int,
+                   supported: Sequence[str] | None = None) -> list[dict]:
+    """Per-language and macro rows of one cell (``avg``, ``avg_supported``: unweighted means of
+    the languages' values), each with its p-value vs alpha = 0 (the macro's over its pooled queries)."""
     rows = []
     for metric, values in cell.items():
-        per_lang = []
+        per_lang = {}
         for lang in lang_order:
             mask = langs == lang
             v = values[mask]
-            value = 100 * float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan")
-            per_lang.append(value)
+            per_lang[lang] = 100 * nan_mean(v)
             p = 1.0 if alpha == 0 else significance(base[metric][mask], v, resamples)
-            rows.append(dict(benchmark=benchmark, plm=plm, alpha=alpha, n=n, lang=lang, metric=metric, value=value,
-                             p_value=p, num_queries=int(np.sum(~np.isnan(v)))))
-        p = 1.0 if alpha == 0 else significance(base[metric], values, resamples)
-        rows.append(dict(benchmark=benchmark, plm=plm, alpha=alpha, n=n, lang="avg", metric=metric,
-                         value=float(np.nanmean(per_lang)) if np.any(~np.isnan(per_lang)) else float("nan"), p_value=p, num_queries=int(np.sum(~np.isnan(values)))))
+            rows.append(dict(benchmark=benchmark, plm=plm, alpha=alpha, n=n, lang=lang, metric=metric,
+                             value=per_lang[lang], p_value=p, num_queries=int(np.sum(~np.isnan(v)))))
+        for name, (group, mask) in macro_groups(langs, lang_order, supported).items():
+            p = 1.0 if alpha == 0 else significance(base[metric][mask], values[mask], resamples)
+            rows.append(dict(benchmark=benchmark, plm=plm, alpha=alpha, n=n, lang=name, metric=metric,
+                             value=nan_mean([per_lang[lang] for lang in group]), p_value=p,
+                             num_queries=int(np.sum(~np.isnan(values[mask])))))
     return rows
 
 
@@ -327,7 +343,7 @@ def sweep(label: str, alphas: Sequence[float], n_max: int, num_queries: int, eva
 
 def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Sequence[str],
                    gold: Sequence[Sequence[int]], rkt: RecallAtKTokensMemo | None, alphas: Sequence[float],
-                   top: int, resamples: int) -> GridResult:
+                   top: int, resamples: int, supported: Sequence[str] | None = None) -> GridResult:
     """Every (alpha, n) cell of a retrieval benchmark for one PLM."""
     from .augment import augment_passages
     from .search import search
@@ -347,14 +363,15 @@ def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np
         return search(augment_passages(P, S[n - 1], alpha), np.asarray(Q, np.float32), top)[1]
 
     def rows_of(alpha, n, cell, base):
-        return summarise_cell(benchmark, plm, alpha, n, langs_arr, lang_order, cell, base, resamples)
+        return summarise_cell(benchmark, plm, alpha, n, langs_arr, lang_order, cell, base, resamples, supported)
 
     return sweep(f"{benchmark} {plm}", alphas, n_max, len(Q),
                  lambda alpha, n: retrieval_cell(ranked(alpha, n), gold, num_gold, rkt, gold_mask), rows_of)
 
 
 def pawsx_grid(plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Sequence[str], gold: np.ndarray,
-               twin: np.ndarray, label: np.ndarray, alphas: Sequence[float], resamples: int) -> GridResult:
+               twin: np.ndarray, label: np.ndarray, alphas: Sequence[float], resamples: int,
+               supported: Sequence[str] | None = None) -> GridResult:
     """Every (alpha, n) cell of pawsx-adv for one PLM."""
     langs_arr = np.asarray(langs)
     lang_order = list(dict.fromkeys(langs))
@@ -363,10 +380,13 @@ def pawsx_grid(plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Seq
     def rows_of(alpha, n, cell, base):
         per_item, base_items = pawsx_item_outcomes(cell), pawsx_item_outcomes(base)
         summaries = {lang: pawsx_summary({k: v[langs_arr == lang] for k, v in cell.items()}) for lang in lang_order}
-        summaries["avg"] = {m: float(np.nanmean([summaries[lang][m] for lang in lang_order])) for m in PAWSX_METRICS}
+        masks = {lang: langs_arr == lang for lang in lang_order}
+        for name, (group, mask) in macro_groups(langs_arr, lang_order, supported).items():
+            summaries[name] = {m: nan_mean([summaries[lang][m] for lang in group]) for m in PAWSX_METRICS}
+            masks[name] = mask
         rows = []
         for lang, summary in summaries.items():
-            mask = np.ones(len(Q), bool) if lang == "avg" else langs_arr == lang
+            mask = masks[lang]
             for metric, value in summary.items():
                 b, c = base_items[metric][mask], per_item[metric][mask]
                 p = 1.0 if alpha == 0 else significance(b, c, resamples)

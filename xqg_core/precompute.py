@@ -29,6 +29,7 @@ import numpy as np
 
 from .config import load_yaml_config
 from .data import Passage, iter_jsonl, load_corpus, load_xor_queries
+from .encoders import supported_languages
 from .errors import DataFormatError, MissingResourceError, XqgError
 from .io import save_npy_atomic, write_text_atomic
 from .paths import PROJECT_ROOT, cache_dir, default_generator_dir, resolve_data_dir
@@ -569,7 +570,8 @@ class Pipeline:
                   "index": {plm: self.stage_fp(f"index-{slug(plm)}-{corpus}") for plm in cfg.encoders},
                   "encoded": {plm: self.stage_fp(f"queries-{slug(plm)}-{benchmark}") for plm in cfg.encoders},
                   "alphas": cfg.alphas, "top_k": cfg.top_k, "resamples": cfg.significance_resamples,
-                  "continuity_tolerance": cfg.continuity_tolerance}
+                  "continuity_tolerance": cfg.continuity_tolerance,
+                  "supported": {plm: supported_languages(plm) for plm in cfg.encoders}}
 
         def fn(out: Path, _: Path) -> None:
             import pandas as pd
@@ -588,7 +590,8 @@ class Pipeline:
                 langs = [q["lang"] for q in queries]
                 if benchmark == "pawsx-adv":
                     gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
-                    result = pawsx_grid(plm, Q, P, S, langs, gold, twin, label, cfg.alphas, cfg.significance_resamples)
+                    result = pawsx_grid(plm, Q, P, S, langs, gold, twin, label, cfg.alphas, cfg.significance_resamples,
+                                        supported_languages(plm))
                     save_file({"parts": pawsx_score_parts(Q, P, S, gold, twin)}, str(out / f"parts-{slug(plm)}.safetensors"))
                     rows += pair_classification_rows(plm, self.out("corpora") / benchmark / "pairs.jsonl",
                                                      self.out(f"queries-{slug(plm)}-{benchmark}"))
@@ -598,7 +601,7 @@ class Pipeline:
                     if rkt is None:  # tokenised passages and memoised outcomes serve every PLM
                         rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
                     result = retrieval_grid(benchmark, plm, Q, P, S, langs, gold_idx, rkt, cfg.alphas, cfg.top_k,
-                                            cfg.significance_resamples)
+                                            cfg.significance_resamples, supported_languages(plm))
                 rows += result.rows
                 timings[plm] = result.cell_seconds
                 save_file({k: np.ascontiguousarray(v) for k, v in result.outcomes.items()},
