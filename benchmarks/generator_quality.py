@@ -60,6 +60,18 @@ def language_accuracy(queries: list[str], lang: str, candidates: tuple[str, ...]
     return float(np.mean([identifier.classify(q)[0] == lang for q in queries])) if queries else float("nan")
 
 
+def script_share(queries: list[str], lang: str) -> float:
+    """Mean over queries of the share of letters written in ``lang``'s script (1.0 for a query
+    without letters): how much of a query is copied text in another script."""
+    from xqg_core.qg_model import LANG_SCRIPTS, char_script
+
+    shares = []
+    for q in queries:
+        scripts = [char_script(c) for c in q if c.isalpha()]
+        shares.append(np.mean([s in LANG_SCRIPTS[lang] for s in scripts]) if scripts else 1.0)
+    return float(np.mean(shares)) if shares else float("nan")
+
+
 def distinct_2(token_lists: list[list[int]]) -> float:
     """Unique piece bigrams / all piece bigrams over a set of queries."""
     bigrams = [tuple(t[i : i + 2]) for t in token_lists for i in range(len(t) - 1)]
@@ -132,6 +144,7 @@ def query_metrics(queries: dict[int, dict[str, list[str]]], passages: list[Passa
             "sr@10 xquad": float(np.mean((ranks < 10)[[passages[i].docid.startswith("xquad-") for i in owner]])),
             "lang_acc": language_accuracy(texts, lang, CLOSED_SET),
             "lang_acc97": language_accuracy(texts, lang),
+            "script": script_share(texts, lang),
             "distinct2": distinct_2(me5.tokenize(texts, 64)),
             "copy": copy_rate(texts, [passages[i].text for i in owner]),
         }
@@ -221,7 +234,8 @@ def main() -> None:
         if old:
             study_rows["first me5-qg (its queries in the shipped study)"] = query_metrics(old, passages, P, me5)
     real = {lang: [p.target for p in heldout if p.lang == lang] for lang in LANGS}
-    real_acc = {lang: (language_accuracy(real[lang], lang, CLOSED_SET), language_accuracy(real[lang], lang)) for lang in LANGS}
+    real_acc = {lang: (language_accuracy(real[lang], lang, CLOSED_SET), language_accuracy(real[lang], lang),
+                       script_share(real[lang], lang)) for lang in LANGS}
     title_ranks = self_retrieval_ranks(me5.encode_queries([passages[i].title for i in chosen]), chosen, P)
 
     lines = [
@@ -234,7 +248,8 @@ def main() -> None:
         "XQuAD passages alone (no study passage is ever trained on). "
         "lang_acc: `langid` choosing among the seven generation languages and English; lang_acc97: among its 97 "
         "languages (short questions lose to close neighbours: es to gl/ca, ru to bg/uk, hi to mr/ne; the held-out "
-        "real questions are the reference row). distinct-2 over mE5 pieces; copy = query found verbatim in its "
+        "real questions are the reference row). script: share of a query's letters in its language's script "
+        "(copied names lower it). distinct-2 over mE5 pieces; copy = query found verbatim in its "
         f"passage. Reference: the passage's English title as the query reaches sr@1 {np.mean(title_ranks < 1):.2f}, "
         f"sr@10 {np.mean(title_ranks < 10):.2f}. {machine_line()}.",
         "",
@@ -243,10 +258,10 @@ def main() -> None:
     ]
     for name, rows in study_rows.items():
         for metric, fmt in (("sr@1", "{:.3f}"), ("sr@10", "{:.3f}"), ("sr@10 xquad", "{:.3f}"), ("lang_acc", "{:.2f}"),
-                            ("lang_acc97", "{:.2f}"), ("distinct2", "{:.2f}"), ("copy", "{:.1%}")):
+                            ("lang_acc97", "{:.2f}"), ("script", "{:.2f}"), ("distinct2", "{:.2f}"), ("copy", "{:.1%}")):
             cells = [fmt.format(rows[key][metric]) for key in (*LANGS, "macro")]
             lines.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")
-    for k, metric in enumerate(("lang_acc", "lang_acc97")):
+    for k, metric in enumerate(("lang_acc", "lang_acc97", "script")):
         cells = [f"{real_acc[lang][k]:.2f}" for lang in LANGS] + [f"{np.mean([real_acc[lang][k] for lang in LANGS]):.2f}"]
         lines.append(f"| real held-out questions (MLQA, TyDi, XOR) | {metric} | " + " | ".join(cells) + " |")
     lines += ["", "Teacher-forced loss per target piece on the held-out MLQA pairs (contexts never trained on), with the "

@@ -241,3 +241,21 @@ def test_a_word_begun_from_the_passage_is_finished_from_it():
     assert cut(run(DecodingRules()))  # without the rule a copied 14 is often not continued by 15
     finished = run(DecodingRules(whole_words=True))
     assert any(14 in s for s in finished) and not cut(finished)
+
+
+def test_a_passage_word_is_copied_once():
+    model = tiny_model(copy=True)
+    with torch.no_grad():
+        model.copier.gate.bias.fill_(-30.0)  # copy only
+    src = torch.tensor([[0, 14, 16, 18, 2]])
+    word_start = torch.tensor([[False, True, True, True, False]])
+    allowed = torch.zeros(1, 2, len(model.vocab), dtype=torch.bool)
+    allowed[..., 1] = True
+    def run(rules):
+        out = model.sample(torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long), ["de", "ja"], 8,
+                           torch.rand((1, 2, 8, 8), generator=torch.Generator().manual_seed(0)), top_k=5,
+                           max_new_tokens=8, allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0),
+                           word_start=word_start, rules=rules)
+        return [s for per_lang in out[0] for s in per_lang]
+    assert any(len(set(s)) < len(s) for s in run(DecodingRules()))
+    assert all(len(set(s)) == len(s) for s in run(DecodingRules(copy_words_once=True)))

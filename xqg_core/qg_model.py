@@ -188,17 +188,21 @@ class DecodingRules:
       copied names are neither fragments nor cut short.
     - ``no_repeat_bigrams``: a piece that would repeat a bigram already in the query is
       banned (from the vocabulary and from copying).
+    - ``copy_words_once``: a passage piece that begins a word is copied at most once per
+      query (a name is named once, not "Gang Gang Gang").
     """
 
     copy_bias: dict[str, float] = field(default_factory=dict)
     whole_words: bool = False
     no_repeat_bigrams: bool = False
+    copy_words_once: bool = False
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "DecodingRules":
         d = d or {}
         return cls({str(k): float(v) for k, v in d.get("copy_bias", {}).items()},
-                   bool(d.get("whole_words", False)), bool(d.get("no_repeat_bigrams", False)))
+                   bool(d.get("whole_words", False)), bool(d.get("no_repeat_bigrams", False)),
+                   bool(d.get("copy_words_once", False)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -322,7 +326,7 @@ class QueryGenerator(nn.Module):
             copy_rows = copy_mask.repeat_interleave(reps, 0)
             bias = torch.tensor([rules.bias_for(self.cfg.langs[i]) for i in lang_idx.tolist()],
                                 device=enc.device).reshape(B, reps)
-            if rules.whole_words:
+            if rules.whole_words or rules.copy_words_once:
                 starts_rows = word_start.to(enc.device).repeat_interleave(reps, 0)
         if rules.no_repeat_bigrams:
             top_id = max(int(self.vocab.max()), int(src_ids.max()) if copying else 0)
@@ -350,6 +354,9 @@ class QueryGenerator(nn.Module):
                 may_copy = copy_rows
                 if rules.no_repeat_bigrams and step >= 2:
                     may_copy = may_copy & ~(src_rows[:, None, :] == repeats[:, :, None]).any(1)
+                if rules.copy_words_once and step >= 1:
+                    used = (src_rows[:, :, None] == out[:, None, :step]).any(-1)  # [rows, S]
+                    may_copy = may_copy & ~(used & starts_rows)
                 if rules.whole_words:
                     # inside a word only right after the piece before it; and a word begun with
                     # the passage's pieces is finished with them: where every occurrence of the
