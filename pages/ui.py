@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from xqg_core.artifacts import ArtifactError, Artifacts, load_artifacts, resolve_study
+from xqg_core.artifacts import ArtifactError, Artifacts, load_artifacts, read_results, resolve_study
 from xqg_core.errors import XqgError
 from xqg_core.paths import ARTIFACTS_DIR
 
@@ -45,7 +45,7 @@ def artifacts() -> Artifacts:
 
 @st.cache_data(show_spinner=False)
 def results(root: str) -> pd.DataFrame:
-    return pd.read_parquet(Path(root) / "results.parquet")
+    return read_results(Path(root) / "results.parquet")
 
 
 def results_of(arts: Artifacts) -> pd.DataFrame:

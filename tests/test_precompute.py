@@ -96,6 +96,20 @@ def test_grid_equals_brute_force(small_study):
     got = cell[cell.metric == "MRR@10"].set_index("lang").value
     for lang, value in by_lang.items():
         assert got[lang] == pytest.approx(value, abs=1e-6)
+    # the shuffled control: each passage augmented with the sums of another (a derangement, seed from the config)
+    from xqg_core.controls import derangement
+
+    _, ranked = search(augment_passages(P, S[derangement(len(P), cfg.seed)], alpha), Q, 100)
+    preds = [{"id": q["id"], "lang": q["lang"], "ctxs": [passages[d].text for d in ranked[i]]}
+             for i, q in enumerate(queries)]
+    official = evaluate_xor_retrieve({q["id"]: q["answers"] for q in queries}, preds)
+    every = arts.results(None)
+    shuffled = every[(every.variant == "shuffled") & (every.benchmark == "xquad-xr") & (every.plm == "me5-small")
+                     & (every.alpha == alpha) & (every.n == n)]
+    for metric in ("R@2kt", "R@5kt"):
+        got = shuffled[shuffled.metric == metric].set_index("lang").value
+        for lang, value in official[metric].items():
+            assert got[lang] == pytest.approx(value, abs=1e-9), ("shuffled", metric, lang)
 
 
 def test_pawsx_cell_equals_brute_force(small_study):

@@ -12,14 +12,18 @@ Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
 
 - ``manifest.json``: schema_version, config, code version, data checksums, models,
   stage timings, corpora (size, docid checksum) and every file's sha1 and size;
-- ``results.parquet``: ``benchmark, plm, alpha, n, lang, metric, value, p_value, num_queries``
-  (``lang = "avg"``: macro average over languages; values in percent; p_value: paired
-  randomization test against alpha = 0 of the same PLM and n; pawsx-pair rows are the
-  encoder's pair classification, independent of alpha and n);
+- ``results.parquet``: ``benchmark, plm, variant, alpha, n, lang, metric, value, p_value,
+  p_vs_xqg, num_queries`` (``variant``: ``xqg``, the passage's own queries, or ``shuffled``,
+  another passage's - :mod:`xqg_core.controls`; ``lang = "avg"``: macro average over
+  languages, ``"avg_supported"``: over the PLM's supported languages; values in percent;
+  p_value: paired randomization test against alpha = 0 of the same PLM and n; p_vs_xqg:
+  the same test of a control's cell against xQG's; pawsx-pair rows are the encoder's pair
+  classification, independent of alpha and n);
 - ``generated_queries.parquet``: ``corpus, passage_id, lang, i, text``;
 - ``corpora/{corpus}.parquet``: ``docid`` in index order;
 - ``queries/{benchmark}.parquet``: query ids and languages (pawsx-adv: row, gold, twin, label);
-- ``outcomes/{benchmark}/{plm}.safetensors``: per-query outcomes ``[alpha, n, query]``,
+- ``outcomes/{benchmark}/{plm}.safetensors``: per-query outcomes ``[alpha, n, query]`` per
+  metric (xQG) and per ``{variant}/{metric}`` (controls),
   int8 (1 hit, 0 miss, -1 not evaluated) for binary metrics, float16 fractions otherwise;
   pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`);
 - ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
@@ -96,8 +100,9 @@ def docids_sha1(docids: list[str]) -> str:
 
 
 # ----------------------------------------------------------------------------- export
-def _compact(metric: str, values: np.ndarray) -> np.ndarray:
-    if metric in BINARY_METRICS:
+def _compact(key: str, values: np.ndarray) -> np.ndarray:
+    """A stored outcome (``metric`` or ``variant/metric``) in int8 (binary, -1 = not evaluated) or float16."""
+    if key.rsplit("/", 1)[-1] in BINARY_METRICS:
         return np.where(np.isnan(values), -1, values).astype(np.int8)
     return values.astype(np.float16)
 
@@ -265,6 +270,17 @@ def recover_swap(out: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- loading
+def read_results(path: Path, variant: str | None = "xqg"):
+    """The rows of ``variant`` (xqg: the passages' own queries; a control's name), without
+    the variant column; None: every row. A study built before controls has xQG rows only."""
+    import pandas as pd
+
+    res = pd.read_parquet(path)
+    if variant is None or "variant" not in res.columns:
+        return res
+    return res[res["variant"].isna() | (res["variant"] == variant)].drop(columns=["variant", "p_vs_xqg"]).reset_index(drop=True)
+
+
 @dataclass
 class Artifacts:
     root: Path
@@ -285,10 +301,9 @@ class Artifacts:
     def n_max(self) -> int:
         return int(self.manifest["config"]["n_max"])
 
-    def results(self):
-        import pandas as pd
-
-        return pd.read_parquet(self.path("results.parquet"))
+    def results(self, variant: str | None = "xqg"):
+        """``results.parquet``, the rows of one variant (None: every variant)."""
+        return read_results(self.path("results.parquet"), variant)
 
     def table(self, rel: str):
         import pandas as pd

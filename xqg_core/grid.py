@@ -268,7 +268,7 @@ def continuity_jumps(results, tolerance: float = 1.0):
     positive = macro.loc[macro["alpha"] > 0, "alpha"]
     if positive.empty or not (macro["alpha"] == 0).any():
         return pd.DataFrame(columns=["benchmark", "plm", "n", "metric", "at_0", "at_alpha", "alpha", "jump"])
-    keys = ["benchmark", "plm", "n", "metric"]
+    keys = ["benchmark", "plm", "n", "metric"] + (["variant"] if "variant" in macro.columns else [])
     first = float(positive.min())
     at_0 = macro[macro["alpha"] == 0].set_index(keys)["value"].rename("at_0")
     at_a = macro[macro["alpha"] == first].set_index(keys)["value"].rename("at_alpha")

@@ -29,6 +29,7 @@ import numpy as np
 
 from .config import load_yaml_config
 from .data import Passage, iter_jsonl, load_corpus, load_xor_queries
+from .controls import VARIANTS
 from .encoders import supported_languages
 from .errors import DataFormatError, MissingResourceError, XqgError
 from .io import save_npy_atomic, write_text_atomic
@@ -571,13 +572,16 @@ class Pipeline:
                   "encoded": {plm: self.stage_fp(f"queries-{slug(plm)}-{benchmark}") for plm in cfg.encoders},
                   "alphas": cfg.alphas, "top_k": cfg.top_k, "resamples": cfg.significance_resamples,
                   "continuity_tolerance": cfg.continuity_tolerance,
-                  "supported": {plm: supported_languages(plm) for plm in cfg.encoders}}
+                  "supported": {plm: supported_languages(plm) for plm in cfg.encoders},
+                  "variants": VARIANTS, "seed": cfg.seed}
 
         def fn(out: Path, _: Path) -> None:
             import pandas as pd
             from safetensors.numpy import save_file
 
-            from .grid import RecallAtKTokensMemo, continuity_jumps, pawsx_grid, pawsx_score_parts, retrieval_grid
+            from .controls import shuffled_sums, versus_p_values
+            from .grid import (RecallAtKTokensMemo, continuity_jumps, macro_groups, pawsx_grid, pawsx_item_outcomes,
+                               pawsx_score_parts, retrieval_grid, significance)
 
             queries = read_jsonl(qfile)
             passages = read_corpus(self.corpus_path(corpus))
@@ -588,23 +592,41 @@ class Pipeline:
                 S = np.load(self.out(f"index-{slug(plm)}-{corpus}") / "S.npy")
                 Q = np.load(self.out(f"queries-{slug(plm)}-{benchmark}") / "Q.npy")
                 langs = [q["lang"] for q in queries]
+                supported = supported_languages(plm)
+                outcomes, by_variant = {}, {}  # variant -> stored outcomes / summary rows
+                for variant, S_v in (("xqg", S), ("shuffled", shuffled_sums(S, cfg.seed))):
+                    if benchmark == "pawsx-adv":
+                        gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
+                        result = pawsx_grid(plm, Q, P, S_v, langs, gold, twin, label, cfg.alphas,
+                                            cfg.significance_resamples, supported)
+                    else:
+                        position = {p.docid: i for i, p in enumerate(passages)}
+                        gold_idx = [[position[d] for d in q["gold"]] for q in queries]
+                        if rkt is None:  # tokenised passages and memoised outcomes serve every PLM and variant
+                            rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
+                        result = retrieval_grid(benchmark, plm, Q, P, S_v, langs, gold_idx, rkt, cfg.alphas, cfg.top_k,
+                                                cfg.significance_resamples, supported)
+                    by_variant[variant] = [{**r, "variant": variant} for r in result.rows]
+                    outcomes[variant] = result.outcomes
+                    timings[plm if variant == "xqg" else f"{plm} {variant}"] = result.cell_seconds
+                # xQG vs the shuffled control, cell by cell, over the same queries
+                langs_arr = np.asarray(langs)
+                masks = {lang: langs_arr == lang for lang in set(langs)}
+                masks |= {name: mask for name, (_, mask) in macro_groups(langs_arr, list(dict.fromkeys(langs)),
+                                                                          supported).items()}
+                p_vs = versus_p_values(by_variant["shuffled"], cfg.alphas, outcomes["xqg"], outcomes["shuffled"], masks,
+                                       pawsx_item_outcomes if benchmark == "pawsx-adv" else dict,
+                                       lambda a, b: significance(a, b, cfg.significance_resamples))
+                for row, p in zip(by_variant["shuffled"], p_vs):
+                    row["p_vs_xqg"] = p
+                rows += by_variant["xqg"] + by_variant["shuffled"]
                 if benchmark == "pawsx-adv":
-                    gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
-                    result = pawsx_grid(plm, Q, P, S, langs, gold, twin, label, cfg.alphas, cfg.significance_resamples,
-                                        supported_languages(plm))
                     save_file({"parts": pawsx_score_parts(Q, P, S, gold, twin)}, str(out / f"parts-{slug(plm)}.safetensors"))
                     rows += pair_classification_rows(plm, self.out("corpora") / benchmark / "pairs.jsonl",
                                                      self.out(f"queries-{slug(plm)}-{benchmark}"))
-                else:
-                    position = {p.docid: i for i, p in enumerate(passages)}
-                    gold_idx = [[position[d] for d in q["gold"]] for q in queries]
-                    if rkt is None:  # tokenised passages and memoised outcomes serve every PLM
-                        rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
-                    result = retrieval_grid(benchmark, plm, Q, P, S, langs, gold_idx, rkt, cfg.alphas, cfg.top_k,
-                                            cfg.significance_resamples, supported_languages(plm))
-                rows += result.rows
-                timings[plm] = result.cell_seconds
-                save_file({k: np.ascontiguousarray(v) for k, v in result.outcomes.items()},
+                # xQG's outcomes under the metric's name, a control's as "{variant}/{metric}"
+                save_file({(k if variant == "xqg" else f"{variant}/{k}"): np.ascontiguousarray(v)
+                           for variant in VARIANTS for k, v in outcomes[variant].items()},
                           str(out / f"outcomes-{slug(plm)}.safetensors"))
             results = pd.DataFrame(rows)
             jumps = continuity_jumps(results[results["benchmark"] == benchmark], cfg.continuity_tolerance)

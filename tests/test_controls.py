@@ -1,0 +1,60 @@
+"""The shuffled control: another passage's queries, the same grid, a paired test against xQG."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xqg_core.artifacts import load_artifacts
+from xqg_core.controls import derangement, shuffled_sums, versus_p_values
+from xqg_core.errors import XqgError
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 1001])
+def test_derangement_moves_every_passage_and_is_seeded(n):
+    perm = derangement(n, 7)
+    assert sorted(perm.tolist()) == list(range(n)) and not np.any(perm == np.arange(n))
+    assert np.array_equal(perm, derangement(n, 7)) and (n < 10 or not np.array_equal(perm, derangement(n, 8)))
+
+
+def test_derangement_needs_two_passages():
+    with pytest.raises(XqgError, match="at least 2 passages"):
+        derangement(1, 0)
+
+
+def test_shuffled_sums_give_each_passage_another_passages_rows():
+    S = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3)
+    shuffled = shuffled_sums(S, 0)
+    perm = derangement(5, 0)
+    assert np.array_equal(shuffled, S[:, perm]) and not any(np.array_equal(shuffled[:, i], S[:, i]) for i in range(5))
+
+
+def test_versus_p_values_pair_the_same_cell_and_queries():
+    alphas = [0.0, 0.1]
+    ref = {"m": np.zeros((2, 1, 6))}
+    var = {"m": np.zeros((2, 1, 6))}
+    var["m"][1, 0, :3] = 1.0  # the variant differs on the first language's queries only
+    masks = {"a": np.array([1, 1, 1, 0, 0, 0], bool), "b": np.array([0, 0, 0, 1, 1, 1], bool), "avg": np.ones(6, bool)}
+    rows = [dict(alpha=a, n=1, lang=lang, metric="m") for a in alphas for lang in masks]
+    seen = []
+    p = versus_p_values(rows, alphas, ref, var, masks, dict, lambda x, y: seen.append((x.tolist(), y.tolist())) or 0.5)
+    assert p == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]
+    assert seen == [([0.0] * 3, [1.0] * 3), ([0.0] * 3, [0.0] * 3), ([0.0] * 6, [1.0] * 3 + [0.0] * 3)]
+
+
+def test_study_carries_the_shuffled_control(small_study):
+    arts = load_artifacts(small_study.output_dir)
+    every = arts.results(None)
+    assert set(every.variant.dropna()) == {"xqg", "shuffled"}
+    grid = every[every.benchmark.isin(["xquad-xr", "pawsx-adv"])]
+    keys = ["benchmark", "plm", "alpha", "n", "lang", "metric"]
+    x = grid[grid.variant == "xqg"].set_index(keys)
+    s = grid[grid.variant == "shuffled"].set_index(keys)
+    assert x.index.sort_values().equals(s.index.sort_values())
+    at0 = s.index.get_level_values("alpha") == 0
+    np.testing.assert_allclose(s.value[at0], x.value.loc[s.index[at0]], equal_nan=True)  # P' = P for both
+    assert (s.p_vs_xqg[at0] == 1).all() and s.p_vs_xqg[~at0].between(0, 1).all()
+    assert x.loc[:, "p_vs_xqg"].isna().all() if "p_vs_xqg" in x.columns else True
+    # default reads: xQG rows only, as the pages expect
+    assert "variant" not in arts.results().columns and len(arts.results()) == len(every) - len(s)
+    t = arts.tensors("outcomes/xquad-xr/me5-small.safetensors")
+    assert {"R@2kt", "shuffled/R@2kt"} <= set(t) and t["shuffled/R@2kt"].dtype == np.int8
