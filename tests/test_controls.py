@@ -44,8 +44,9 @@ def test_versus_p_values_pair_the_same_cell_and_queries():
 def test_study_carries_the_shuffled_control(small_study):
     arts = load_artifacts(small_study.output_dir)
     every = arts.results(None)
-    assert set(every.variant.dropna()) == {"xqg", "shuffled"}
-    grid = every[every.benchmark.isin(["xquad-xr", "pawsx-adv"])]
+    langs = small_study.generation_langs
+    assert set(every.variant.dropna()) == {"xqg", "shuffled"} | {f"{k}-{l}" for k in ("only", "without") for l in langs}
+    grid = every[every.variant.isin(["xqg", "shuffled"])]
     keys = ["benchmark", "plm", "alpha", "n", "lang", "metric"]
     x = grid[grid.variant == "xqg"].set_index(keys)
     s = grid[grid.variant == "shuffled"].set_index(keys)
@@ -55,6 +56,43 @@ def test_study_carries_the_shuffled_control(small_study):
     assert (s.p_vs_xqg[at0] == 1).all() and s.p_vs_xqg[~at0].between(0, 1).all()
     assert x.loc[:, "p_vs_xqg"].isna().all() if "p_vs_xqg" in x.columns else True
     # default reads: xQG rows only, as the pages expect
-    assert "variant" not in arts.results().columns and len(arts.results()) == len(every) - len(s)
+    assert "variant" not in arts.results().columns
+    assert len(arts.results()) == len(every[every.variant.isna() | (every.variant == "xqg")])
     t = arts.tensors("outcomes/xquad-xr/me5-small.safetensors")
     assert {"R@2kt", "shuffled/R@2kt"} <= set(t) and t["shuffled/R@2kt"].dtype == np.int8
+
+
+def test_the_ablation_equals_augmenting_with_one_languages_queries(small_study):
+    """only-de at n = n_max: P' = (1 - alpha) P + alpha * (sum of the de queries), checked by brute force."""
+    from xqg_core.artifacts import resolve_study
+    from xqg_core.augment import augment_passages
+    from xqg_core.search import search
+
+    arts = load_artifacts(small_study.output_dir)
+    every = arts.results(None)
+    ablation = every[every.variant.fillna("").str.contains("-")]
+    assert (ablation.n == small_study.n_max).all() and set(ablation.alpha) <= {0.01, 0.05} and 0.01 in set(ablation.alpha)
+    assert ablation.p_vs_xqg.between(0, 1).all() and (ablation.alpha > 0).all()
+    work = small_study.resolved_work()
+    enc = work / "encode-me5-small-xquad-xr"
+    P, E = np.load(enc / "P.npy").astype(np.float64), np.load(enc / "E.npy").astype(np.float64)
+    owner, rank, lang = (np.load(enc / f"{k}.npy") for k in ("passage_index", "rank_index", "lang_index"))
+    de = list(small_study.generation_langs).index("de")
+    S_all, S_de = np.zeros_like(P), np.zeros_like(P)
+    for j in range(len(E)):
+        if rank[j] < small_study.n_max:
+            S_all[owner[j]] += E[j]
+            if lang[j] == de:
+                S_de[owner[j]] += E[j]
+    Q = np.load(work / "queries-me5-small-xquad-xr" / "Q.npy")
+    built = resolve_study(arts)
+    passages, queries = built.corpora["xquad-xr"], built.queries["xquad-xr"]
+    position = {p.docid: i for i, p in enumerate(passages)}
+    for variant, S in (("only-de", S_de), ("without-de", S_all - S_de)):
+        _, ranked = search(augment_passages(P, S, 0.01), Q, 100)
+        mrr = np.array([next((1 / (r + 1) for r, d in enumerate(ranked[i][:10]) if d in {position[g] for g in q["gold"]}), 0.0)
+                        for i, q in enumerate(queries)])
+        cell = ablation[(ablation.variant == variant) & (ablation.plm == "me5-small") & (ablation.benchmark == "xquad-xr")
+                        & (ablation.alpha == 0.01) & (ablation.metric == "MRR@10")].set_index("lang").value
+        assert cell["avg"] == pytest.approx(np.mean([100 * mrr[[q["lang"] == l for q in queries]].mean()
+                                                     for l in dict.fromkeys(q["lang"] for q in queries)]), abs=1e-6)

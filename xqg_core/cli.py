@@ -80,6 +80,22 @@ def _cmd_evaluate_xor(args: argparse.Namespace) -> None:
     print(json.dumps(rounded, ensure_ascii=False, indent=2))
 
 
+def _cmd_evaluate_queries(args: argparse.Namespace) -> None:
+    from .artifacts import load_artifacts, resolve_study
+    from .encoders import load_encoder
+    from .evaluate_queries import evaluate_query_set, read_query_file
+
+    if any(not 0.0 <= a <= 1.0 for a in args.alpha):
+        raise XqgError("--alpha must be in [0, 1]")
+    arts = load_artifacts(args.artifacts)
+    if args.plm not in arts.encoders:
+        raise XqgError(f"--plm {args.plm}: the study holds {', '.join(arts.encoders)}")
+    study = resolve_study(arts, args.data_dir)
+    queries = read_query_file(args.queries, args.lang, study)
+    result = evaluate_query_set(arts, study, args.plm, load_encoder(args.plm), queries, args.lang, args.alpha, args.n)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+
+
 def _cmd_data(args: argparse.Namespace) -> None:
     from .download import DATASETS, download_dataset
     from .status import collect_status
@@ -198,6 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", choices=("punkt", "line"), default="punkt",
                    help="punkt: nltk.word_tokenize as the official script (default); line: preserve_line=True")
     p.set_defaults(func=_cmd_evaluate_xor)
+
+    p = sub.add_parser("evaluate-queries", help="any question file against a shipped study's index (JSON out)")
+    p.add_argument("--queries", required=True,
+                   help="XQuAD/SQuAD json with the study's question ids, or XOR-Retrieve jsonl with English answers")
+    p.add_argument("--lang", required=True, help="the questions' language (ISO code)")
+    p.add_argument("--plm", required=True, help="an encoder of the study, e.g. me5-small")
+    p.add_argument("--alpha", type=float, action="append", required=True, help="augmentation weight (repeatable)")
+    p.add_argument("--n", type=positive_int, default=5, help="generated queries per language summed into S_n")
+    p.add_argument("--artifacts", default=None, help="the study's directory (default: cached_artifacts)")
+    p.add_argument("--data-dir", default=None, help="only for a study that ships no texts")
+    p.set_defaults(func=_cmd_evaluate_queries)
 
     p = sub.add_parser("generate", help="generate n queries per passage and language (resumable shards)")
     p.add_argument("--generator", required=True,

@@ -1,10 +1,15 @@
-"""Controls that tell a passage-specific xQG effect from a generic one.
+"""Controls that tell a passage-specific xQG effect from a generic one, and the
+generation-language ablation.
 
 ``shuffled``: every passage is augmented with the generated queries of another passage,
 ``p' = (1 - alpha) p + alpha S_n(pi(p))`` with ``pi`` a fixed, seeded derangement of the
 corpus (no passage keeps its own queries). Nothing is generated or encoded again: the rows
 of ``S_n`` are permuted. Whatever the shuffled variant gains is what adding *some* set of
 question embeddings gains; xQG minus shuffled is what the passage's *own* queries add.
+
+``only-L`` / ``without-L`` (at n = n_max): ``S`` restricted to the queries generated in
+language L, or to all the others. Sums, as the paper's formula: only-L adds 1/7 of the
+query mass of xQG, so its alpha acts about seven times more weakly.
 """
 from __future__ import annotations
 
@@ -13,8 +18,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import XqgError
-
-VARIANTS = ("xqg", "shuffled")
 
 
 def derangement(n: int, seed: int) -> np.ndarray:
@@ -33,6 +36,25 @@ def derangement(n: int, seed: int) -> np.ndarray:
 def shuffled_sums(S: np.ndarray, seed: int) -> np.ndarray:
     """``S`` [n_max, passages, dim] with every passage's rows taken from another passage."""
     return np.ascontiguousarray(S[:, derangement(S.shape[1], seed)])
+
+
+def ablation_sums(S_all: np.ndarray, S_by_lang: np.ndarray, langs: Sequence[str]) -> dict[str, np.ndarray]:
+    """``{"only-L": S_L, "without-L": S_all - S_L}`` per generation language L, from the
+    sums over all languages ``S_all`` [passages, dim] and per language ``S_by_lang`` [L, passages, dim]."""
+    out = {}
+    for i, lang in enumerate(langs):
+        out[f"only-{lang}"] = S_by_lang[i]
+        out[f"without-{lang}"] = S_all - S_by_lang[i]
+    return out
+
+
+def best_alpha(rows: Sequence[dict], metric: str, n: int) -> float:
+    """The alpha > 0 with the highest macro (``avg``) ``metric`` at ``n`` among ``rows``."""
+    cands = [(r["value"], -r["alpha"]) for r in rows
+             if r["lang"] == "avg" and r["metric"] == metric and r["n"] == n and r["alpha"] > 0 and np.isfinite(r["value"])]
+    if not cands:
+        raise XqgError(f"no alpha > 0 with a {metric} value to choose the ablation's alpha from")
+    return -max(cands)[1]
 
 
 def versus_p_values(rows: Sequence[dict], alphas: Sequence[float], reference: dict[str, np.ndarray],
@@ -58,3 +80,35 @@ def versus_p_values(rows: Sequence[dict], alphas: Sequence[float], reference: di
         mask = masks[row["lang"]]
         out.append(significance(ref[row["metric"]][mask], var[row["metric"]][mask]))
     return out
+
+
+def grid_with_controls(run_grid: Callable[[np.ndarray, Sequence[float]], "object"], S: np.ndarray,
+                       S_by_lang: np.ndarray, generation_langs: Sequence[str], alphas: Sequence[float], seed: int,
+                       masks: dict[str, np.ndarray], item_outcomes: Callable, headline: str,
+                       significance: Callable[[np.ndarray, np.ndarray], float]) -> tuple[list[dict], dict, dict]:
+    """Every variant's grid for one PLM and benchmark: ``xqg`` and ``shuffled`` over the whole
+    (alpha, n) grid; ``only-L`` / ``without-L`` at n = n_max and alpha in {0.01, xQG's best
+    alpha by the macro ``headline`` metric} (those in ``alphas``). ``run_grid(S, alphas)`` runs
+    one grid (:class:`xqg_core.grid.GridResult`). Every control row carries ``p_vs_xqg``, the
+    paired test against xQG's same cell. Returns (rows, outcomes by stored key, cell seconds by variant)."""
+    results = {"xqg": run_grid(S, alphas), "shuffled": run_grid(shuffled_sums(S, seed), alphas)}
+    rows = {v: [{**r, "variant": v} for r in res.rows] for v, res in results.items()}
+    xqg_outcomes = results["xqg"].outcomes
+    n_max = S.shape[0]
+    for row, p in zip(rows["shuffled"], versus_p_values(rows["shuffled"], alphas, xqg_outcomes,
+                                                        results["shuffled"].outcomes, masks, item_outcomes, significance)):
+        row["p_vs_xqg"] = p
+    chosen = sorted({a for a in (0.01, best_alpha(rows["xqg"], headline, n_max)) if a in alphas})
+    cut = [0.0, *chosen]
+    at = [list(alphas).index(a) for a in cut]
+    reference = {k: v[at][:, n_max - 1 : n_max] for k, v in xqg_outcomes.items()}  # [cut alphas, 1, queries]
+    for variant, S_v in ablation_sums(S[-1], S_by_lang, generation_langs).items():
+        results[variant] = run_grid(S_v[None], cut)
+        kept = [{**r, "variant": variant} for r in results[variant].rows if r["alpha"] > 0]  # alpha 0: xQG's baseline
+        for row, p in zip(kept, versus_p_values(kept, cut, reference, results[variant].outcomes, masks,
+                                                item_outcomes, significance)):
+            row["p_vs_xqg"], row["n"] = p, n_max
+        rows[variant] = kept
+    outcomes = {(k if v == "xqg" else f"{v}/{k}"): np.ascontiguousarray(o)
+                for v, res in results.items() for k, o in res.outcomes.items()}
+    return [r for v in rows for r in rows[v]], outcomes, {v: res.cell_seconds for v, res in results.items()}

@@ -29,7 +29,6 @@ import numpy as np
 
 from .config import load_yaml_config
 from .data import Passage, iter_jsonl, load_corpus, load_xor_queries
-from .controls import VARIANTS
 from .encoders import supported_languages
 from .errors import DataFormatError, MissingResourceError, XqgError
 from .io import save_npy_atomic, write_text_atomic
@@ -498,15 +497,20 @@ class Pipeline:
 
         cfg = self.cfg
         names = [f"encode-{slug(plm)}-{corpus}{self.shard_suffix(s)}" for s in range(cfg.num_shards)]
-        inputs = {"shards": [self.stage_fp(n) for n in names], "n_max": cfg.n_max}
+        inputs = {"shards": [self.stage_fp(n) for n in names], "n_max": cfg.n_max,
+                  "per_language": list(cfg.generation_langs)}
 
         def fn(out: Path, _: Path) -> None:
             P = np.concatenate([np.load(self.out(name) / "P.npy") for name in names])
-            E, pi, _, ri = self.generated_embeddings(plm, corpus)
+            E, pi, li, ri = self.generated_embeddings(plm, corpus)
             S = np.stack([sum_query_embeddings(E, pi, ri, len(P), n) if len(E) else np.zeros_like(P)
                           for n in range(1, cfg.n_max + 1)])
+            # S_{n_max} per generation language, for the ablation (work dir only: never shipped)
+            S_lang = np.stack([sum_query_embeddings(E, pi, ri, len(P), cfg.n_max, keep=li == k) if len(E)
+                               else np.zeros_like(P) for k in range(len(cfg.generation_langs))])
             save_npy_atomic(out / "P.npy", P)
             save_npy_atomic(out / "S.npy", S)
+            save_npy_atomic(out / "S_lang.npy", S_lang)
 
         return self.run_stage(f"index-{slug(plm)}-{corpus}", inputs, fn)
 
@@ -573,13 +577,13 @@ class Pipeline:
                   "alphas": cfg.alphas, "top_k": cfg.top_k, "resamples": cfg.significance_resamples,
                   "continuity_tolerance": cfg.continuity_tolerance,
                   "supported": {plm: supported_languages(plm) for plm in cfg.encoders},
-                  "variants": VARIANTS, "seed": cfg.seed}
+                  "controls": ["shuffled", "only-L", "without-L"], "seed": cfg.seed}
 
         def fn(out: Path, _: Path) -> None:
             import pandas as pd
             from safetensors.numpy import save_file
 
-            from .controls import shuffled_sums, versus_p_values
+            from .controls import grid_with_controls
             from .grid import (RecallAtKTokensMemo, continuity_jumps, macro_groups, pawsx_grid, pawsx_item_outcomes,
                                pawsx_score_parts, retrieval_grid, significance)
 
@@ -588,46 +592,37 @@ class Pipeline:
             rows, timings = [], {}
             rkt = None
             for plm in cfg.encoders:
-                P = np.load(self.out(f"index-{slug(plm)}-{corpus}") / "P.npy")
-                S = np.load(self.out(f"index-{slug(plm)}-{corpus}") / "S.npy")
+                index = self.out(f"index-{slug(plm)}-{corpus}")
+                P, S, S_lang = (np.load(index / name) for name in ("P.npy", "S.npy", "S_lang.npy"))
                 Q = np.load(self.out(f"queries-{slug(plm)}-{benchmark}") / "Q.npy")
-                langs = [q["lang"] for q in queries]
+                langs = np.asarray([q["lang"] for q in queries])
                 supported = supported_languages(plm)
-                outcomes, by_variant = {}, {}  # variant -> stored outcomes / summary rows
-                for variant, S_v in (("xqg", S), ("shuffled", shuffled_sums(S, cfg.seed))):
-                    if benchmark == "pawsx-adv":
-                        gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
-                        result = pawsx_grid(plm, Q, P, S_v, langs, gold, twin, label, cfg.alphas,
-                                            cfg.significance_resamples, supported)
-                    else:
-                        position = {p.docid: i for i, p in enumerate(passages)}
-                        gold_idx = [[position[d] for d in q["gold"]] for q in queries]
-                        if rkt is None:  # tokenised passages and memoised outcomes serve every PLM and variant
-                            rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
-                        result = retrieval_grid(benchmark, plm, Q, P, S_v, langs, gold_idx, rkt, cfg.alphas, cfg.top_k,
-                                                cfg.significance_resamples, supported)
-                    by_variant[variant] = [{**r, "variant": variant} for r in result.rows]
-                    outcomes[variant] = result.outcomes
-                    timings[plm if variant == "xqg" else f"{plm} {variant}"] = result.cell_seconds
-                # xQG vs the shuffled control, cell by cell, over the same queries
-                langs_arr = np.asarray(langs)
-                masks = {lang: langs_arr == lang for lang in set(langs)}
-                masks |= {name: mask for name, (_, mask) in macro_groups(langs_arr, list(dict.fromkeys(langs)),
-                                                                          supported).items()}
-                p_vs = versus_p_values(by_variant["shuffled"], cfg.alphas, outcomes["xqg"], outcomes["shuffled"], masks,
-                                       pawsx_item_outcomes if benchmark == "pawsx-adv" else dict,
-                                       lambda a, b: significance(a, b, cfg.significance_resamples))
-                for row, p in zip(by_variant["shuffled"], p_vs):
-                    row["p_vs_xqg"] = p
-                rows += by_variant["xqg"] + by_variant["shuffled"]
+                if benchmark == "pawsx-adv":
+                    gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
+                    run_grid = lambda S_v, alphas: pawsx_grid(plm, Q, P, S_v, langs, gold, twin, label, alphas,
+                                                              cfg.significance_resamples, supported)
+                else:
+                    position = {p.docid: i for i, p in enumerate(passages)}
+                    gold_idx = [[position[d] for d in q["gold"]] for q in queries]
+                    if rkt is None:  # tokenised passages and memoised outcomes serve every PLM and variant
+                        rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
+                    run_grid = lambda S_v, alphas: retrieval_grid(benchmark, plm, Q, P, S_v, langs, gold_idx, rkt, alphas,
+                                                                  cfg.top_k, cfg.significance_resamples, supported)
+                masks = {lang: langs == lang for lang in set(langs.tolist())}
+                masks |= {name: m for name, (_, m) in macro_groups(langs, list(dict.fromkeys(langs.tolist())),
+                                                                    supported).items()}
+                plm_rows, outcomes, seconds = grid_with_controls(
+                    run_grid, S, S_lang, cfg.generation_langs, cfg.alphas, cfg.seed, masks,
+                    pawsx_item_outcomes if benchmark == "pawsx-adv" else dict,
+                    "adv_acc1" if benchmark == "pawsx-adv" else "R@2kt",
+                    lambda a, b: significance(a, b, cfg.significance_resamples))
+                rows += plm_rows
+                timings[plm] = seconds["xqg"]
                 if benchmark == "pawsx-adv":
                     save_file({"parts": pawsx_score_parts(Q, P, S, gold, twin)}, str(out / f"parts-{slug(plm)}.safetensors"))
                     rows += pair_classification_rows(plm, self.out("corpora") / benchmark / "pairs.jsonl",
                                                      self.out(f"queries-{slug(plm)}-{benchmark}"))
-                # xQG's outcomes under the metric's name, a control's as "{variant}/{metric}"
-                save_file({(k if variant == "xqg" else f"{variant}/{k}"): np.ascontiguousarray(v)
-                           for variant in VARIANTS for k, v in outcomes[variant].items()},
-                          str(out / f"outcomes-{slug(plm)}.safetensors"))
+                save_file(outcomes, str(out / f"outcomes-{slug(plm)}.safetensors"))
             results = pd.DataFrame(rows)
             jumps = continuity_jumps(results[results["benchmark"] == benchmark], cfg.continuity_tolerance)
             if not jumps.empty:
