@@ -41,7 +41,12 @@ def open_page(page: str | None = None, **params) -> AppTest:
 
 
 def results_frame(arts_dir) -> pd.DataFrame:
-    return pd.read_parquet(f"{arts_dir}/results.parquet")
+    """xQG's rows (the pages show those; controls are other variants)."""
+    from pathlib import Path
+
+    from xqg_core.artifacts import read_results
+
+    return read_results(Path(arts_dir) / "results.parquet")
 
 
 def value(res, benchmark, plm, alpha, n, lang, metric) -> float:
