@@ -27,6 +27,7 @@ from xqg_core.train_generator import GeneratorTrainConfig
     ("n_max: 3\numap: {n: 5}\n", "umap.n \\(5\\) must not exceed n_max \\(3\\)"),
     ("xquad_xr: [1, 2]\n", "field 'xquad_xr': expected a mapping"),
     ("name: [a, b]\n", "field 'name': expected a string"),
+    ("xquad_xr: {distractors: some}\n", "xquad_xr.distractors must be a count >= 0 or all, not 'some'"),
     ("[[[[" * 300 + "]]]]" * 300 + "\n", "expected a mapping|nested too deeply"),
     ("generation_langs: [de, xx]\n", "generation_langs: unknown language code\\(s\\) 'xx'"),
     ("pawsx_adv: {langs: [ar]}\n", "pawsx_adv.langs: unknown language code\\(s\\) 'ar'"),

@@ -46,9 +46,15 @@ DEFAULT_ALPHAS = tuple(round(0.0025 * i, 4) for i in range(21)) + tuple(round(0.
 @dataclass
 class XquadXrSection:
     langs: tuple[str, ...] = XQUAD_XR_LANGS
-    distractors: int | None = 3000  # Vital Articles passages; None: all ~12,300
+    distractors: int | str | None = "all"  # Vital Articles passages: the first k, or all (~12,300; also null)
     max_paragraphs: int | None = None  # first k XQuAD paragraphs (small configs)
     max_words: int = 100
+
+    def __post_init__(self) -> None:
+        if self.distractors == "all":
+            self.distractors = None
+        if self.distractors is not None and (isinstance(self.distractors, str) or self.distractors < 0):
+            raise ValueError(f"xquad_xr.distractors must be a count >= 0 or all, not {self.distractors!r}")
 
 
 @dataclass
