@@ -127,7 +127,7 @@ def study_sample(root: Path, size: int, seed: int):
 
     arts = load_artifacts(root)
     passages = resolve_study(arts).corpora["xquad-xr"]
-    P = arts.tensors("index/me5-small.safetensors")["P"].astype(np.float32)
+    P = arts.index("me5-small")["P"]
     chosen = np.sort(np.random.default_rng(seed).choice(len(passages), size=min(size, len(passages)), replace=False))
     return arts, passages, P, chosen
 

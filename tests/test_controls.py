@@ -96,3 +96,14 @@ def test_the_ablation_equals_augmenting_with_one_languages_queries(small_study):
                         & (ablation.alpha == 0.01) & (ablation.metric == "MRR@10")].set_index("lang").value
         assert cell["avg"] == pytest.approx(np.mean([100 * mrr[[q["lang"] == l for q in queries]].mean()
                                                      for l in dict.fromkeys(q["lang"] for q in queries)]), abs=1e-6)
+
+
+def test_int8_rows_with_scales_round_trip_within_half_a_step():
+    from xqg_core.artifacts import dequantize_rows, quantize_rows
+
+    x = np.random.default_rng(0).normal(size=(3, 50, 16)).astype(np.float32)
+    x[1, 7] = 0.0  # an all-zero row (a passage without generated queries) stays zero
+    q, scale = quantize_rows(x)
+    assert q.dtype == np.int8 and scale.shape == (3, 50)
+    back = dequantize_rows(q, scale)
+    assert np.all(np.abs(back - x) <= scale[..., None] / 2 + 1e-7) and not back[1, 7].any()

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xqg_core.artifacts import SCHEMA_VERSION, ArtifactError, load_artifacts, resolve_study
+from xqg_core.artifacts import ArtifactError, load_artifacts, resolve_study
 from xqg_core.augment import augment_passages
 from xqg_core.cli import main
 from xqg_core.evaluate import evaluate_xor_retrieve
@@ -56,9 +56,13 @@ def test_small_study_writes_every_cell(small_study):
     assert list(gq.columns) == ["corpus", "passage_id", "lang", "i", "text"] and set(gq.i) == {0, 1}
     umap = arts.table("umap.parquet")
     assert set(umap.kind) == {"passage", "augmented", "query"} and np.isfinite(umap[["x", "y"]].to_numpy()).all()
-    idx = arts.tensors("index/me5-small.safetensors")
-    assert idx["P"].dtype == np.float16 and idx["S"].shape == (2, *idx["P"].shape)
+    stored = arts.tensors("index/me5-small.safetensors")
+    assert stored["S"].dtype == np.int8 and stored["S.scale"].shape == stored["S"].shape[:2]
+    idx = arts.index("me5-small")
+    assert idx["P"].dtype == np.float32 and idx["S"].shape == (2, *idx["P"].shape)
     assert arts.manifest["corpora"]["xquad-xr"]["num_passages"] == idx["P"].shape[0]
+    P = np.load(small_study.resolved_work() / "index-me5-small-xquad-xr" / "P.npy")
+    assert np.abs(idx["P"] - P).max() <= np.abs(P).max(axis=1).max() / 254 + 1e-7  # half a step of the row's scale
     assert set(arts.manifest["stage_seconds"]) >= {"corpora", "grid-xquad-xr", "umap"}
 
 
@@ -171,7 +175,7 @@ def test_artifact_validation_explains_mismatches(small_study, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["schema_version"] = 999
     (out / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match=f"schema_version 999, this code reads {SCHEMA_VERSION}"):
+    with pytest.raises(ArtifactError, match="schema_version 999, this code reads 2 and 3"):
         load_artifacts(out)
     (out / "manifest.json").unlink()
     with pytest.raises(ArtifactError, match="no artifacts here; rebuild"):

@@ -27,7 +27,9 @@ Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
   int8 (1 hit, 0 miss, -1 not evaluated) for binary metrics, float16 fractions otherwise;
   pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`);
 - ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
-  [queries, d] of xquad-xr in float16: live search and off-grid alpha;
+  [queries, d] of xquad-xr as int8 rows with float32 per-row scales (``P.scale``, ...;
+  studies before schema 3: float16), read by :meth:`Artifacts.index`: live search and
+  off-grid alpha;
 - ``umap.parquet``: ``plm, kind, alpha, passage, lang, i, x, y``;
 - ``texts/``: passages, queries and live-search examples with their texts (:mod:`xqg_core.texts`).
 """
@@ -47,7 +49,7 @@ import numpy as np
 
 from .errors import XqgError
 from .io import write_json_atomic
-from .paths import ARTIFACTS_DIR, PROJECT_ROOT
+from .paths import ARTIFACTS_DIR, PROJECT_ROOT, slug
 from .stages import file_sha1, fingerprint
 
 if TYPE_CHECKING:
@@ -55,9 +57,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1
+# 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1;
+# 3: controls (variant, p_vs_xqg), avg_supported, the index as int8 rows with per-row scales
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = (2, 3)  # a version-2 study reads as xQG rows only, its index in float16
 MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_TOTAL_BYTES = 150 * 1024 * 1024
+MAX_TOTAL_BYTES = 250 * 1024 * 1024  # the study, the generator weights beside it included
 BINARY_METRICS = {"R@2kt", "R@5kt", "clean", "adversarial", "win", "para"}
 REBUILD_HINT = "rebuild them with `python -m xqg_core precompute --config configs/default.yaml`"
 DEVIATIONS = (
@@ -111,7 +116,7 @@ def export_artifacts(pipe: "Pipeline") -> Path:
     import pandas as pd
     from safetensors.numpy import load_file, save_file
 
-    from .precompute import CORPUS_OF, read_corpus, read_jsonl, slug
+    from .precompute import CORPUS_OF, read_corpus, read_jsonl
 
     cfg = pipe.cfg
     out = cfg.resolved_output()
@@ -177,9 +182,12 @@ def export_artifacts(pipe: "Pipeline") -> Path:
     if cfg.xquad_xr:
         for plm in cfg.encoders:
             index = pipe.out(f"index-{slug(plm)}-xquad-xr")
-            save_file({"P": np.load(index / "P.npy").astype(np.float16), "S": np.load(index / "S.npy").astype(np.float16),
-                       "Q": np.load(pipe.out(f"queries-{slug(plm)}-xquad-xr") / "Q.npy").astype(np.float16)},
-                      str(partial / "index" / f"{slug(plm)}.safetensors"))
+            # int8 rows with per-row scales: 12.7k passages x (1 + n_max) x 512 dims fit the 50 MB per file
+            tensors = {}
+            for key, matrix in (("P", np.load(index / "P.npy")), ("S", np.load(index / "S.npy")),
+                                ("Q", np.load(pipe.out(f"queries-{slug(plm)}-xquad-xr") / "Q.npy"))):
+                tensors[key], tensors[f"{key}.scale"] = quantize_rows(matrix)
+            save_file(tensors, str(partial / "index" / f"{slug(plm)}.safetensors"))
     if cfg.umap and cfg.xquad_xr:
         shutil.copyfile(pipe.out("umap") / "umap.parquet", partial / "umap.parquet")
 
@@ -314,6 +322,26 @@ class Artifacts:
 
         return load_file(str(self.path(rel)))
 
+    def index(self, plm: str) -> dict[str, np.ndarray]:
+        """``P``, ``S``, ``Q`` of xquad-xr for one PLM in float32, whether stored in float16 or
+        as int8 rows with per-row scales (:func:`quantize_rows`)."""
+        t = self.tensors(f"index/{slug(plm)}.safetensors")
+        return {k: dequantize_rows(t[k], t[f"{k}.scale"]) if f"{k}.scale" in t else t[k].astype(np.float32)
+                for k in ("P", "S", "Q")}
+
+
+def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 values and float32 scales per row (last axis): ``x ~ q * scale``, ``scale = max|row| / 127``;
+    the error per component is at most ``scale / 2``."""
+    x = np.asarray(x, dtype=np.float32)
+    scale = np.abs(x).max(axis=-1) / 127.0
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    return np.clip(np.rint(x / scale[..., None]), -127, 127).astype(np.int8), scale
+
+
+def dequantize_rows(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return q.astype(np.float32) * scale[..., None].astype(np.float32)
+
 
 def check_manifest_shape(manifest: dict, path: Path) -> None:
     """Every field the pages read, with its type; the config must be a valid study config."""
@@ -362,8 +390,9 @@ def load_artifacts(root: str | Path | None = None, verify: bool = True) -> Artif
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{manifest_path}: line {exc.lineno}: invalid JSON ({exc.msg}); {REBUILD_HINT}") from None
     version = manifest.get("schema_version") if isinstance(manifest, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ArtifactError(f"{manifest_path}: schema_version {version!r}, this code reads {SCHEMA_VERSION}; "
+    if version not in READABLE_SCHEMAS:
+        raise ArtifactError(f"{manifest_path}: schema_version {version!r}, this code reads "
+                            f"{' and '.join(map(str, READABLE_SCHEMAS))}; "
                             f"{REBUILD_HINT}")
     check_manifest_shape(manifest, manifest_path)
     if verify:

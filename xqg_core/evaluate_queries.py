@@ -69,15 +69,15 @@ def evaluate_query_set(arts, study, plm: str, encoder, queries: QuerySet, lang: 
                        n: int) -> dict:
     """``{"benchmark", "plm", "lang", "num_queries", "rows": [{alpha, n, metric, value, p_value}]}``."""
     from .grid import RecallAtKTokensMemo, mixed_scores, retrieval_cell, significance, top_k
-    from .precompute import slug
+    from .paths import slug
 
     index = f"index/{slug(plm)}.safetensors"
     if index not in arts.manifest["files"]:
         raise XqgError(f"the study has no index for {plm!r}; it holds {', '.join(arts.encoders)}")
-    t = arts.tensors(index)
+    t = arts.index(plm)
     if not 1 <= n <= t["S"].shape[0]:
         raise XqgError(f"--n must be 1 to {t['S'].shape[0]} for this study")
-    P, S_n = t["P"].astype(np.float32), t["S"][n - 1].astype(np.float32)
+    P, S_n = t["P"], t["S"][n - 1]
     Q = np.asarray(encoder.encode_queries(queries.texts), dtype=np.float32)
     QP, QS = Q @ P.T, Q @ S_n.T
     passages = study.corpora["xquad-xr"]

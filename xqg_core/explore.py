@@ -28,7 +28,7 @@ from .grid import (
     summarise_cell,
     top_k,
 )
-from .precompute import slug
+from .paths import slug
 
 BENCHMARK_METRICS = {"xquad-xr": RETRIEVAL_METRICS, "xor-retrieve": RETRIEVAL_METRICS, "pawsx-adv": PAWSX_METRICS}
 MAX_QUERY_CHARS = 500
@@ -126,7 +126,7 @@ class RetrievalRecompute:
 
     def scores(self, plm: str):
         if plm not in self._scores:
-            t = self.arts.tensors(f"index/{slug(plm)}.safetensors")
+            t = self.arts.index(plm)
             self._scores[plm] = score_matrices(t["Q"], t["P"], t["S"])
         return self._scores[plm]
 
@@ -219,12 +219,11 @@ _IDENTIFIER = None
 
 
 class LiveIndex:
-    """The shipped xquad-xr passages of one PLM: P and S_n (float16 on disk, float32 here)."""
+    """The shipped xquad-xr passages of one PLM: P and S_n (int8 or float16 on disk, float32 here)."""
 
     def __init__(self, arts: Artifacts, plm: str):
-        t = arts.tensors(f"index/{slug(plm)}.safetensors")
-        self.P = t["P"].astype(np.float32)
-        self.S = t["S"].astype(np.float32)
+        t = arts.index(plm)
+        self.P, self.S = t["P"], t["S"]
         self.docids = arts.table("corpora/xquad-xr.parquet").docid.tolist()
 
     def search(self, q: np.ndarray, alpha: float, n: int, k: int = 10) -> pd.DataFrame:

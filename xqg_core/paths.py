@@ -52,3 +52,14 @@ def default_generator_dir() -> Path:
     if (SHIPPED_GENERATOR_DIR / "model.safetensors").is_file():
         return SHIPPED_GENERATOR_DIR
     return cache_dir() / "me5-qg"
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of an encoder name (a local path becomes its last part + a hash)."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        return name
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "_", name.rstrip("/").rsplit("/", 1)[-1])[:40]
+    return f"{tail}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"

@@ -32,7 +32,7 @@ from .data import Passage, iter_jsonl, load_corpus, load_xor_queries
 from .encoders import supported_languages
 from .errors import DataFormatError, MissingResourceError, XqgError
 from .io import save_npy_atomic, write_text_atomic
-from .paths import PROJECT_ROOT, cache_dir, default_generator_dir, resolve_data_dir
+from .paths import PROJECT_ROOT, cache_dir, default_generator_dir, resolve_data_dir, slug
 from .stages import StageRunner, file_sha1
 from .studies import PAWSX_ADV_LANGS, XQUAD_XR_LANGS
 
@@ -180,17 +180,6 @@ class PrecomputeConfig:
 
 # A benchmark's corpus (what is generated for, encoded and augmented).
 CORPUS_OF = {"xquad-xr": "xquad-xr", "pawsx-adv": "pawsx-test", "xor-retrieve": "xor-corpus"}
-
-
-def slug(name: str) -> str:
-    """A file-name-safe form of an encoder name (a local path becomes its last part + a hash)."""
-    import hashlib
-    import re
-
-    if re.fullmatch(r"[A-Za-z0-9._-]+", name):
-        return name
-    tail = re.sub(r"[^A-Za-z0-9._-]+", "_", name.rstrip("/").rsplit("/", 1)[-1])[:40]
-    return f"{tail}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
 
 
 # ----------------------------------------------------------------------------- jsonl helpers
