@@ -107,3 +107,8 @@ def test_int8_rows_with_scales_round_trip_within_half_a_step():
     assert q.dtype == np.int8 and scale.shape == (3, 50)
     back = dequantize_rows(q, scale)
     assert np.all(np.abs(back - x) <= scale[..., None] / 2 + 1e-7) and not back[1, 7].any()
+
+
+def test_the_manifest_lists_unsupported_languages(small_study):
+    arts = load_artifacts(small_study.output_dir)
+    assert arts.manifest["unsupported_languages"] == {"use-m-v3": {"xquad-xr": ["hi", "vi"]}}

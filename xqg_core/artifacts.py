@@ -224,12 +224,28 @@ def export_artifacts(pipe: "Pipeline") -> Path:
                               for b, t in cell_seconds.items()},
         "significance": {"test": "paired randomization test, two-sided", "resamples": cfg.significance_resamples,
                          "baseline": "alpha = 0, same PLM and n"},
+        "unsupported_languages": unsupported_languages(cfg),
         "deviations": list(DEVIATIONS) if cfg.name == "default" else [],
         "inputs_fingerprint": inputs_fp,
         "files": files,
     }
     write_json_atomic(partial / "manifest.json", manifest)  # the new study is complete from here on
     swap_in(out)
+    return out
+
+
+def unsupported_languages(cfg) -> dict[str, dict[str, list[str]]]:
+    """Per PLM and benchmark, the query languages the PLM was not trained on (the app marks them)."""
+    from .encoders import supported_languages
+
+    langs = {"xquad-xr": cfg.xquad_xr.langs if cfg.xquad_xr else (), "pawsx-adv": cfg.pawsx_adv.langs if cfg.pawsx_adv else (),
+             "xor-retrieve": (cfg.xor_retrieve.langs or ()) if cfg.xor_retrieve else ()}
+    out = {}
+    for plm in cfg.encoders:
+        supported = supported_languages(plm)
+        missing = {b: [lang for lang in ls if supported is not None and lang not in supported] for b, ls in langs.items()}
+        if any(missing.values()):
+            out[plm] = {b: ls for b, ls in missing.items() if ls}
     return out
 
 
