@@ -14,10 +14,10 @@ def load_status(data_dir: str | None) -> dict:
 
 st.title("Installation")
 
-data_dir = st.query_params.get("data_dir")
-status = load_status(data_dir)
+# the data directory comes from the server's environment only: a URL never names a server path
+status = load_status(None)
 
-st.caption(f"Data directory: {status['data_dir'] or 'not found - set XQG_DATA_DIR or pass data_dir in the URL'}")
+st.caption(f"Data directory: {status['data_dir'] or 'not found - start the app with XQG_DATA_DIR=DIR streamlit run app.py'}")
 
 st.subheader("Encoders (PLMs)")
 encoders = pd.DataFrame(status["encoders"]).rename(columns=str.capitalize)

@@ -215,8 +215,9 @@ def test_missing_or_corrupt_artifacts_say_how_to_rebuild(small_study, tmp_path, 
 
 def test_status_page_shows_encoders_and_datasets(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XQG_CACHE", str(tmp_path))  # an empty cache: nothing trained or converted yet
+    monkeypatch.setenv("XQG_DATA_DIR", str(data_dir))
     st.cache_data.clear()
-    at = open_page("pages/status.py", data_dir=data_dir)
+    at = open_page("pages/status.py", data_dir="/etc")  # a path in the URL is never read
     assert at.title[0].value == "Installation"
     encoders = at.dataframe[0].value
     rows = dict(zip(encoders["Name"], encoders["Available"]))

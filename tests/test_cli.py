@@ -181,3 +181,9 @@ def test_output_paths_that_cannot_be_written_are_refused_first(tmp_path, capsys)
                      "--output", str(output)]) == 2
         assert message in capsys.readouterr().err
     assert (other / "notes.txt").read_text() == "mine" and sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+def test_encoders_lists_pooling_only_where_it_applies(capsys):
+    assert main(["encoders"]) == 0
+    lines = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert lines["use-m-v3"] == "-" and lines["me5-small"] == "mean"

@@ -165,7 +165,8 @@ def _cmd_encoders(args: argparse.Namespace) -> None:
 
     for spec in ENCODERS.values():
         where = "offline" if spec.offline else f"hub: {spec.model_id}"
-        print(f"{spec.name:14s} {spec.pooling:4s} norm={str(spec.normalize):5s} q{spec.q_max_len}/p{spec.p_max_len} "
+        pooling = "-" if spec.family == "use" else spec.pooling  # USE is a TF graph with its own pooling
+        print(f"{spec.name:14s} {pooling:4s} norm={str(spec.normalize):5s} q{spec.q_max_len}/p{spec.p_max_len} "
               f"[{where}] {spec.description}")
 
 

@@ -32,8 +32,9 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None, *, required: boo
     if not required:
         return None
     hint = (
-        "pass --data-dir DIR or set XQG_DATA_DIR to a directory holding the official files, "
-        "or fetch them with `python -m xqg_core data download NAME --to DIR`"
+        "set XQG_DATA_DIR=DIR (the dashboard: `XQG_DATA_DIR=DIR streamlit run app.py`) or pass --data-dir DIR "
+        "(the command line) to a directory holding the official files, or fetch them with "
+        "`python -m xqg_core data download NAME --to DIR`"
     )
     raise MissingResourceError(f"data directory not found ({source}: {path}); {hint}")
 
