@@ -75,10 +75,12 @@ right.markdown("**Baseline (alpha = 0)**")
 right.dataframe(base, hide_index=True, width="stretch", column_config={"score": st.column_config.NumberColumn(format="%.4f")})
 
 st.subheader("Generated queries of a hit")
+# the labels themselves are the options: a new ranking is a new list, so the picker never keeps
+# a label of the previous query's hits over the new hits' queries
 hit_labels = [f"#{r} {d}" for r, d in zip(hits["rank"], hits["docid"])]
-chosen = st.selectbox("Hit", range(len(hit_labels)), format_func=lambda i: hit_labels[i], key="hit")
+chosen = st.selectbox("Hit", hit_labels, key="hit")
 generated = ui.table(str(arts.root), "generated_queries.parquet")
-mine = generated[(generated.corpus == "xquad-xr") & (generated.passage_id == hits["docid"].iloc[chosen])]
+mine = generated[(generated.corpus == "xquad-xr") & (generated.passage_id == hits["docid"].iloc[hit_labels.index(chosen)])]
 st.dataframe(mine[["lang", "i", "text"]], hide_index=True, width="stretch")
 
 with st.expander("Export this view"):

@@ -177,10 +177,17 @@ def test_live_search_answers_and_rejects(arts_dir):
     assert len(xqg) == 5 and len(base) == 5
     assert xqg.score.is_monotonic_decreasing and base.score.is_monotonic_decreasing
     assert "Detected language: en" in " ".join(c.value for c in at.caption)
-    at.selectbox(key="hit").set_value(2).run()
+    at.selectbox(key="hit").set_value(at.selectbox(key="hit").options[2]).run()
     gq = pd.read_parquet(f"{arts_dir}/generated_queries.parquet")
     third_hit = at.dataframe[0].value.docid.iloc[2]
     assert list(at.dataframe[2].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == third_hit)].text)
+    # a new query: the picker names one of the new hits, and the table shows that hit's queries
+    at.text_input(key="q").input("Wie heißt die Hauptstadt von Frankreich?").run()
+    hits = at.dataframe[0].value
+    picked = at.selectbox(key="hit").value
+    assert picked in [f"#{r} {d}" for r, d in zip(hits["rank"], hits.docid)]
+    shown = picked.split(" ", 1)[1]
+    assert list(at.dataframe[2].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == shown)].text)
     # with alpha = 0 the augmented list is the baseline list
     at.select_slider(key="alpha").set_value(0.0).run()
     assert list(at.dataframe[0].value.docid) == list(at.dataframe[1].value.docid)
