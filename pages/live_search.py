@@ -34,7 +34,12 @@ if len(examples):
         st.session_state["q"] = examples["query"].iloc[pick - 1]
     st.session_state["_last_example"] = pick
 k_query = ui.bound("q", "", lambda v: isinstance(v, str))
-text = st.text_input("Query (any language)", key=k_query, max_chars=2000)
+def typed_own_query() -> None:
+    """A query typed by hand is nobody's example: the picker goes back to "(type your own)"."""
+    st.session_state["example"] = st.session_state["_last_example"] = 0
+
+
+text = st.text_input("Query (any language)", key=k_query, max_chars=2000, on_change=typed_own_query)
 keys.append(k_query)
 ui.sync_url(keys)
 

@@ -199,6 +199,9 @@ def test_live_search_answers_and_rejects(arts_dir):
     at.selectbox(key="example").set_value(1).run()
     assert at.text_input(key="q").value
     assert len(at.dataframe[0].value) == 5
+    # typing over it: the picker no longer names the example
+    at.text_input(key="q").input("Where is the Eiffel Tower?").run()
+    assert at.selectbox(key="example").value == 0 and at.text_input(key="q").value == "Where is the Eiffel Tower?"
 
 
 def test_missing_or_corrupt_artifacts_say_how_to_rebuild(small_study, tmp_path, monkeypatch):
