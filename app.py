@@ -13,6 +13,7 @@ st.set_page_config(page_title="xQG Explorer", layout="wide")
 
 def overview() -> None:
     from pages import ui
+    from xqg_core.artifacts import commits_since
     from xqg_core.explore import headline
     from xqg_core.paper import PAPER_AVERAGES_R2KT, PAPER_CITATION, PAPER_SETTING, paper_table
 
@@ -56,6 +57,10 @@ def overview() -> None:
         f"significance: {sig['test']} ({sig['resamples']:,} resamples) vs {sig['baseline']}",
         f"**Built** {m['created']} from code `{m['code_version'][:12]}`",
     ]
+    ahead = commits_since(m["code_version"]) if m["code_version"] != "unknown" else None
+    if ahead:
+        facts.append(f"**This checkout** is {ahead} commit{'s' if ahead > 1 else ''} past that code: the numbers "
+                     "shown are the build's; rebuild to see what the current code computes")
     st.markdown("\n".join(f"- {line}" for line in facts))
     with st.expander("Data checksums, models and stage timings (manifest)"):
         st.dataframe(pd.DataFrame(sorted(m["data"].items()), columns=["file", "sha1"]), hide_index=True)

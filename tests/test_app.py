@@ -312,3 +312,24 @@ def test_a_malformed_manifest_gets_the_rebuild_page(small_study, tmp_path, monke
     assert not at.exception
     assert re.search(message, at.error[0].value), at.error[0].value
     assert any("precompute --config configs/default.yaml" in c.value for c in at.code)
+
+
+def test_overview_says_when_the_checkout_is_past_the_build(small_study, tmp_path, monkeypatch):
+    import json
+    import subprocess
+
+    from xqg_core.paths import PROJECT_ROOT
+
+    older = subprocess.run(["git", "rev-parse", "HEAD~2"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
+    if not older:
+        pytest.skip("no git history in this checkout")
+    copy = tmp_path / "arts"
+    shutil.copytree(small_study.output_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["code_version"] = older
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    monkeypatch.setenv("XQG_ARTIFACTS", str(copy))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = open_page()
+    assert any("**This checkout** is 2 commits past that code" in m.value for m in at.markdown)

@@ -93,6 +93,16 @@ def code_version() -> str:
     return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
 
 
+def commits_since(commit: str) -> int | None:
+    """How many commits the checkout's HEAD is past ``commit`` (None: not known here)."""
+    try:
+        out = subprocess.run(["git", "rev-list", "--count", f"{commit.split('+')[0]}..HEAD"], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip().isdigit() else None
+
+
 def examples_file_sha1(data_dir: Path) -> dict[str, str]:
     """The XOR-TyDi dev file the live-search examples come from, when the data directory has it."""
     path = data_dir / "xor_tydi" / "xor_dev_retrieve_eng_span_v1_1.jsonl"
