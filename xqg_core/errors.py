@@ -20,8 +20,14 @@ class DataFormatError(XqgError):
         if line is not None:
             where += f", line {line}"
         if field is not None:
-            where += f", field '{field}'"
-        super().__init__(f"{where}: {problem}")
+            where += f", field '{one_line(field)}'"
+        super().__init__(f"{where}: {one_line(problem)}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped: an error is one line
+    even when it quotes a name or value from a hostile file."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class MissingResourceError(XqgError):
