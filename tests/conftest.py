@@ -115,8 +115,46 @@ def make_small_config():
 @pytest.fixture(scope="session")
 def small_study(tmp_path_factory, data_dir, me5):
     """A miniature of the default study run end to end (real data, me5-small and USE)."""
-    from xqg_core.precompute import Pipeline
+    from xqg_core.run_study import run_study
 
     cfg = _small_config(tmp_path_factory.mktemp("small"), data_dir)
-    Pipeline(cfg).run()
+    run_study(cfg)
     return cfg
+
+
+@pytest.fixture(scope="session")
+def write_xor_miniature(tiny_bert_dir):
+    """``write(tmp, **settings)`` -> the config path of the paper's setting in miniature: a
+    Tevatron corpus of 9 passages, XOR-Retrieve questions (one yes/no), released queries in
+    ar/ja/ko, the tiny local BERT, two generate / encode shards, grid shards of 4 passages."""
+    import json
+
+    import yaml
+
+    from xqg_core.data import Passage
+
+    def write(tmp: Path, **settings) -> Path:
+        data = tmp / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        docs = [{"docid": f"{i}", "title": f"Doc {i}", "text": f"the river nile is long {i} and the city is in tokyo"}
+                for i in range(9)]
+        docs[7]["text"] = docs[2]["text"]  # tied scores: the order between them must be exact too
+        docs[7]["title"] = docs[2]["title"]
+        (data / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
+        questions = [{"id": f"q{i}", "question": f"how long is the river {i}", "answers": [f"long {i}"], "lang": lang}
+                     for i, lang in enumerate(["ja", "ko", "ar", "ja"])]
+        questions.append({"id": "qyes", "question": "is it long", "answers": ["yes"], "lang": "ja"})
+        (data / "dev.jsonl").write_text("\n".join(json.dumps(q) for q in questions) + "\n")
+        _write_released(data / "released.jsonl", [Passage(d["docid"], d["title"], d["text"]) for d in docs],
+                        langs=("ar", "ja", "ko"), n=3)
+        config = {"name": "xor-mini", "data_dir": str(data), "work_dir": str(tmp / "work"),
+                  "output_dir": str(tmp / "out"), "encoders": [str(tiny_bert_dir)],
+                  "generator": f"released:{data / 'released.jsonl'}", "generation_langs": ["ar", "ja", "ko"],
+                  "n_max": 3, "alphas": [0.0, 0.01, 0.1], "num_shards": 2, "grid_shard_passages": 4,
+                  "significance_resamples": 100, "continuity_tolerance": 100.0,
+                  "xor_retrieve": {"queries": "dev.jsonl", "corpus": "corpus.jsonl"}, **settings}
+        path = tmp / "xor.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    return write

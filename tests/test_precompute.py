@@ -19,6 +19,7 @@ from xqg_core.augment import augment_passages
 from xqg_core.cli import main
 from xqg_core.evaluate import evaluate_xor_retrieve
 from xqg_core.precompute import Pipeline, PrecomputeConfig, read_jsonl
+from xqg_core.run_study import run_study
 from xqg_core.search import search
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +157,7 @@ def test_unchanged_inputs_skip_every_stage(small_study):
     manifest = (Path(cfg.output_dir) / "manifest.json").read_text()
     timings = cfg.resolved_work() / "timings.jsonl"
     before = len(timings.read_text().splitlines())
-    Pipeline(cfg).run()
+    run_study(cfg)
     new = [json.loads(line) for line in timings.read_text().splitlines()[before:]]
     assert new and all(r["skipped"] for r in new)
     assert (Path(cfg.output_dir) / "manifest.json").read_text() == manifest
@@ -222,31 +223,10 @@ def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkey
     assert np.array_equal(E, np.load(fresh / "encode-use-m-v3-xquad-xr" / "E.npy"))
 
 
-def test_xor_miniature_end_to_end_with_shards(tmp_path, tiny_bert_dir, write_released_queries):
+def test_xor_miniature_end_to_end_with_shards(tmp_path, write_xor_miniature):
     """The paper's setting in miniature: Tevatron corpus, XOR-Retrieve questions, released
     queries, a local Hugging Face encoder, two shards run as separate jobs, then the merge."""
-    import yaml
-
-    data = tmp_path / "data"
-    data.mkdir()
-    docs = [{"docid": f"{i}", "title": f"Doc {i}", "text": f"the river nile is long {i} and the city is in tokyo"}
-            for i in range(9)]
-    (data / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
-    questions = [{"id": f"q{i}", "question": f"how long is the river {i}", "answers": [f"long {i}"], "lang": lang}
-                 for i, lang in enumerate(["ja", "ko", "ar", "ja"])]
-    questions.append({"id": "qyes", "question": "is it long", "answers": ["yes"], "lang": "ja"})
-    (data / "dev.jsonl").write_text("\n".join(json.dumps(q) for q in questions) + "\n")
-    from xqg_core.data import Passage
-
-    write_released_queries(data / "released.jsonl", [Passage(d["docid"], d["title"], d["text"]) for d in docs],
-                   langs=("ar", "ja", "ko"), n=3)
-    config = {"name": "xor-mini", "data_dir": str(data), "work_dir": str(tmp_path / "work"),
-              "output_dir": str(tmp_path / "out"), "encoders": [str(tiny_bert_dir)],
-              "generator": f"released:{data / 'released.jsonl'}", "generation_langs": ["ar", "ja", "ko"],
-              "n_max": 3, "alphas": [0.0, 0.01, 0.1], "num_shards": 2, "significance_resamples": 100,
-              "xor_retrieve": {"queries": "dev.jsonl", "corpus": "corpus.jsonl"}}
-    path = tmp_path / "xor.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_xor_miniature(tmp_path)
     for stage in ("generate", "encode"):
         for shard in ("1", "0"):  # array jobs finish in any order
             assert main(["precompute", "--config", str(path), "--stage", stage, "--shard", shard]) == 0

@@ -149,9 +149,9 @@ def _cmd_train_generator(args: argparse.Namespace) -> None:
 
 
 def _cmd_precompute(args: argparse.Namespace) -> None:
-    from .precompute import main_precompute
+    from .run_study import main_precompute
 
-    main_precompute(args.config, args.stage, args.force, args.shard, args.num_shards)
+    main_precompute(args.config, args.stage, args.force, args.shard, args.num_shards, args.executor, args.ray_address)
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
@@ -243,13 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("precompute", help="run the study: corpora -> ... -> cached_artifacts (resumable)")
     p.add_argument("--config", required=True, help="YAML, e.g. configs/default.yaml")
-    from .precompute import STAGES
+    from .executors import EXECUTORS
+    from .run_study import STAGES
 
     p.add_argument("--stage", choices=STAGES,
                    default=None, help="run only this stage (its inputs must be complete)")
     p.add_argument("--force", action="store_true", help="rerun (the chosen stage, or all) even if unchanged")
     p.add_argument("--shard", type=non_negative_int, default=None, help="with --stage generate/encode: run only shard i")
     p.add_argument("--num-shards", type=positive_int, default=None, help="override the config's num_shards")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="where generate / encode shards and grid shards run: this process (default) or Ray tasks")
+    p.add_argument("--ray-address", default=None,
+                   help="with --executor ray: a running cluster's address (default: start a local Ray)")
     p.set_defaults(func=_cmd_precompute)
 
     p = sub.add_parser("data", help="datasets: list sources, check a data dir, download")

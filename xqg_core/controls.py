@@ -38,14 +38,25 @@ def shuffled_sums(S: np.ndarray, seed: int) -> np.ndarray:
     return np.ascontiguousarray(S[:, derangement(S.shape[1], seed)])
 
 
-def ablation_sums(S_all: np.ndarray, S_by_lang: np.ndarray, langs: Sequence[str]) -> dict[str, np.ndarray]:
-    """``{"only-L": S_L, "without-L": S_all - S_L}`` per generation language L, from the
-    sums over all languages ``S_all`` [passages, dim] and per language ``S_by_lang`` [L, passages, dim]."""
-    out = {}
-    for i, lang in enumerate(langs):
-        out[f"only-{lang}"] = S_by_lang[i]
-        out[f"without-{lang}"] = S_all - S_by_lang[i]
-    return out
+def ablation_variants(langs: Sequence[str]) -> list[str]:
+    """The generation-language ablation's variants: ``only-L`` and ``without-L`` per language."""
+    return [f"{kind}-{lang}" for lang in langs for kind in ("only", "without")]
+
+
+def variant_sums(variant: str, S: np.ndarray, S_by_lang: np.ndarray, langs: Sequence[str], seed: int) -> np.ndarray:
+    """The query sums a variant augments with, [n, passages, dim]: ``xqg`` S itself;
+    ``shuffled`` :func:`shuffled_sums`; ``only-L`` S_L and ``without-L`` S_all - S_L at
+    n = n_max (one n), from the sums over all languages ``S`` [n_max, passages, dim] and per
+    language ``S_by_lang`` [L, passages, dim]."""
+    if variant == "xqg":
+        return S
+    if variant == "shuffled":
+        return shuffled_sums(S, seed)
+    kind, _, lang = variant.partition("-")
+    if kind not in ("only", "without") or lang not in langs:
+        raise XqgError(f"unknown variant {variant!r}")
+    S_lang = S_by_lang[list(langs).index(lang)]
+    return (S_lang if kind == "only" else S[-1] - S_lang)[None]
 
 
 def best_alpha(rows: Sequence[dict], metric: str, n: int) -> float:
@@ -82,19 +93,19 @@ def versus_p_values(rows: Sequence[dict], alphas: Sequence[float], reference: di
     return out
 
 
-def grid_with_controls(run_grid: Callable[[np.ndarray, Sequence[float]], "object"], S: np.ndarray,
-                       S_by_lang: np.ndarray, generation_langs: Sequence[str], alphas: Sequence[float], seed: int,
+def grid_with_controls(run_grid: Callable[[str, Sequence[float]], "object"], n_max: int,
+                       generation_langs: Sequence[str], alphas: Sequence[float],
                        masks: dict[str, np.ndarray], item_outcomes: Callable, headline: str,
                        significance: Callable[[np.ndarray, np.ndarray], float]) -> tuple[list[dict], dict, dict]:
     """Every variant's grid for one PLM and benchmark: ``xqg`` and ``shuffled`` over the whole
     (alpha, n) grid; ``only-L`` / ``without-L`` at n = n_max and alpha in {0.01, xQG's best
-    alpha by the macro ``headline`` metric} (those in ``alphas``). ``run_grid(S, alphas)`` runs
-    one grid (:class:`xqg_core.grid.GridResult`). Every control row carries ``p_vs_xqg``, the
-    paired test against xQG's same cell. Returns (rows, outcomes by stored key, cell seconds by variant)."""
-    results = {"xqg": run_grid(S, alphas), "shuffled": run_grid(shuffled_sums(S, seed), alphas)}
+    alpha by the macro ``headline`` metric} (those in ``alphas``). ``run_grid(variant, alphas)``
+    runs one variant's grid (:class:`xqg_core.grid.GridResult`; the variants' sums are
+    :func:`variant_sums`). Every control row carries ``p_vs_xqg``, the paired test against
+    xQG's same cell. Returns (rows, outcomes by stored key, cell seconds by variant)."""
+    results = {"xqg": run_grid("xqg", alphas), "shuffled": run_grid("shuffled", alphas)}
     rows = {v: [{**r, "variant": v} for r in res.rows] for v, res in results.items()}
     xqg_outcomes = results["xqg"].outcomes
-    n_max = S.shape[0]
     for row, p in zip(rows["shuffled"], versus_p_values(rows["shuffled"], alphas, xqg_outcomes,
                                                         results["shuffled"].outcomes, masks, item_outcomes, significance)):
         row["p_vs_xqg"] = p
@@ -102,8 +113,8 @@ def grid_with_controls(run_grid: Callable[[np.ndarray, Sequence[float]], "object
     cut = [0.0, *chosen]
     at = [list(alphas).index(a) for a in cut]
     reference = {k: v[at][:, n_max - 1 : n_max] for k, v in xqg_outcomes.items()}  # [cut alphas, 1, queries]
-    for variant, S_v in ablation_sums(S[-1], S_by_lang, generation_langs).items():
-        results[variant] = run_grid(S_v[None], cut)
+    for variant in ablation_variants(generation_langs):
+        results[variant] = run_grid(variant, cut)
         kept = [{**r, "variant": variant} for r in results[variant].rows if r["alpha"] > 0]  # alpha 0: xQG's baseline
         for row, p in zip(kept, versus_p_values(kept, cut, reference, results[variant].outcomes, masks,
                                                 item_outcomes, significance)):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from .evaluate import (
     span_answers,
 )
 from .studies import pawsx_outcomes
+from .topk import SCORE_TILE, passage_scores, top_k_exact
 
 log = logging.getLogger("xqg_core.grid")
 
@@ -34,19 +35,21 @@ RETRIEVAL_METRICS = ("R@2kt", "R@5kt", "Recall@20", "Recall@100", "MRR@10")
 PAWSX_METRICS = ("clean_acc1", "adv_acc1", "drop", "win_rate", "para_acc1")  # the first four: label-0 rows
 SIGNIFICANCE_TEST = "paired randomization test (two-sided, sign flips of per-query differences)"
 SIGNIFICANCE_LEVEL = 0.05
-# Above this many score entries (queries x passages x (n_max + 1)) a cell searches P'
-# itself (IndexFlatIP) instead of keeping Q P^T and Q S_n^T: the paper's 18M passages.
+# Above this many score entries (queries x passages x (n_max + 1)) the grid is ranked shard
+# by shard (:mod:`xqg_core.sharded_grid`) instead of keeping Q P^T and Q S_n^T whole.
 MAX_SCORE_ELEMENTS = 4_000_000_000
 # R@kt lookup tables (distinct answer sets x passages) are built up to this size.
 DENSE_RKT_LIMIT = 50_000_000
+# Above this many (query, passage) pairs relevance is looked up per query, not in a bool matrix.
+GOLD_MATRIX_LIMIT = 500_000_000
 
 
 # ----------------------------------------------------------------------------- scoring
-def score_matrices(Q: np.ndarray, P: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``QP = Q P^T`` [q, p] and ``QS[n-1] = Q S_n^T`` [n_max, q, p], float32."""
-    Q = np.asarray(Q, dtype=np.float32)
-    QP = Q @ np.asarray(P, dtype=np.float32).T
-    QS = np.stack([Q @ np.asarray(S_n, dtype=np.float32).T for S_n in S])
+def score_matrices(Q: np.ndarray, P: np.ndarray, S: np.ndarray, tile: int = SCORE_TILE) -> tuple[np.ndarray, np.ndarray]:
+    """``QP = Q P^T`` [q, p] and ``QS[n-1] = Q S_n^T`` [n_max, q, p], float32 (each entry the
+    number a corpus shard of whole ``tile``s computes too, :func:`xqg_core.topk.passage_scores`)."""
+    QP = passage_scores(Q, P, tile=tile)
+    QS = np.stack([passage_scores(Q, S_n, tile=tile) for S_n in S])
     return QP, QS
 
 
@@ -58,11 +61,16 @@ def mixed_scores(QP: np.ndarray, QS_n: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores per row, best first (exact)."""
-    import torch
+    """Indices of the k highest scores per row, best first, equal scores by lower index (exact;
+    the order the sharded grid merges in, :func:`xqg_core.topk.top_k_exact`)."""
+    return top_k_exact(scores, k)[0]
 
-    k = min(k, scores.shape[1])
-    return torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), k, dim=1, sorted=True).indices.numpy()
+
+def dense_ranking(Q: np.ndarray, P: np.ndarray, S: np.ndarray, top: int,
+                  tile: int = SCORE_TILE) -> Callable[[float, int], np.ndarray]:
+    """``ranked(alpha, n)`` -> [queries, top] passage indices, from Q P^T and Q S_n^T kept whole."""
+    QP, QS = score_matrices(Q, P, S, tile)
+    return lambda alpha, n: top_k(mixed_scores(QP, QS[n - 1], alpha), top)
 
 
 # ----------------------------------------------------------------------------- R@kt, memoised
@@ -341,31 +349,21 @@ def sweep(label: str, alphas: Sequence[float], n_max: int, num_queries: int, eva
     return GridResult(rows, store, seconds)
 
 
-def retrieval_grid(benchmark: str, plm: str, Q: np.ndarray, P: np.ndarray, S: np.ndarray, langs: Sequence[str],
-                   gold: Sequence[Sequence[int]], rkt: RecallAtKTokensMemo | None, alphas: Sequence[float],
-                   top: int, resamples: int, supported: Sequence[str] | None = None) -> GridResult:
-    """Every (alpha, n) cell of a retrieval benchmark for one PLM."""
-    from .augment import augment_passages
-    from .search import search
-
+def retrieval_grid(benchmark: str, plm: str, ranked: Callable[[float, int], np.ndarray], n_max: int,
+                   num_passages: int, langs: Sequence[str], gold: Sequence[Sequence[int]],
+                   rkt: RecallAtKTokensMemo | None, alphas: Sequence[float], resamples: int,
+                   supported: Sequence[str] | None = None) -> GridResult:
+    """Every (alpha, n) cell of a retrieval benchmark for one PLM; ``ranked(alpha, n)`` gives a
+    cell's [queries, top_k] passage indices (:func:`dense_ranking`, or the sharded grid's)."""
     langs_arr = np.asarray(langs)
     lang_order = list(dict.fromkeys(langs))
     num_gold = np.array([len(g) for g in gold], dtype=np.float64)
-    n_max = len(S)
-    dense = len(Q) * len(P) * (n_max + 1) <= MAX_SCORE_ELEMENTS
-    if dense:
-        QP, QS = score_matrices(Q, P, S)
-    gold_mask = gold_matrix(gold, len(P)) if dense else None
-
-    def ranked(alpha: float, n: int) -> np.ndarray:
-        if dense:
-            return top_k(mixed_scores(QP, QS[n - 1], alpha), top)
-        return search(augment_passages(P, S[n - 1], alpha), np.asarray(Q, np.float32), top)[1]
+    gold_mask = gold_matrix(gold, num_passages) if len(gold) * num_passages <= GOLD_MATRIX_LIMIT else None
 
     def rows_of(alpha, n, cell, base):
         return summarise_cell(benchmark, plm, alpha, n, langs_arr, lang_order, cell, base, resamples, supported)
 
-    return sweep(f"{benchmark} {plm}", alphas, n_max, len(Q),
+    return sweep(f"{benchmark} {plm}", alphas, n_max, len(langs_arr),
                  lambda alpha, n: retrieval_cell(ranked(alpha, n), gold, num_gold, rkt, gold_mask), rows_of)
 
 

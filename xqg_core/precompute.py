@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -30,9 +29,11 @@ import numpy as np
 from .config import load_yaml_config
 from .data import Passage, iter_jsonl, load_corpus, load_xor_queries
 from .encoders import supported_languages
-from .errors import DataFormatError, MissingResourceError, XqgError
+from .errors import MissingResourceError, XqgError
 from .io import save_npy_atomic, write_text_atomic
 from .paths import PROJECT_ROOT, cache_dir, default_generator_dir, resolve_data_dir, slug
+from .executors import LocalExecutor
+from .sharded_grid import LazyTexts
 from .stages import StageRunner, file_sha1
 from .studies import PAWSX_ADV_LANGS, XQUAD_XR_LANGS
 
@@ -100,6 +101,7 @@ class PrecomputeConfig:
     shard_size: int = 256  # passages per generation checkpoint
     encode_chunk: int = 8192  # texts per encoding checkpoint
     num_shards: int = 1  # split of the generate and encode stages (cluster jobs)
+    grid_shard_passages: int = 262144  # passages per task of the sharded grid (--executor ray, or a corpus too big)
     alphas: tuple[float, ...] = DEFAULT_ALPHAS
     top_k: int = 100
     significance_resamples: int = 2000
@@ -130,7 +132,7 @@ class PrecomputeConfig:
             raise ValueError("encoders: name at least one")
         if not self.continuity_tolerance > 0:
             raise ValueError("continuity_tolerance must be positive")
-        for name in ("top_k", "shard_size", "encode_chunk"):
+        for name in ("top_k", "shard_size", "encode_chunk", "grid_shard_passages"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.significance_resamples < 0:
@@ -166,6 +168,14 @@ class PrecomputeConfig:
     def from_yaml(cls, path: str | Path) -> "PrecomputeConfig":
         return load_yaml_config(cls, path)
 
+    @property
+    def score_tile(self) -> int:
+        """Passages per score product (:func:`xqg_core.topk.passage_scores`), the same in the
+        dense and the sharded grid, so both compute the same numbers; grid shards are whole tiles."""
+        from .topk import SCORE_TILE
+
+        return min(SCORE_TILE, self.grid_shard_passages)
+
     def benchmarks(self) -> list[str]:
         return [name for name, section in (("xquad-xr", self.xquad_xr), ("pawsx-adv", self.pawsx_adv),
                                            ("xor-retrieve", self.xor_retrieve)) if section is not None]
@@ -198,6 +208,19 @@ def read_corpus(path: Path) -> list[Passage]:
 def shard_bounds(total: int, shard: int, num_shards: int) -> tuple[int, int]:
     """[start, end) of shard ``shard`` when ``total`` items are cut into ``num_shards`` contiguous parts."""
     return total * shard // num_shards, total * (shard + 1) // num_shards
+
+
+def gold_positions(queries: Sequence[dict], corpus: Sequence[Passage] | LazyTexts) -> list[list[int]]:
+    """Each query's gold passages as corpus positions (a lazy corpus is scanned only when some
+    query has gold passages)."""
+    wanted = {d for q in queries for d in q["gold"]}
+    if not wanted:
+        return [[] for _ in queries]
+    if isinstance(corpus, LazyTexts):
+        position = {corpus.record(i)["docid"]: i for i in range(len(corpus))}
+    else:
+        position = {p.docid: i for i, p in enumerate(corpus)}
+    return [[position[d] for d in q["gold"]] for q in queries]
 
 
 # ----------------------------------------------------------------------------- corpora
@@ -369,8 +392,11 @@ def flatten_generated(records: Sequence[dict], langs: Sequence[str], n_max: int)
 class Pipeline:
     """The stages of one config over one work directory."""
 
-    def __init__(self, cfg: PrecomputeConfig, force: bool = False, only: Sequence[str] | None = None):
+    def __init__(self, cfg: PrecomputeConfig, force: bool = False, only: Sequence[str] | None = None,
+                 executor=None):
         self.cfg = cfg
+        self.executor = executor or LocalExecutor()
+        self.grid_reports: dict[str, list[dict]] = {}  # sharded grid: each shard task's seconds and memory
         self.data_dir = resolve_data_dir(cfg.data_dir)
         self.runner = StageRunner(cfg.resolved_work())
         self.force = force
@@ -496,16 +522,31 @@ class Pipeline:
                   "per_language": list(cfg.generation_langs)}
 
         def fn(out: Path, _: Path) -> None:
-            P = np.concatenate([np.load(self.out(name) / "P.npy") for name in names])
-            E, pi, li, ri = self.generated_embeddings(plm, corpus)
-            S = np.stack([sum_query_embeddings(E, pi, ri, len(P), n) if len(E) else np.zeros_like(P)
-                          for n in range(1, cfg.n_max + 1)])
+            # shard by shard into memory-mapped outputs: one encode shard in memory at a time
+            from numpy.lib.format import open_memmap
+
+            sizes = [len(np.load(self.out(name) / "P.npy", mmap_mode="r")) for name in names]
+            dim = np.load(self.out(names[0]) / "P.npy", mmap_mode="r").shape[1]
+            langs = len(cfg.generation_langs)
+            P_out = open_memmap(out / "P.npy", mode="w+", dtype=np.float32, shape=(sum(sizes), dim))
+            S_out = open_memmap(out / "S.npy", mode="w+", dtype=np.float32, shape=(cfg.n_max, sum(sizes), dim))
             # S_{n_max} per generation language, for the ablation (work dir only: never shipped)
-            S_lang = np.stack([sum_query_embeddings(E, pi, ri, len(P), cfg.n_max, keep=li == k) if len(E)
-                               else np.zeros_like(P) for k in range(len(cfg.generation_langs))])
-            save_npy_atomic(out / "P.npy", P)
-            save_npy_atomic(out / "S.npy", S)
-            save_npy_atomic(out / "S_lang.npy", S_lang)
+            L_out = open_memmap(out / "S_lang.npy", mode="w+", dtype=np.float32, shape=(langs, sum(sizes), dim))
+            offset = 0
+            for name, size in zip(names, sizes):
+                part = self.out(name)
+                P_out[offset : offset + size] = np.load(part / "P.npy")
+                E, pi, li, ri = (np.load(part / f) for f in ("E.npy", "passage_index.npy", "lang_index.npy",
+                                                             "rank_index.npy"))
+                rows = slice(offset, offset + size)
+                for n in range(1, cfg.n_max + 1):
+                    S_out[n - 1, rows] = sum_query_embeddings(E, pi, ri, size, n) if len(E) else 0.0
+                for k in range(langs):
+                    L_out[k, rows] = sum_query_embeddings(E, pi, ri, size, cfg.n_max, keep=li == k) if len(E) else 0.0
+                offset += size
+            for array in (P_out, S_out, L_out):
+                array.flush()
+            del P_out, S_out, L_out
 
         return self.run_stage(f"index-{slug(plm)}-{corpus}", inputs, fn)
 
@@ -532,35 +573,6 @@ class Pipeline:
 
         return self.run_stage(f"queries-{slug(plm)}-{benchmark}", inputs, fn)
 
-    # -- orchestration
-    def run(self, stage: str | None = None, shard: int | None = None) -> None:
-        cfg = self.cfg
-        shards = range(cfg.num_shards) if shard is None else [shard]
-        if shard is not None and not 0 <= shard < cfg.num_shards:
-            raise XqgError(f"--shard {shard}: must be in 0..{cfg.num_shards - 1}")
-        want = (lambda name: True) if stage is None else (lambda name: name == stage)
-        if want("corpora") or stage is None or not (self.runner.work / "corpora.done.json").is_file():
-            self.corpora()
-        for corpus in self.corpus_names():
-            for s in shards:
-                if want("generate"):
-                    self.generate(corpus, s)
-        for plm in cfg.encoders:
-            for corpus in self.corpus_names():
-                for s in shards:
-                    if want("encode"):
-                        self.encode(plm, corpus, s)
-        if shard is not None:
-            return  # one cluster job: the merge and later stages run once all shards are done
-        for plm in cfg.encoders:
-            for corpus in self.corpus_names():
-                if want("index"):
-                    self.index(plm, corpus)
-            for benchmark in cfg.benchmarks():
-                if want("queries"):
-                    self.queries(plm, benchmark)
-        self.later_stages(want)
-
     def grid(self, benchmark: str):
         """Every PLM x alpha x n cell: results rows, per-query outcomes, per-cell timings."""
         cfg = self.cfg
@@ -574,40 +586,48 @@ class Pipeline:
                   "supported": {plm: supported_languages(plm) for plm in cfg.encoders},
                   "controls": ["shuffled", "only-L", "without-L"], "seed": cfg.seed}
 
-        def fn(out: Path, _: Path) -> None:
+        def fn(out: Path, scratch: Path) -> None:
             import pandas as pd
             from safetensors.numpy import save_file
 
-            from .controls import grid_with_controls
-            from .grid import (RecallAtKTokensMemo, continuity_jumps, macro_groups, pawsx_grid, pawsx_item_outcomes,
-                               pawsx_score_parts, retrieval_grid, significance)
+            from .controls import grid_with_controls, variant_sums
+            from .grid import (RecallAtKTokensMemo, continuity_jumps, dense_ranking, macro_groups, pawsx_grid,
+                               pawsx_item_outcomes, pawsx_score_parts, retrieval_grid, significance)
 
             queries = read_jsonl(qfile)
-            passages = read_corpus(self.corpus_path(corpus))
+            langs = np.asarray([q["lang"] for q in queries])
+            retrieval = benchmark != "pawsx-adv"
+            sharded = retrieval and self.grid_is_sharded(corpus, len(queries))
+            if retrieval:
+                # sharded: texts read by position when a token window reaches them, never all at once
+                texts = LazyTexts(self.corpus_path(corpus)) if sharded else read_corpus(self.corpus_path(corpus))
+                gold_idx = gold_positions(queries, texts)
+                texts = texts if sharded else [p.text for p in texts]
+                # tokenised passages and memoised outcomes serve every PLM and variant
+                rkt = RecallAtKTokensMemo(texts, [q["answers"] for q in queries])
             rows, timings = [], {}
-            rkt = None
             for plm in cfg.encoders:
                 index = self.out(f"index-{slug(plm)}-{corpus}")
-                P, S, S_lang = (np.load(index / name) for name in ("P.npy", "S.npy", "S_lang.npy"))
                 Q = np.load(self.out(f"queries-{slug(plm)}-{benchmark}") / "Q.npy")
-                langs = np.asarray([q["lang"] for q in queries])
                 supported = supported_languages(plm)
-                if benchmark == "pawsx-adv":
-                    gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
-                    run_grid = lambda S_v, alphas: pawsx_grid(plm, Q, P, S_v, langs, gold, twin, label, alphas,
-                                                              cfg.significance_resamples, supported)
+                if sharded:
+                    run_grid = self.sharded_grid_runner(plm, benchmark, corpus, langs, gold_idx, rkt, scratch, supported)
                 else:
-                    position = {p.docid: i for i, p in enumerate(passages)}
-                    gold_idx = [[position[d] for d in q["gold"]] for q in queries]
-                    if rkt is None:  # tokenised passages and memoised outcomes serve every PLM and variant
-                        rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
-                    run_grid = lambda S_v, alphas: retrieval_grid(benchmark, plm, Q, P, S_v, langs, gold_idx, rkt, alphas,
-                                                                  cfg.top_k, cfg.significance_resamples, supported)
+                    P, S, S_lang = (np.load(index / name) for name in ("P.npy", "S.npy", "S_lang.npy"))
+                    sums = lambda variant: variant_sums(variant, S, S_lang, cfg.generation_langs, cfg.seed)
+                    if retrieval:
+                        run_grid = lambda variant, alphas: retrieval_grid(
+                            benchmark, plm, dense_ranking(Q, P, sums(variant), cfg.top_k, cfg.score_tile), len(sums(variant)), len(P),
+                            langs, gold_idx, rkt, alphas, cfg.significance_resamples, supported)
+                    else:
+                        gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
+                        run_grid = lambda variant, alphas: pawsx_grid(plm, Q, P, sums(variant), langs, gold, twin, label,
+                                                                      alphas, cfg.significance_resamples, supported)
                 masks = {lang: langs == lang for lang in set(langs.tolist())}
                 masks |= {name: m for name, (_, m) in macro_groups(langs, list(dict.fromkeys(langs.tolist())),
                                                                     supported).items()}
                 plm_rows, outcomes, seconds = grid_with_controls(
-                    run_grid, S, S_lang, cfg.generation_langs, cfg.alphas, cfg.seed, masks,
+                    run_grid, cfg.n_max, cfg.generation_langs, cfg.alphas, masks,
                     pawsx_item_outcomes if benchmark == "pawsx-adv" else dict,
                     "adv_acc1" if benchmark == "pawsx-adv" else "R@2kt",
                     lambda a, b: significance(a, b, cfg.significance_resamples))
@@ -618,6 +638,8 @@ class Pipeline:
                     rows += pair_classification_rows(plm, self.out("corpora") / benchmark / "pairs.jsonl",
                                                      self.out(f"queries-{slug(plm)}-{benchmark}"))
                 save_file(outcomes, str(out / f"outcomes-{slug(plm)}.safetensors"))
+            if self.grid_reports:
+                write_text_atomic(out / "shard_reports.json", json.dumps(self.grid_reports))
             results = pd.DataFrame(rows)
             jumps = continuity_jumps(results[results["benchmark"] == benchmark], cfg.continuity_tolerance)
             if not jumps.empty:
@@ -631,6 +653,41 @@ class Pipeline:
             write_text_atomic(out / "cell_seconds.json", json.dumps(timings))
 
         return self.run_stage(f"grid-{benchmark}", inputs, fn)
+
+    def grid_is_sharded(self, corpus: str, num_queries: int) -> bool:
+        """The grid ranks shard by shard on a distributed executor, and wherever the whole score
+        matrices would not fit (the paper's 18M passages); else it keeps them in memory."""
+        from .grid import MAX_SCORE_ELEMENTS
+
+        num_passages = len(np.load(self.out(f"index-{slug(self.cfg.encoders[0])}-{corpus}") / "P.npy", mmap_mode="r"))
+        return (self.executor.name != "local"
+                or num_queries * num_passages * (self.cfg.n_max + 1) > MAX_SCORE_ELEMENTS)
+
+    def sharded_grid_runner(self, plm: str, benchmark: str, corpus: str, langs: np.ndarray,
+                            gold_idx: list[list[int]], rkt, scratch: Path, supported):
+        """``run_grid(variant, alphas)`` of a retrieval benchmark, ranked by grid shards
+        (:mod:`xqg_core.sharded_grid`) on the pipeline's executor; shard rankings are kept in
+        the stage's scratch, so a killed grid resumes with the shards not yet ranked."""
+        from .grid import retrieval_grid
+        from .sharded_grid import sharded_ranking
+        from .stages import fingerprint
+
+        cfg = self.cfg
+        index = self.out(f"index-{slug(plm)}-{corpus}")
+        q_file = self.out(f"queries-{slug(plm)}-{benchmark}") / "Q.npy"
+        num_passages = len(np.load(index / "P.npy", mmap_mode="r"))
+
+        def run_grid(variant: str, alphas: Sequence[float]):
+            where = scratch / slug(plm) / fingerprint({"alphas": list(alphas)})[:10]
+            ids, reports = sharded_ranking(self.executor, q_file, index, variant, alphas, cfg.top_k,
+                                           cfg.grid_shard_passages, where, cfg.generation_langs, cfg.seed,
+                                           cfg.score_tile)
+            self.grid_reports.setdefault(f"{slug(plm)}/{variant}", []).extend(reports)
+            position = {float(a): i for i, a in enumerate(alphas)}
+            return retrieval_grid(benchmark, plm, lambda alpha, n: ids[position[float(alpha)], n - 1], ids.shape[1],
+                                  num_passages, langs, gold_idx, rkt, alphas, cfg.significance_resamples, supported)
+
+        return run_grid
 
     def umap(self):
         from .projection import umap_points
@@ -650,17 +707,6 @@ class Pipeline:
             pd.concat(frames).to_parquet(out / "umap.parquet", index=False)
 
         return self.run_stage("umap", inputs, fn)
-
-    def later_stages(self, want) -> None:
-        from .artifacts import export_artifacts
-
-        for benchmark in self.cfg.benchmarks():
-            if want("grid"):
-                self.grid(benchmark)
-        if self.cfg.umap and self.cfg.xquad_xr and want("umap"):
-            self.umap()
-        if want("export"):
-            export_artifacts(self)
 
 
 def pair_classification_rows(plm: str, pairs_file: Path, encoded: Path) -> list[dict]:
@@ -691,18 +737,3 @@ def pair_classification_rows(plm: str, pairs_file: Path, encoded: Path) -> list[
     return rows
 
 
-STAGES = ("corpora", "generate", "encode", "index", "queries", "grid", "umap", "export")
-
-
-def main_precompute(config: str, stage: str | None, force: bool, shard: int | None, num_shards: int | None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    cfg = PrecomputeConfig.from_yaml(config)
-    if cfg.generator.startswith("released:") and not Path(cfg.generator.split(":", 1)[1]).is_file():
-        raise DataFormatError(config, None, "generator", f"no released-queries file {cfg.generator.split(':', 1)[1]!r}")
-    if num_shards is not None:
-        cfg.num_shards = num_shards
-    if shard is not None and stage not in (None, "generate", "encode"):
-        raise XqgError("--shard applies to the generate and encode stages only")
-    if shard is not None and shard >= cfg.num_shards:
-        raise XqgError(f"--shard {shard} is out of range: shards are 0 to {cfg.num_shards - 1} (--num-shards)")
-    Pipeline(cfg, force=force, only=[stage] if stage else None).run(stage, shard)
