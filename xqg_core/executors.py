@@ -57,13 +57,15 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None, max_retries: int = 2):
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, max_retries: int = 2,
+                 fresh_workers: bool = False):
         try:
             import ray
         except ImportError as exc:  # pragma: no cover - ray is pinned in requirements.txt
             raise MissingResourceError("--executor ray needs the ray package (pip install -r requirements.txt)") from exc
         self._ray = ray
         self.max_retries = max_retries
+        self.fresh_workers = fresh_workers  # one worker process per task: its peak memory is the task's own
         # workers import xqg_core from the project's directory (shared with the driver)
         runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(
             [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}}
@@ -81,7 +83,8 @@ class RayExecutor:
         refs = []
         for job in jobs:
             gpus = 1 if job.gpu and self.gpus >= 1 else 0
-            task = ray.remote(job.fn).options(name=job.name, num_cpus=1, num_gpus=gpus, max_retries=self.max_retries)
+            remote = ray.remote(max_calls=1 if self.fresh_workers else 0)(job.fn)
+            task = remote.options(name=job.name, num_cpus=1, num_gpus=gpus, max_retries=self.max_retries)
             refs.append(task.remote(*job.args))
         try:
             return ray.get(refs)

@@ -28,11 +28,12 @@ import numpy as np
 
 from .errors import DataFormatError
 from .io import atomic_path, save_npy_atomic
-from .topk import SCORE_TILE, merge_top_k, passage_scores, top_k_exact
+from .topk import SCORE_TILE, merge_top_k, passage_scores, top_k_exact, top_k_labelled
 
 log = logging.getLogger("xqg_core.sharded_grid")
 
 BLOCK_PASSAGES = 65536  # passages scored at once inside a task (bounds its memory: queries x block floats)
+POOL = 1000  # candidates per query and side (<q, p>, <q, S_n(p)>) of the pruned ranking
 
 
 def shard_ranges(num_passages: int, shard_passages: int, tile: int = SCORE_TILE) -> list[tuple[int, int]]:
@@ -42,11 +43,18 @@ def shard_ranges(num_passages: int, shard_passages: int, tile: int = SCORE_TILE)
 
 
 def rank_shard(Q: np.ndarray, P: np.ndarray, S: np.ndarray, offset: int, alphas: Sequence[float], k: int,
-               tile: int = SCORE_TILE, block: int = BLOCK_PASSAGES) -> tuple[np.ndarray, np.ndarray]:
+               tile: int = SCORE_TILE, block: int = BLOCK_PASSAGES, pool: int = POOL) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k of passages ``offset .. offset + len(P)`` for every (alpha, n) cell.
 
     ``P`` [rows, d], ``S`` [n, rows, d] (array-likes; memory maps are read block by block).
-    Returns global passage indices (int64) and scores (float32), each [alphas, n, queries, k']."""
+    Returns global passage indices (int64) and scores (float32), each [alphas, n, queries, k'].
+
+    Pruned, exactly: per query, the candidates are its ``pool`` best passages by ``<q, p>``
+    and its ``pool`` best by ``<q, S_n(p)>``. A passage outside both scores at most
+    ``(1 - alpha) QP_pool + alpha QS_pool`` (the pool's last values; float32 rounding is
+    monotone, so the bound holds for the computed scores too). Where the candidates' k-th
+    best beats that bound strictly, their top-k is the top-k; a query where it does not is
+    ranked over the whole block."""
     n_count = len(S)
     block = max(tile, block // tile * tile)
     best_ids = best_vals = None
@@ -54,16 +62,34 @@ def rank_shard(Q: np.ndarray, P: np.ndarray, S: np.ndarray, offset: int, alphas:
         end = min(start + block, len(P))
         QP = passage_scores(Q, P[start:end], offset + start, tile)
         base = top_k_exact(QP, k, offset + start)
+        pruned = end - start > 2 * pool and pool >= k
+        if pruned:
+            top_p, top_p_vals = top_k_exact(QP, pool)
         ids = np.zeros((len(alphas), n_count, len(Q), base[0].shape[1]), dtype=np.int64)
         vals = np.zeros(ids.shape, dtype=np.float32)
         for n in range(n_count):
             QS = passage_scores(Q, S[n, start:end], offset + start, tile)
+            if pruned:
+                top_s, top_s_vals = top_k_exact(QS, pool)
+                cand = np.sort(np.concatenate([top_p, top_s], axis=1), axis=1)  # passage order: ties as in the block
+                repeat = np.zeros(cand.shape, dtype=bool)
+                repeat[:, 1:] = cand[:, 1:] == cand[:, :-1]
+                cand_qp = np.take_along_axis(QP, cand, 1)
+                cand_qs = np.take_along_axis(QS, cand, 1)
+                cand_qp[repeat] = cand_qs[repeat] = np.finfo(np.float32).min  # each passage once
             for a, alpha in enumerate(alphas):
                 if alpha == 0:  # P' = P whatever n
                     ids[a, n], vals[a, n] = base
                     continue
-                mixed = np.float32(1.0 - alpha) * QP + np.float32(alpha) * QS
-                ids[a, n], vals[a, n] = top_k_exact(mixed, k, offset + start)
+                one, weight = np.float32(1.0 - alpha), np.float32(alpha)
+                if not pruned:
+                    ids[a, n], vals[a, n] = top_k_exact(one * QP + weight * QS, k, offset + start)
+                    continue
+                local, v = top_k_labelled(one * cand_qp + weight * cand_qs, cand, k)
+                bound = one * top_p_vals[:, -1] + weight * top_s_vals[:, -1]
+                for r in np.flatnonzero(~(v[:, -1] > bound)).tolist():  # the bound is not beaten: whole block
+                    local[r], v[r] = top_k_exact((one * QP[r] + weight * QS[r])[None], k)
+                ids[a, n], vals[a, n] = local + offset + start, v
             del QS
         if best_ids is None:
             best_ids, best_vals = ids, vals

@@ -31,38 +31,50 @@ def passage_scores(Q: np.ndarray, X: np.ndarray, offset: int = 0, tile: int = SC
     return out
 
 
-def top_k_exact(scores: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The k best columns of every row, best first, in the total order (score descending,
-    then column ascending): returns (column + ``offset`` as int64, score as float32), each
-    [rows, min(k, columns)].
+def top_k_labelled(scores: np.ndarray, labels: np.ndarray | None, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The k best entries of every row of ``scores`` [..., c] in the total order (score
+    descending, then ``labels`` ascending: passage indices; None: column + ``offset``):
+    returns (labels, scores), each [..., min(k, c)], best first.
 
     ``torch.topk`` finds the k + 1 best; only a row whose (k+1)-th score equals its k-th
-    (a tie across the cut, where topk may pick any of the tied columns) is redone exactly."""
+    (a tie across the cut, where topk may pick any of the tied entries) is redone exactly."""
     import torch
 
-    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    shape = scores.shape
+    scores = np.ascontiguousarray(scores, dtype=np.float32).reshape(-1, shape[-1])
+    labels = None if labels is None else np.asarray(labels).reshape(-1, shape[-1])
     rows, cols = scores.shape
     k = min(k, cols)
     if k == 0 or rows == 0:
-        return np.zeros((rows, k), dtype=np.int64), np.zeros((rows, k), dtype=np.float32)
+        return np.zeros((*shape[:-1], k), dtype=np.int64), np.zeros((*shape[:-1], k), dtype=np.float32)
     wide = min(k + 1, cols)
     vals, idx = torch.topk(torch.from_numpy(scores), wide, dim=1, sorted=True)
-    vals, idx = vals.numpy(), idx.numpy().astype(np.int64)
+    vals, idx = vals.numpy(), idx.numpy()
     tied = vals[:, k] == vals[:, k - 1] if wide > k else np.zeros(rows, dtype=bool)
-    vals, idx = np.ascontiguousarray(vals[:, :k]), np.ascontiguousarray(idx[:, :k])
+    vals = np.ascontiguousarray(vals[:, :k])
+    if labels is None:
+        out = idx[:, :k].astype(np.int64) + offset
+    else:
+        out = np.take_along_axis(labels, idx[:, :k], 1).astype(np.int64)
     for r in np.flatnonzero(tied).tolist():
         row = scores[r]
         cand = np.flatnonzero(row >= vals[r, k - 1])
-        best = cand[np.lexsort((cand, -row[cand]))[:k]]
-        idx[r], vals[r] = best, row[best]
-    order = np.lexsort((idx, -vals), axis=-1)  # equal scores inside the k: lower column first
-    return np.take_along_axis(idx, order, -1) + offset, np.take_along_axis(vals, order, -1)
+        label = cand + offset if labels is None else labels[r, cand]
+        best = np.lexsort((label, -row[cand]))[:k]
+        out[r], vals[r] = label[best], row[cand[best]]
+    order = np.lexsort((out, -vals), axis=-1)  # equal scores inside the k: lower label first
+    out, vals = np.take_along_axis(out, order, -1), np.take_along_axis(vals, order, -1)
+    return out.reshape(*shape[:-1], k), vals.reshape(*shape[:-1], k)
+
+
+def top_k_exact(scores: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The k best columns of every row, best first, in the total order (score descending,
+    then column ascending): returns (column + ``offset`` as int64, score as float32), each
+    [rows, min(k, columns)]."""
+    return top_k_labelled(scores, None, k, offset)
 
 
 def merge_top_k(ids: list[np.ndarray], vals: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best of several top-k lists over disjoint shards (arrays [..., rows, k_i] with
     global indices), in the same total order: equal to the top-k of the whole."""
-    I = np.concatenate(ids, axis=-1)
-    V = np.concatenate(vals, axis=-1)
-    order = np.lexsort((I, -V), axis=-1)[..., :k]
-    return np.take_along_axis(I, order, -1), np.take_along_axis(V, order, -1)
+    return top_k_labelled(np.concatenate(vals, axis=-1), np.concatenate(ids, axis=-1), k)
