@@ -14,7 +14,7 @@ st.set_page_config(page_title="xQG Explorer", layout="wide")
 def overview() -> None:
     from pages import ui
     from xqg_core.artifacts import commits_since
-    from xqg_core.explore import headline
+    from xqg_core.explore import headline, unsupported_of
     from xqg_core.paper import PAPER_AVERAGES_R2KT, PAPER_CITATION, PAPER_SETTING, paper_table
 
     st.title("xQG Explorer")
@@ -41,6 +41,12 @@ def overview() -> None:
         col.metric(labels.get(key, key), f"{aug:.2f}", f"{aug - base:+.2f} vs baseline {base:.2f}",
                    delta_color="inverse" if key.endswith("drop") else "normal")
     st.caption("Baseline = the same encoder without augmentation (alpha = 0). A smaller drop means more robust.")
+    own = headline(res, plm, alpha, n, macro="avg_supported")
+    missing = unsupported_of(arts).get(plm, {}).get("xquad-xr", [])
+    if missing and own:
+        st.caption(f"{plm} was not trained on {', '.join(missing)}: over its own languages only (avg_supported), " +
+                   "; ".join(f"{labels.get(key, key)} {aug:.2f} vs baseline {base:.2f} ({aug - base:+.2f})"
+                             for key, (base, aug) in own.items() if key.startswith("xquad-xr")) + ".")
 
     st.header("What produced these artifacts")
     corpora = m["corpora"]
@@ -85,6 +91,7 @@ navigation = st.navigation([
     st.Page("pages/robustness.py", title="Robustness (PAWS-X)", icon=":material/shield:"),
     st.Page("pages/embedding_shift.py", title="Embedding shift", icon=":material/scatter_plot:"),
     st.Page("pages/live_search.py", title="Live search", icon=":material/search:"),
+    st.Page("pages/why_moved.py", title="Why did it move?", icon=":material/troubleshoot:"),
     st.Page("pages/status.py", title="Installation", icon=":material/settings:"),
 ])
 navigation.run()

@@ -9,11 +9,16 @@ from pages import ui
 from xqg_core.explore import (
     BENCHMARK_METRICS,
     RetrievalRecompute,
+    ablation_alphas,
+    ablation_gains,
     alpha_curve,
     cell_frame,
     comparison_table,
+    controls_table,
+    mark_unsupported,
     n_curve,
     plm_comparison,
+    unsupported_of,
 )
 from xqg_core.grid import SIGNIFICANCE_LEVEL
 from xqg_core.precompute import PAPER_ALPHA
@@ -52,7 +57,10 @@ st.caption(f"Values in percent; baseline = alpha 0. ▲/▼: the difference is s
            f"({arts.manifest['significance']['test']}, {arts.manifest['significance']['resamples']:,} resamples, "
            f"per language over its queries; avg over all queries). Cell: {source}.")
 table = comparison_table(base, cell, metrics)
-st.dataframe(ui.comparison_view(table, metrics), width="stretch")
+unsupported = ui.unsupported_caption(arts, bench, [plm])
+st.dataframe(ui.comparison_view(table, metrics, unsupported), width="stretch")
+with st.expander("Every column: baseline, xQG, Δ and p-value per metric"):
+    st.dataframe(ui.full_comparison_view(table, unsupported), width="stretch")
 if bench == "pawsx-adv":
     pair = res[(res.benchmark == "pawsx-pair") & (res.plm == plm) & (res.metric == "pair_acc")]
     if len(pair):
@@ -62,16 +70,21 @@ if bench == "pawsx-adv":
 # ----------------------------------------------------------------------------- charts
 st.subheader(f"{metric} against alpha, n and encoder")
 curve = alpha_curve(res, bench, plm, n, metric)
+curve["lang"] = mark_unsupported(curve.lang, unsupported)
 fig_alpha = px.line(curve, x="alpha", y="value", color="lang", markers=True,
                     labels={"value": f"{metric} (%)", "lang": "language"},
                     title=f"{metric} vs alpha ({bench}, {plm}, n = {n})")
 fig_alpha.add_vline(x=alpha, line_dash="dot", annotation_text=f"selected {alpha:g}")
 fig_alpha.add_vline(x=PAPER_ALPHA, line_dash="dash", line_color="gray", annotation_text="paper 0.01",
                     annotation_position="bottom right")
-fig_n = px.line(n_curve(res, bench, plm, c["alpha"], metric), x="n", y="value", color="lang", markers=True,
+by_n = n_curve(res, bench, plm, c["alpha"], metric).assign(lang=lambda f: mark_unsupported(f.lang, unsupported))
+fig_n = px.line(by_n, x="n", y="value", color="lang", markers=True,
                 labels={"value": f"{metric} (%)", "n": "generated queries per language"},
                 title=f"{metric} vs n (alpha = {c['alpha']:g})")
 comparison = plm_comparison(res, bench, c["alpha"], n, metric)
+marks = unsupported_of(arts)
+comparison["lang"] = [mark_unsupported([lang], marks.get(p, {}).get(bench, []))[0]
+                      for p, lang in zip(comparison.plm, comparison.lang)]
 long = comparison.melt(id_vars=["plm", "lang"], value_vars=["baseline", "xQG"], var_name="system")
 fig_plm = px.bar(long, x="lang", y="value", color="system", barmode="group", facet_col="plm",
                  labels={"value": f"{metric} (%)"}, title=f"{metric} by encoder (alpha = {c['alpha']:g}, n = {n})")
@@ -79,6 +92,40 @@ col1, col2 = st.columns(2)
 col1.plotly_chart(fig_alpha, config=ui.PLOTLY_CONFIG, key="fig-alpha")
 col2.plotly_chart(fig_n, config=ui.PLOTLY_CONFIG, key="fig-n")
 st.plotly_chart(fig_plm, config=ui.PLOTLY_CONFIG, key="fig-plm")
+
+# ----------------------------------------------------------------------------- controls
+st.subheader(f"Is the gain passage-specific? xQG vs the shuffled control ({metric})")
+res_all = ui.results_all(arts)
+controls = controls_table(res_all, bench, plm, c["alpha"], n, metric)
+if controls.empty:
+    st.info("This study has no shuffled control (it was built before controls existed); rebuild it with "
+            "`python -m xqg_core precompute --config configs/default.yaml` to see one.")
+else:
+    st.caption("Shuffled: every passage is augmented with the generated queries of another passage (a fixed, "
+               "seeded derangement) - what adding *any* question-like vector does. xQG - shuffled is what the "
+               "passage's own queries add. ▲/▼: p < 0.05, paired randomization test (gains: vs the baseline; "
+               "xQG - shuffled: xQG vs shuffled on the same queries).")
+    st.dataframe(ui.controls_view(controls, unsupported), width="stretch")
+
+st.subheader(f"Which generated languages help which query languages? ({metric})")
+ab_alphas = ablation_alphas(res_all, bench, plm)
+heat = None
+if not ab_alphas:
+    st.info("This study has no generation-language ablation (rebuild it to get one).")
+else:
+    c1, c2 = st.columns(2)
+    ab_alpha = ui.select("Ablation alpha (n = n_max)", "ab_alpha", ab_alphas, container=c1)
+    versus = ui.select("Gain over", "ab_versus", ["baseline", "xqg"], container=c2,
+                       format_func=lambda v: "the baseline (alpha = 0)" if v == "baseline" else "full xQG (all languages)")
+    keys += ["ab_alpha", "ab_versus"]
+    gains, p_values = ablation_gains(res_all, bench, plm, ab_alpha, metric, versus)
+    heat = ui.ablation_heatmap(gains, p_values, unsupported,
+                               f"{metric} gain over {'the baseline' if versus == 'baseline' else 'full xQG'} "
+                               f"({bench}, {plm}, alpha = {ab_alpha:g}, n = {arts.n_max})")
+    st.caption("only-L: passages augmented with the queries generated in language L alone (1/7 of xQG's query "
+               "mass, so alpha acts more weakly); without-L: with all but L. Cell: gain in points; * p < 0.05 "
+               "(paired randomization test). Hover for the p-value.")
+    st.plotly_chart(heat, config=ui.PLOTLY_CONFIG, key="fig-ablation")
 
 # ----------------------------------------------------------------------------- side by side
 st.subheader("Two configurations side by side")
@@ -111,8 +158,19 @@ with st.expander("Export this view"):
     ui.download_table(table, name, f"{bench}, {plm}, alpha={alpha:g}, n={n}: baseline vs xQG (percent)")
     st.markdown("**Metric vs alpha (all languages)**")
     ui.download_table(curve.set_index(["lang", "alpha"]), f"{bench}-{plm}-{metric}-vs-alpha", f"{metric} vs alpha")
+    if not controls.empty:
+        st.markdown("**xQG vs the shuffled control**")
+        ui.download_table(controls, f"{bench}-{plm}-{metric}-controls-a{c['alpha']:g}-n{n}",
+                          f"{metric}: baseline, xQG and the shuffled control (percent)")
+    if heat is not None:
+        st.markdown("**Generation-language ablation**")
+        ui.download_table(gains.join(p_values, rsuffix=" p"), f"{bench}-{plm}-{metric}-ablation-a{ab_alpha:g}",
+                          f"{metric} gain by generation language (rows) and query language (columns), with p-values")
     st.markdown("**Figures**")
-    ui.figure_downloads({"metric-vs-alpha": fig_alpha, "metric-vs-n": fig_n, "encoders": fig_plm})
+    figures = {"metric-vs-alpha": fig_alpha, "metric-vs-n": fig_n, "encoders": fig_plm}
+    if heat is not None:
+        figures["ablation"] = heat
+    ui.figure_downloads(figures)
     st.markdown("**Report of this view**")
     ui.report_downloads("xQG Explorer - results", {"benchmark": bench, "encoder": plm, "alpha": f"{alpha:g}",
                                                    "n": n, "cell": source}, {"Baseline vs xQG": table},

@@ -37,7 +37,10 @@ if summary.get("identical_rows_left_out"):
 table = comparison_table(cell_frame(res, "pawsx-adv", plm, 0.0, n), cell_frame(res, "pawsx-adv", plm, alpha, n),
                          PAWSX_METRICS)
 st.subheader(f"{plm} · alpha = {alpha:g} · n = {n}")
-st.dataframe(ui.comparison_view(table, PAWSX_METRICS), width="stretch")
+unsupported = ui.unsupported_caption(arts, "pawsx-adv", [plm])
+st.dataframe(ui.comparison_view(table, PAWSX_METRICS, unsupported), width="stretch")
+with st.expander("Every column: baseline, xQG, Δ and p-value per metric"):
+    st.dataframe(ui.full_comparison_view(table, unsupported), width="stretch")
 st.caption(f"Percent. ▲/▼: significant at p < {SIGNIFICANCE_LEVEL} ({arts.manifest['significance']['test']}), "
            "per item, vs alpha = 0.")
 

@@ -52,6 +52,16 @@ def results_of(arts: Artifacts) -> pd.DataFrame:
     return results(str(arts.root))
 
 
+@st.cache_data(show_spinner=False)
+def _results_all(root: str) -> pd.DataFrame:
+    return read_results(Path(root) / "results.parquet", variant=None)
+
+
+def results_all(arts: Artifacts) -> pd.DataFrame:
+    """Every variant's rows: xQG and the controls (column ``variant``, with ``p_vs_xqg``)."""
+    return _results_all(str(arts.root))
+
+
 @st.cache_resource(show_spinner="Reading passages and queries ...")
 def _study(root: str, data_dir: str | None):
     return resolve_study(_load(root), data_dir)
@@ -88,18 +98,91 @@ def live_index(arts: Artifacts, plm: str):
     return _live_index(str(arts.root), plm)
 
 
-def comparison_view(table: pd.DataFrame, metrics: Sequence[str]):
-    """A comparison table for display: "Δ" with its significance marker, numbers rounded."""
+def comparison_view(table: pd.DataFrame, metrics: Sequence[str], unsupported: Sequence[str] = ()):
+    """A comparison table that fits the page: per metric the xQG value and "Δ" with its
+    significance marker (the baseline and p-values stay in :func:`full_comparison_view` and
+    the exports); languages the PLM was not trained on marked " †"."""
     import numpy as np
 
-    shown = table.copy()
+    from xqg_core.explore import mark_unsupported
+
+    shown = pd.DataFrame(index=pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
     for m in metrics:
-        if f"{m} sig" in shown:
-            shown[f"{m} Δ"] = [f"{d:+.2f} {s}".strip() if np.isfinite(d) else "-"
-                               for d, s in zip(shown[f"{m} Δ"], shown[f"{m} sig"])]
-            shown = shown.drop(columns=[f"{m} sig"])
-    return shown.style.format({c: "{:.2f}" for c in shown.columns if c.endswith(("base", "xQG"))} |
+        if f"{m} xQG" not in table:
+            continue
+        shown[f"{m} xQG"] = table[f"{m} xQG"].to_numpy()
+        shown[f"{m} Δ"] = [f"{d:+.2f} {s}".strip() if np.isfinite(d) else "-"
+                           for d, s in zip(table[f"{m} Δ"], table[f"{m} sig"])]
+    return shown.style.format({c: "{:.2f}" for c in shown.columns if c.endswith("xQG")})
+
+
+def full_comparison_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
+    """Every column of a comparison table (baseline, xQG, Δ, p, marker), languages marked."""
+    from xqg_core.explore import mark_unsupported
+
+    shown = table.set_axis(pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
+    return shown.style.format({c: "{:.2f}" for c in shown.columns if c.endswith(("base", "xQG", "Δ"))} |
                               {c: "{:.3g}" for c in shown.columns if c.endswith(" p")})
+
+
+def controls_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
+    """The controls table for display: gains as "+0.52 ▲" with their significance, languages marked."""
+    import numpy as np
+
+    from xqg_core.explore import mark_unsupported, significance_marker
+
+    shown = pd.DataFrame(index=pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
+    for col in ("baseline", "xQG"):
+        shown[col] = table[col].to_numpy()
+    pairs = (("xQG Δ", "xQG Δ", "xQG p"), ("shuffled", None, None), ("shuffled Δ", "shuffled Δ", "shuffled p"),
+             ("xQG - shuffled", "xQG - shuffled", "xQG vs shuffled p"))
+    for name, delta, p in pairs:
+        if delta is None:
+            shown[name] = table[name].to_numpy()
+            continue
+        shown[name] = [f"{d:+.2f} {significance_marker(d, pv)}".strip() if np.isfinite(d) else "-"
+                       for d, pv in zip(table[delta], table[p])]
+        shown[f"{p}"] = table[p].to_numpy()
+    return shown.style.format({"baseline": "{:.2f}", "xQG": "{:.2f}", "shuffled": "{:.2f}"} |
+                              {c: "{:.3g}" for c in shown.columns if c.endswith(" p")})
+
+
+def ablation_heatmap(gains: pd.DataFrame, p_values: pd.DataFrame, unsupported: Sequence[str], title: str):
+    """Gain per (variant, query language) with the numbers in the cells, * where p < 0.05,
+    the p-value on hover; a diverging scale centred on 0."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from xqg_core.explore import mark_unsupported
+    from xqg_core.grid import SIGNIFICANCE_LEVEL
+
+    z = gains.to_numpy(dtype=float)
+    p = p_values.to_numpy(dtype=float)
+    text = [[f"{v:+.2f}{'*' if np.isfinite(pv) and pv < SIGNIFICANCE_LEVEL else ''}" if np.isfinite(v) else ""
+             for v, pv in zip(zr, pr)] for zr, pr in zip(z, p)]
+    top = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(go.Heatmap(z=z.tolist(), x=mark_unsupported(gains.columns, unsupported), y=list(gains.index),
+                               text=text, texttemplate="%{text}", customdata=p.tolist(), colorscale="RdBu", zmid=0,
+                               zmin=-top, zmax=top, colorbar={"title": "points"},
+                               hovertemplate="generated: %{y}<br>query language: %{x}<br>gain %{z:+.2f}"
+                                             "<br>p = %{customdata:.3g}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="query language", yaxis_title="augmented with",
+                      yaxis={"autorange": "reversed"}, height=120 + 28 * len(gains))
+    return fig
+
+
+def unsupported_caption(arts: Artifacts, benchmark: str, plms: Sequence[str], container=st) -> list[str]:
+    """Say which languages each PLM was not trained on (marked †) and what avg_supported is;
+    returns those of the first PLM."""
+    from xqg_core.explore import unsupported_of
+
+    marks = unsupported_of(arts)
+    notes = [f"{plm}: {', '.join(marks[plm][benchmark])}" for plm in plms if marks.get(plm, {}).get(benchmark)]
+    if notes:
+        container.caption("† a language the encoder was not trained on (" + "; ".join(notes) + "). `avg` is the "
+                          "macro over every language; `avg_supported` over the encoder's own languages only, so "
+                          "two encoders' `avg_supported` may cover different languages.")
+    return marks.get(plms[0], {}).get(benchmark, []) if plms else []
 
 
 @st.cache_resource(show_spinner="Loading the encoder ...")

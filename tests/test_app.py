@@ -80,22 +80,28 @@ def test_results_table_controls_and_url(arts_dir):
     at = open_page("pages/results.py")
     table = at.dataframe[0].value
     assert table.loc["de", "R@5kt xQG"] == pytest.approx(value(res, "xquad-xr", "me5-small", 0.01, 2, "de", "R@5kt"))
-    assert table.loc["avg", "MRR@10 base"] == pytest.approx(value(res, "xquad-xr", "me5-small", 0.0, 2, "avg", "MRR@10"))
-    assert len(at.get("plotly_chart")) == 3
+    assert list(table.columns[:2]) == ["R@2kt xQG", "R@2kt Δ"] and len(table.columns) == 10  # fits 1440 px
+    full = at.dataframe[1].value  # every column, in the expander
+    assert full.loc["avg", "MRR@10 base"] == pytest.approx(value(res, "xquad-xr", "me5-small", 0.0, 2, "avg", "MRR@10"))
+    assert len(at.get("plotly_chart")) == 4  # alpha, n, encoders, ablation heatmap
     at.select_slider(key="alpha").set_value(0.05).run()
     at.slider(key="n").set_value(1).run()
     at.selectbox(key="plm").set_value("use-m-v3").run()
     table = at.dataframe[0].value
     assert table.loc["zh", "R@2kt xQG"] == pytest.approx(value(res, "xquad-xr", "use-m-v3", 0.05, 1, "zh", "R@2kt"))
+    # use-m-v3 was not trained on hi or vi: marked, and said so
+    assert table.loc["hi †", "R@2kt xQG"] == pytest.approx(value(res, "xquad-xr", "use-m-v3", 0.05, 1, "hi", "R@2kt"))
+    assert "vi †" in table.index and "de †" not in table.index
+    assert any("not trained on (use-m-v3: hi, vi)" in c.value for c in at.caption)
     assert at.query_params["alpha"] == "0.05" and at.query_params["plm"] == "use-m-v3"
     # the side-by-side comparison: A vs B and their difference
-    side = at.dataframe[1].value
+    side = next(df.value for df in at.dataframe if "B - A" in df.value.columns)
     assert "B - A" in side.columns and len(side) == 9  # 7 languages, avg, avg_supported
     at.selectbox(key="b_plm").set_value("me5-small").run()
     at.select_slider(key="b_alpha").set_value(0.05).run()
     at.slider(key="b_n").set_value(1).run()
     at.selectbox(key="metric").set_value("MRR@10").run()
-    side = at.dataframe[1].value
+    side = next(df.value for df in at.dataframe if "B - A" in df.value.columns)
     b = value(res, "xquad-xr", "me5-small", 0.05, 1, "ar", "MRR@10")
     assert side.loc["ar", "B: me5-small, alpha 0.05, n 1"] == pytest.approx(b)
     assert side.loc["ar", "B - A"] == pytest.approx(b - side.iloc[:, 0]["ar"])
@@ -103,6 +109,45 @@ def test_results_table_controls_and_url(arts_dir):
     # another benchmark: the PAWS-X metrics
     at.selectbox(key="benchmark").set_value("pawsx-adv").run()
     assert "drop xQG" in at.dataframe[0].value.columns
+
+
+def test_results_show_the_shuffled_control_and_the_ablation(arts_dir):
+    import json
+
+    from xqg_core.artifacts import read_results
+
+    rows = read_results(Path(arts_dir) / "results.parquet", variant=None)
+
+    def row(variant, alpha, n, lang, metric="R@2kt"):
+        r = rows[(rows.variant == variant) & (rows.benchmark == "xquad-xr") & (rows.plm == "me5-small")
+                 & np.isclose(rows.alpha, alpha) & (rows.n == n) & (rows.lang == lang) & (rows.metric == metric)]
+        assert len(r) == 1
+        return r.iloc[0]
+
+    at = open_page("pages/results.py")  # me5-small, alpha 0.01, n 2, R@2kt
+    controls = next(df.value for df in at.dataframe if "xQG - shuffled" in df.value.columns)
+    for lang in ("de", "avg"):
+        shuffled, xqg, base = row("shuffled", 0.01, 2, lang), row("xqg", 0.01, 2, lang), row("xqg", 0.0, 2, lang)
+        assert controls.loc[lang, "shuffled"] == pytest.approx(shuffled.value)
+        assert controls.loc[lang, "baseline"] == pytest.approx(base.value)
+        assert controls.loc[lang, "xQG vs shuffled p"] == pytest.approx(shuffled.p_vs_xqg)
+        assert controls.loc[lang, "xQG - shuffled"].startswith(f"{xqg.value - shuffled.value:+.2f}")
+    # the ablation heatmap: gain of only-de / without-de over the baseline per query language
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "generation" not in c.proto.spec
+                           and "augmented with" in c.proto.spec).proto.spec)
+    heat = spec["data"][0]
+    for variant in ("only-de", "without-zh"):
+        for lang in ("de", "avg"):
+            expected = row(variant, 0.01, 2, lang).value - row("xqg", 0.0, 2, lang).value
+            assert heat["z"][heat["y"].index(variant)][heat["x"].index(lang)] == pytest.approx(expected)
+    at.selectbox(key="ab_versus").set_value("xqg").run()
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "augmented with" in c.proto.spec).proto.spec)
+    heat = spec["data"][0]
+    expected = row("only-ar", 0.01, 2, "ar").value - row("xqg", 0.01, 2, "ar").value
+    assert heat["z"][heat["y"].index("only-ar")][heat["x"].index("ar")] == pytest.approx(expected)
+    assert heat["customdata"][heat["y"].index("only-ar")][heat["x"].index("ar")] == pytest.approx(
+        row("only-ar", 0.01, 2, "ar").p_vs_xqg)
+    assert at.query_params["ab_versus"] == "xqg"
 
 
 def test_results_exact_alpha_is_recomputed_live(arts_dir):
@@ -333,3 +378,34 @@ def test_overview_says_when_the_checkout_is_past_the_build(small_study, tmp_path
     st.cache_data.clear()
     at = open_page()
     assert any("**This checkout** is 2 commits past that code" in m.value for m in at.markdown)
+
+
+def test_why_did_it_move_shows_ranks_and_the_gold_passages_queries(arts_dir):
+    from xqg_core.explore import rank_positions
+
+    arts = load_artifacts(arts_dir)
+    at = open_page("pages/why_moved.py", alpha="0.05", n="2", why_change="all")
+    assert not at.exception
+    idx = arts.index("me5-small")
+    queries = arts.table("queries/xquad-xr.parquet")
+    qid = at.selectbox(key="question").value
+    qi = queries.id.tolist().index(qid)
+    moved = at.dataframe[0].value.set_index("docid")
+    docids = arts.table("corpora/xquad-xr.parquet").docid.tolist()
+    gold = docids.index(list(queries.gold[qi])[0])
+    base = idx["P"] @ idx["Q"][qi]
+    aug = 0.95 * base + 0.05 * (idx["S"][1] @ idx["Q"][qi])
+    assert moved.loc[docids[gold], "baseline rank"] == rank_positions(base)[gold]
+    assert moved.loc[docids[gold], "xQG rank"] == rank_positions(aug)[gold]
+    # the gold passage's generated queries (n = 2 per language), most similar first; their
+    # contributions add up to alpha <q, S_n(gold)> of the shipped int8 index
+    shown = at.dataframe[1].value
+    generated = arts.table("generated_queries.parquet")
+    mine = generated[(generated.corpus == "xquad-xr") & (generated.passage_id == docids[gold]) & (generated.i < 2)]
+    assert sorted(shown.text) == sorted(mine.text)
+    assert list(shown["<q, e>"]) == sorted(shown["<q, e>"], reverse=True)
+    assert shown["alpha <q, e>"].sum() == pytest.approx(0.05 * float(idx["S"][1][gold] @ idx["Q"][qi]), abs=0.01)
+    assert at.query_params["question"] == qid
+    # filters: questions whose R@2kt was lost
+    at.selectbox(key="why_change").set_value("lost").run()
+    assert not at.exception

@@ -74,6 +74,86 @@ def comparison_table(base: pd.DataFrame, cell: pd.DataFrame, metrics: Sequence[s
     return out
 
 
+UNSUPPORTED_MARK = " †"
+
+
+def unsupported_of(arts: Artifacts) -> dict[str, dict[str, list[str]]]:
+    """Per PLM and benchmark, the query languages the PLM was not trained on: the manifest's
+    list, or (artifacts built before it was recorded) the encoder registry's."""
+    if "unsupported_languages" in arts.manifest:
+        return arts.manifest["unsupported_languages"]
+    from .artifacts import artifact_config, unsupported_languages
+
+    return unsupported_languages(artifact_config(arts))
+
+
+def mark_unsupported(langs: Sequence[str], unsupported: Sequence[str]) -> list[str]:
+    """Language labels with " †" on those the PLM was not trained on."""
+    return [f"{lang}{UNSUPPORTED_MARK}" if lang in unsupported else lang for lang in langs]
+
+
+def controls_table(res_all: pd.DataFrame, benchmark: str, plm: str, alpha: float, n: int, metric: str) -> pd.DataFrame:
+    """Per language (macro rows last): baseline, xQG, the shuffled control (each passage
+    augmented with another passage's queries), each gain over the baseline with its p-value,
+    and xQG - shuffled with the paired test between them (``p_vs_xqg``). ``res_all``: every
+    variant's rows (:meth:`Artifacts.results` with ``variant=None``); empty when the study
+    has no shuffled control."""
+    if "variant" not in res_all.columns:
+        return pd.DataFrame()
+    sub = res_all[(res_all.benchmark == benchmark) & (res_all.plm == plm) & (res_all.n == n)
+                  & (res_all.metric == metric)]
+    xqg = sub[sub.variant == "xqg"]
+    shuffled = sub[(sub.variant == "shuffled") & (np.abs(sub.alpha - alpha) < 1e-9)].set_index("lang")
+    if shuffled.empty:
+        return pd.DataFrame()
+    base = xqg[xqg.alpha == 0].set_index("lang")
+    cell = xqg[np.abs(xqg.alpha - alpha) < 1e-9].set_index("lang")
+    langs = [lang for lang in dict.fromkeys(cell.index) if lang not in MACRO_ROWS] + [m for m in MACRO_ROWS if m in cell.index]
+    out = pd.DataFrame(index=pd.Index(langs, name="lang"))
+    out["baseline"] = base.value.reindex(langs)
+    out["xQG"] = cell.value.reindex(langs)
+    out["xQG Δ"] = out["xQG"] - out["baseline"]
+    out["xQG p"] = cell.p_value.reindex(langs)
+    out["shuffled"] = shuffled.value.reindex(langs)
+    out["shuffled Δ"] = out["shuffled"] - out["baseline"]
+    out["shuffled p"] = shuffled.p_value.reindex(langs)
+    out["xQG - shuffled"] = out["xQG"] - out["shuffled"]
+    out["xQG vs shuffled p"] = shuffled.p_vs_xqg.reindex(langs)
+    return out
+
+
+def ablation_alphas(res_all: pd.DataFrame, benchmark: str, plm: str) -> list[float]:
+    """The alphas at which the generation-language ablation was run (none: an empty list)."""
+    if "variant" not in res_all.columns:
+        return []
+    sub = res_all[(res_all.benchmark == benchmark) & (res_all.plm == plm)
+                  & res_all.variant.fillna("").str.match(r"^(only|without)-")]
+    return sorted(set(sub.alpha.tolist()))
+
+
+def ablation_gains(res_all: pd.DataFrame, benchmark: str, plm: str, alpha: float, metric: str,
+                   versus: str = "baseline") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The generation-language ablation as two matrices, rows = variants (``only-L``,
+    ``without-L``), columns = query languages and macro rows: the variant's gain in
+    ``metric`` over the baseline (alpha = 0) or over full xQG at the same (alpha, n_max)
+    (``versus="xqg"``), and the p-value of that comparison (the grid's paired test)."""
+    sub = res_all[(res_all.benchmark == benchmark) & (res_all.plm == plm) & (res_all.metric == metric)]
+    variants = sub[sub.variant.fillna("").str.match(r"^(only|without)-") & (np.abs(sub.alpha - alpha) < 1e-9)]
+    if variants.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    n = int(variants.n.iloc[0])
+    xqg = sub[sub.variant == "xqg"]
+    reference = (xqg[(xqg.alpha == 0) & (xqg.n == n)] if versus == "baseline"
+                 else xqg[(np.abs(xqg.alpha - alpha) < 1e-9) & (xqg.n == n)]).set_index("lang").value
+    langs = [lang for lang in dict.fromkeys(variants.lang) if lang not in MACRO_ROWS] + \
+            [m for m in MACRO_ROWS if m in set(variants.lang)]
+    order = sorted(dict.fromkeys(variants.variant), key=lambda v: (not v.startswith("only-"), v))
+    value = variants.pivot_table(index="variant", columns="lang", values="value").reindex(index=order, columns=langs)
+    p = variants.pivot_table(index="variant", columns="lang",
+                             values="p_value" if versus == "baseline" else "p_vs_xqg").reindex(index=order, columns=langs)
+    return value - reference.reindex(langs).to_numpy()[None, :], p
+
+
 def alpha_curve(res: pd.DataFrame, benchmark: str, plm: str, n: int, metric: str) -> pd.DataFrame:
     """``alpha, lang, value`` for one PLM and n."""
     sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (res.n == n) & (res.metric == metric)]
@@ -95,12 +175,13 @@ def plm_comparison(res: pd.DataFrame, benchmark: str, alpha: float, n: int, metr
     return pd.concat([base, aug], axis=1).reset_index()
 
 
-def headline(res: pd.DataFrame, plm: str, alpha: float, n: int) -> dict[str, tuple[float, float]]:
-    """Macro averages (baseline, xQG) of the headline metrics at one (PLM, alpha, n)."""
+def headline(res: pd.DataFrame, plm: str, alpha: float, n: int, macro: str = "avg") -> dict[str, tuple[float, float]]:
+    """Macro averages (baseline, xQG) of the headline metrics at one (PLM, alpha, n); ``macro``:
+    ``avg`` (every language) or ``avg_supported`` (the PLM's own languages)."""
     out = {}
     for benchmark, metric in (("xquad-xr", "R@2kt"), ("xquad-xr", "R@5kt"), ("pawsx-adv", "drop")):
         sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (res.n == n) & (res.metric == metric)
-                  & (res.lang == "avg")]
+                  & (res.lang == macro)]
         base, cell = sub[sub.alpha == 0].value, sub[np.abs(sub.alpha - alpha) < 1e-9].value
         if len(base) and len(cell):
             out[f"{benchmark} {metric}"] = (float(base.iloc[0]), float(cell.iloc[0]))
@@ -223,7 +304,7 @@ class LiveIndex:
 
     def __init__(self, arts: Artifacts, plm: str):
         t = arts.index(plm)
-        self.P, self.S = t["P"], t["S"]
+        self.P, self.S, self.Q = t["P"], t["S"], t["Q"]  # Q: the benchmark's questions, query side
         self.docids = arts.table("corpora/xquad-xr.parquet").docid.tolist()
 
     def search(self, q: np.ndarray, alpha: float, n: int, k: int = 10) -> pd.DataFrame:
@@ -249,6 +330,48 @@ class LiveIndex:
             sims[passage] = -np.inf
             return np.argsort(-sims, kind="stable")[:k].tolist()
         return nearest(self.P), nearest((1 - alpha) * self.P + alpha * self.S[n - 1])
+
+
+def question_changes(arts: Artifacts, plm: str, alpha: float, n: int, metric: str = "R@2kt") -> pd.DataFrame:
+    """Per xquad-xr question (in index order): its outcome in ``metric`` at the baseline and at
+    (alpha, n), from the stored per-query outcomes, and ``change``: gained, lost or same."""
+    t = arts.tensors(f"outcomes/xquad-xr/{slug(plm)}.safetensors")
+    ai = [round(a, 10) for a in arts.alphas].index(round(alpha, 10))
+    base, cell = (stored_outcomes(metric, t[metric][i, n - 1]) for i in (0, ai))
+    queries = arts.table("queries/xquad-xr.parquet")
+    change = np.where(np.isnan(base) | np.isnan(cell), "not evaluated",
+                      np.where(cell > base, "gained", np.where(cell < base, "lost", "same")))
+    return pd.DataFrame({"id": queries["id"], "lang": queries["lang"], "baseline": base, "xQG": cell, "change": change})
+
+
+def query_contributions(generated: pd.DataFrame, corpus: str, docid: str, n: int, q: np.ndarray, encode,
+                        alpha: float) -> pd.DataFrame:
+    """A passage's first ``n`` generated queries per language, each with ``<q, e>`` (its
+    query-side embedding ``e``, encoded now by ``encode``, against the question ``q``) and its
+    share of the augmented score, ``alpha <q, e>`` (their sum is ``alpha <q, S_n(p)>``), most
+    similar first."""
+    mine = generated[(generated.corpus == corpus) & (generated.passage_id == docid) & (generated.i < n)]
+    mine = mine[["lang", "i", "text"]].reset_index(drop=True)
+    if mine.empty:
+        return mine.assign(**{"<q, e>": [], "alpha <q, e>": []})
+    E = np.asarray(encode(mine.text.tolist()), dtype=np.float32)
+    sims = E @ np.asarray(q, dtype=np.float32).reshape(-1)
+    return (mine.assign(**{"<q, e>": sims, "alpha <q, e>": alpha * sims})
+            .sort_values("<q, e>", ascending=False, kind="stable").reset_index(drop=True))
+
+
+def gold_movement(index: "LiveIndex", question: int, gold: Sequence[int], alpha: float, n: int) -> pd.DataFrame:
+    """Each gold passage of an xquad-xr question: its rank and score at the baseline and under
+    P'(alpha, n) among all passages, and the score's two parts ``(1 - alpha) <q, p>`` and ``alpha <q, S_n(p)>``."""
+    q = index.Q[question]
+    base = index.P @ q
+    qs = index.S[n - 1] @ q
+    aug = base if alpha == 0 else (1 - alpha) * base + alpha * qs
+    base_rank, aug_rank = rank_positions(base), rank_positions(aug)
+    return pd.DataFrame({"passage": list(gold), "docid": [index.docids[g] for g in gold],
+                         "baseline rank": base_rank[list(gold)], "xQG rank": aug_rank[list(gold)],
+                         "baseline score": base[list(gold)], "xQG score": aug[list(gold)],
+                         "(1 - alpha) <q, p>": (1 - alpha) * base[list(gold)], "alpha <q, S_n>": alpha * qs[list(gold)]})
 
 
 def rank_positions(scores: np.ndarray) -> np.ndarray:

@@ -13,7 +13,9 @@ all-or-nothing, see :mod:`xqg_core.stages`):
 ``export``                   ``cached_artifacts/`` (see :mod:`xqg_core.artifacts`)
 
 ``--shard i --num-shards N`` runs only shard i of the generate and encode stages (one job
-of a cluster array); a run without ``--shard`` runs every shard, then the rest.
+of a cluster array); a run without ``--shard`` runs every shard, then the rest. The order of
+the stages and where their shards run (in-process, or Ray tasks with ``--executor ray``)
+is :mod:`xqg_core.run_study`'s.
 """
 from __future__ import annotations
 
