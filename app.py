@@ -93,6 +93,7 @@ navigation = st.navigation([
     st.Page("pages/live_search.py", title="Live search", icon=":material/search:"),
     st.Page("pages/why_moved.py", title="Why did it move?", icon=":material/troubleshoot:"),
     st.Page("pages/your_questions.py", title="Your questions", icon=":material/upload_file:"),
+    st.Page("pages/your_passage.py", title="Your passage", icon=":material/edit_note:"),
     st.Page("pages/status.py", title="Installation", icon=":material/settings:"),
 ])
 navigation.run()

@@ -465,3 +465,30 @@ def test_your_questions_evaluates_an_upload_like_the_command_line(arts_dir, data
     at.file_uploader(key="upload").set_value(("broken.jsonl", b"not json at all\n", "application/json")).run()
     assert not at.exception
     assert any(e.value.startswith("broken.jsonl: cannot be evaluated") and "line 1" in e.value for e in at.error)
+
+
+def test_your_passage_generates_queries_and_ranks_it(arts_dir):
+    from xqg_core.encoders import load_encoder
+    from xqg_core.explore import rank_among
+
+    arts = load_artifacts(arts_dir)
+    at = open_page("pages/your_passage.py", alpha="0.05", n="2")
+    at.text_input(key="own_title").input("Danube")
+    at.text_area(key="own_text").input("The Danube is the second-longest river in Europe. It flows through Vienna, "
+                                       "Budapest and Belgrade before reaching the Black Sea.")
+    at.button(key="generate").click().run()
+    assert not at.exception, at.exception
+    queries = at.dataframe[0].value
+    assert len(queries) == 2 * 7 and set(queries.lang) == {"ar", "de", "es", "hi", "ru", "vi", "zh"}
+    assert queries.text.str.len().gt(0).all() and queries["rank"].between(1, len(arts.index("me5-small")["P"]) + 1).all()
+    at.text_input(key="own_query").input("Wie lang ist die Donau?").run()
+    assert not at.exception
+    before, after = (int(m.value) for m in at.metric)
+    idx = arts.index("me5-small")
+    enc = load_encoder("me5-small", device="cpu")
+    q = enc.encode_queries(["Wie lang ist die Donau?"])[0]
+    p = enc.encode_passages(["Danube The Danube is the second-longest river in Europe. It flows through Vienna, "
+                             "Budapest and Belgrade before reaching the Black Sea."])[0]
+    assert before == rank_among(p, idx["P"], q)
+    E = enc.encode_queries(queries[queries.i < 2].text.tolist())
+    assert after == rank_among(0.95 * p + 0.05 * E.sum(0), 0.95 * idx["P"] + 0.05 * idx["S"][1], q)

@@ -1,0 +1,83 @@
+"""Your passage: the shipped generator writes queries for a passage you paste, and a query you
+type ranks it among the study's passages before and after augmentation."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from pages import ui
+from xqg_core.explore import check_query, own_passage, own_passage_queries, rank_among
+
+st.title("Augment your own passage")
+arts = ui.artifacts()
+if not any(f.startswith("index/") for f in arts.manifest["files"]):
+    st.info("These artifacts hold no xquad-xr index (xquad-xr is not in the config).")
+    st.stop()
+c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
+plm, alpha, n = c["plm"], c["alpha"], c["n"]
+ui.sync_url(c["keys"])
+cfg = arts.manifest["config"]
+langs, n_max = list(cfg["generation_langs"]), int(cfg["n_max"])
+st.markdown(
+    f"Paste an English passage: the shipped generator (`me5-qg`) writes {n_max} queries in each of "
+    f"{len(langs)} languages ({', '.join(langs)}), as the precompute does for the study's passages; each is "
+    f"encoded with `{plm}` and ranked against the study's passages. Then type a query to see where your passage "
+    "ranks among them before and after augmentation, p' = (1 - alpha) p + alpha S_n(p).")
+title = st.text_input("Title", key="own_title", max_chars=200)
+text = st.text_area("Passage (English, up to ~100 words are read like the study's passages)", key="own_text",
+                    max_chars=3000, height=140)
+
+
+@st.cache_resource(show_spinner="Loading the generator ...")
+def generator():
+    from xqg_core.generate import load_generator
+
+    return load_generator("me5-qg", device="cpu")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def augment(title: str, text: str, plm: str):
+    start = time.perf_counter()
+    own = own_passage(title, text, generator(), ui.encoder(plm), langs, n_max, int(cfg["seed"]))
+    return own, time.perf_counter() - start
+
+
+if not st.button("Generate the queries", key="generate", type="primary") and "own_done" not in st.session_state:
+    st.info("Paste a title and a passage, then press the button.")
+    st.stop()
+if not text.strip():
+    st.warning("The passage is empty.")
+    st.stop()
+st.session_state["own_done"] = True
+with st.spinner(f"Writing {n_max * len(langs)} queries and encoding them ..."):
+    own, seconds = augment(title, text, plm)
+index = ui.live_index(arts, plm)
+table = own_passage_queries(own, index.P)
+found = table["in top 10"].mean() if len(table) else 0.0
+st.subheader("Generated queries")
+st.caption(f"{len(table)} queries in {seconds:.1f} s (generation and encoding, cached for this passage). Rank: "
+           f"your passage's rank for the query among itself and the {len(index.P):,} study passages (baseline "
+           f"embeddings); {100 * found:.0f}% of the queries put it in the top 10. Detected: langid's language.")
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"p(detected)": st.column_config.NumberColumn(format="%.2f")})
+
+st.subheader("Your query")
+query = st.text_input("A query in any language", key="own_query", max_chars=2000)
+encoder = ui.encoder(plm)
+check = check_query(query, getattr(encoder.spec, "languages", None))
+if not check.ok:
+    st.info(check.message)
+    st.stop()
+q = encoder.encode_queries([query.strip()])[0]
+before = rank_among(own.p, index.P, q)
+corpus_after = index.P if alpha == 0 else (1 - alpha) * index.P + alpha * index.S[n - 1]
+after = rank_among(own.augmented(alpha, n), corpus_after, q)
+c1, c2 = st.columns(2)
+c1.metric("Rank before augmentation (alpha = 0)", before)
+c2.metric(f"Rank after (alpha = {alpha:g}, n = {n})", after, f"{before - after:+d} places", delta_color="normal")
+st.caption(f"Detected language: {check.lang} (p = {check.confidence:.2f}). Every study passage is augmented with "
+           "its own shipped queries at the same alpha and n; ties count against your passage.")
+
+with st.expander("Export this view"):
+    ui.download_table(table.set_index(["lang", "i"]), "your-passage-queries", "Generated queries of a typed passage")
