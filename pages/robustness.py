@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import alpha_curve, cell_frame, comparison_table, pawsx_flips
+from xqg_core.explore import alpha_curve, cell_frame, comparison_table, pawsx_flips, query_contributions
 from xqg_core.grid import PAWSX_METRICS, SIGNIFICANCE_LEVEL
 
 st.title("Robustness (PAWS-X adversarial pairs)")
@@ -76,6 +76,25 @@ else:
         view = flips[(flips.direction == direction) & ((flips.lang == lang) if lang != "all" else True)]
         st.dataframe(view.drop(columns=["direction"]).head(200), hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4f") for c in view.columns if c.startswith("s(")})
+        if len(view):
+            st.markdown("**Which generated queries moved it?** The gold's and the twin's generated queries, by "
+                        "similarity to the query (encoded now), with their share alpha <q, e> of the score.")
+            labels = [f"row {r.row} · {r.lang} · {r.query[:80]}" for r in view.itertuples()]
+            k_item = ui.bound("flip_item", 0, lambda v: 0 <= v < len(labels), cast=int)
+            item = st.selectbox("Item", range(len(labels)), key=k_item, format_func=lambda i: labels[i])
+            keys.append(k_item)
+            chosen = view.iloc[item]
+            encoder = ui.encoder(plm)
+            q = encoder.encode_queries([chosen["query"]])[0]
+            generated = ui.table(str(arts.root), "generated_queries.parquet")
+            g1, g2 = st.columns(2)
+            for col, side in ((g1, "gold"), (g2, "twin")):
+                contrib = query_contributions(generated, "pawsx-test", chosen[f"{side} docid"], n, q,
+                                              encoder.encode_queries, alpha)
+                col.markdown(f"**{side}** (sum of alpha <q, e>: {contrib['alpha <q, e>'].sum():+.4f})")
+                col.dataframe(contrib, hide_index=True, width="stretch",
+                              column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                             for c in ("<q, e>", "alpha <q, e>")})
 ui.sync_url(keys)
 
 with st.expander("Export this view"):

@@ -179,11 +179,19 @@ def test_robustness_table_and_flips(arts_dir):
     caption = " ".join(c.value for c in at.caption)
     fixed = int(np.sum(adv[ai, 1] > adv[0, 1]))
     assert f"{fixed} items fixed and {flipped - fixed} broken" in caption
+    flips = lambda: next(df.value for df in at.dataframe if "query" in df.value.columns)  # noqa: E731
     if flipped:
-        shown = at.dataframe[1].value
+        shown = flips()
         assert {"query", "gold", "twin", "s(q,gold) xQG"} <= set(shown.columns) and len(shown) == fixed
+        if fixed:  # the gold's and the twin's generated queries of the first item, with their contributions
+            generated = arts.table("generated_queries.parquet")
+            sides = [df.value for df in at.dataframe if "<q, e>" in df.value.columns]
+            assert len(sides) == 2
+            gold = generated[(generated.corpus == "pawsx-test") & (generated.passage_id == shown["gold docid"].iloc[0])
+                             & (generated.i < 2)]
+            assert sorted(sides[0].text) == sorted(gold.text)
         at.selectbox(key="direction").set_value("broken by xQG").run()
-        assert len(at.dataframe[1].value) == flipped - fixed
+        assert len(flips()) == flipped - fixed
         at.selectbox(key="flip_lang").set_value(at.selectbox(key="flip_lang").options[-1]).run()
         assert not at.exception
     # figures render to PNG and SVG on request (kaleido drives Debian's chromium)

@@ -24,7 +24,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"": ("xQG Explorer", '[data-testid="stMetric"]'), "results": ("Results", '[data-testid="stDataFrame"]'),
          "robustness": ("Robustness", '[data-testid="stDataFrame"]'),
          "embedding_shift": ("Embedding shift", ".js-plotly-plot"),
-         "live_search": ("Live search", '[data-testid="stTextInput"]'), "status": ("Installation", '[data-testid="stDataFrame"]')}
+         "live_search": ("Live search", '[data-testid="stTextInput"]'),
+         "why_moved": ("Why did it move?", '[data-testid="stCaptionContainer"]'),
+         "your_questions": ("Your questions", '[data-testid="stFileUploader"]'),
+         "your_passage": ("Augment your own passage", '[data-testid="stTextArea"]'),
+         "status": ("Installation", '[data-testid="stDataFrame"]')}
+VIEWPORT = {"width": 1440, "height": 1000}  # a laptop screen: every table's key columns must show
 
 
 def free_port() -> int:
@@ -70,7 +75,7 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
     urls = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page = browser.new_page(viewport=VIEWPORT)
         for path, (title, ready) in PAGES.items():
             page.goto(f"{base_url}/{path}")
             wait_idle(page, ready)
@@ -106,7 +111,7 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
         urls["live_search"] = page.url
         page.screenshot(path=str(out_dir / "live-search.png"), full_page=True)
         # the dark theme (Streamlit follows the system setting)
-        dark = browser.new_page(viewport={"width": 1500, "height": 1100}, color_scheme="dark")
+        dark = browser.new_page(viewport=VIEWPORT, color_scheme="dark")
         dark.goto(f"{base_url}/results")
         wait_idle(dark, PAGES["results"][1])
         assert_no_exception(dark, "results, dark theme")
@@ -145,7 +150,8 @@ def test_every_page_in_chromium(app_server, tmp_path):
     assert parse_qs(urlparse(urls["live_search"]).query)["q"] == ["Wie lang ist der Nil?"]
     r, g, b = (int(v) for v in urls["dark_background"].strip("rgba()").split(",")[:3])
     assert r + g + b < 150, urls["dark_background"]  # a dark page
-    assert {p.name for p in out.glob("*.png")} >= {"overview.png", "results.png", "results-slider.png", "live-search.png"}
+    assert {p.name for p in out.glob("*.png")} >= {"overview.png", "results.png", "results-slider.png", "live-search.png",
+                                                   "why_moved.png", "your_questions.png", "your_passage.png"}
 
 
 if __name__ == "__main__":

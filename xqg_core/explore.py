@@ -251,9 +251,10 @@ def pawsx_flips(arts: Artifacts, study, plm: str, alpha: float, n: int) -> pd.Da
         rows.append({"direction": "fixed by xQG" if cell[i] > base[i] else "broken by xQG", "lang": q["lang"],
                      "row": q["row"], "query": q["text"], "gold": pool[q["gold"]].text,
                      "twin": pool[q["twin"]].text, "s(q,gold) base": parts[i, 0], "s(q,twin) base": parts[i, 1],
-                     "s(q,gold) xQG": s_gold, "s(q,twin) xQG": s_twin})
+                     "s(q,gold) xQG": s_gold, "s(q,twin) xQG": s_twin, "gold docid": pool[q["gold"]].docid,
+                     "twin docid": pool[q["twin"]].docid})
     return pd.DataFrame(rows, columns=["direction", "lang", "row", "query", "gold", "twin", "s(q,gold) base",
-                                       "s(q,twin) base", "s(q,gold) xQG", "s(q,twin) xQG"])
+                                       "s(q,twin) base", "s(q,gold) xQG", "s(q,twin) xQG", "gold docid", "twin docid"])
 
 
 # ----------------------------------------------------------------------------- live search
