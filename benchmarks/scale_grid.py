@@ -1,7 +1,8 @@
 """The exact sharded grid at scale: a synthetic corpus of 1M passages ranked by Ray shard tasks.
 
 Builds (once, in ``--work``): ``--passages`` random unit vectors P of ``--dim`` dimensions and
-S_n for n = 1..5 (random vectors of the size 35 query embeddings sum to), short synthetic
+S_n for n = 1..5 (sums of 7n unit "query" vectors, each its passage's direction plus noise,
+as generated queries are about their passage), short synthetic
 texts (``corpus.jsonl``) and ``--queries`` queries, each near one gold passage whose text
 holds the query's planted answer. Then ranks every (alpha, n) cell of the paper's grid
 (36 alphas x 5 n) with :func:`xqg_core.sharded_grid.sharded_ranking` on a local Ray
@@ -44,7 +45,7 @@ def build(work: Path, passages: int, dim: int, queries: int, seed: int = 0) -> d
     """The synthetic study (skipped when ``work/built.json`` says it was built with these settings)."""
     from numpy.lib.format import open_memmap
 
-    settings = {"passages": passages, "dim": dim, "queries": queries, "seed": seed}
+    settings = {"passages": passages, "dim": dim, "queries": queries, "seed": seed, "queries_about_passage": True}
     done = work / "built.json"
     if done.is_file() and json.loads(done.read_text())["settings"] == settings:
         return json.loads(done.read_text())
@@ -58,10 +59,13 @@ def build(work: Path, passages: int, dim: int, queries: int, seed: int = 0) -> d
     chunk = 65536
     for start in range(0, passages, chunk):
         end = min(start + chunk, passages)
-        P[start:end] = unit_rows(rng, end - start, dim)
+        block = unit_rows(rng, end - start, dim)
+        P[start:end] = block
         step = np.zeros((end - start, dim), dtype=np.float32)
         for n in range(N_MAX):  # S_n grows by 7 query embeddings (one per language) per n
-            step += 7 * unit_rows(rng, end - start, dim) * np.float32(0.9)
+            for _ in range(7):  # a generated query: its passage's direction plus noise, unit length
+                query = block + unit_rows(rng, end - start, dim) * np.float32(1.2)
+                step += query / np.linalg.norm(query, axis=1, keepdims=True)
             S[n, start:end] = step
     P.flush()
     S.flush()
@@ -152,7 +156,8 @@ def main() -> None:
         "",
         f"Machine: {machine_line()}; a local Ray cluster of {args.cpus} CPUs, one task per CPU, each task in a "
         "fresh worker process (so its peak RSS is its own).",
-        f"Synthetic corpus: {args.passages:,} passages, {args.dim}-d unit vectors P and S_n (n = 1..5), "
+        f"Synthetic corpus: {args.passages:,} passages, {args.dim}-d unit vectors P and S_n (n = 1..5: sums of 7n "
+        "unit query vectors, each its passage's direction plus noise), "
         f"~60-word texts with {args.queries:,} planted answers; {args.queries:,} queries (each its gold passage's "
         f"vector plus noise: gold at rank 1 for {hit1:.1f}% at alpha = 0); the paper's grid: {len(ALPHAS)} alphas x "
         f"{N_MAX} n = {cells} cells, top-{args.top_k} per cell. Built in {meta['build_seconds']:.0f} s.",

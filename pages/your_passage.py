@@ -43,15 +43,19 @@ def augment(title: str, text: str, plm: str):
     return own, time.perf_counter() - start
 
 
-if not st.button("Generate the queries", key="generate", type="primary") and "own_done" not in st.session_state:
+if st.button("Generate the queries", key="generate", type="primary"):
+    if not text.strip():
+        st.warning("The passage is empty.")
+        st.stop()
+    st.session_state["own_passage"] = (title, text)  # what was generated for: edits wait for the button
+if "own_passage" not in st.session_state:
     st.info("Paste a title and a passage, then press the button.")
     st.stop()
-if not text.strip():
-    st.warning("The passage is empty.")
-    st.stop()
-st.session_state["own_done"] = True
+generated_for = st.session_state["own_passage"]
+if generated_for != (title, text):
+    st.caption("The passage was edited: press the button to generate queries for the new text.")
 with st.spinner(f"Writing {n_max * len(langs)} queries and encoding them ..."):
-    own, seconds = augment(title, text, plm)
+    own, seconds = augment(*generated_for, plm)
 index = ui.live_index(arts, plm)
 table = own_passage_queries(own, index.P)
 found = table["in top 10"].mean() if len(table) else 0.0

@@ -74,13 +74,23 @@ def test_tune_threshold_maximises_dev_accuracy():
     assert tune_threshold(np.array([0.5, 0.6]), np.array([1, 1])) < 0.5
 
 
-def test_rkt_memo_equals_the_official_evaluation():
+@pytest.mark.parametrize("tables", [True, False])
+def test_rkt_memo_equals_the_official_evaluation(tables, monkeypatch):
+    """With lookup tables, and without (the lazy path of a corpus too big for them, which
+    tokenises passages only as far as a window reaches)."""
+    from xqg_core import grid
+
+    if not tables:
+        monkeypatch.setattr(grid, "DENSE_RKT_LIMIT", 0)
     texts = ["The Nile is long . It flows north .", "Paris is the capital of France .", "Nothing here at all .",
              "It is a long river", "Nile is its name", "x", ""] * 2
     # "river Nile" only ever spans a junction; "a x Nile" spans a one-token passage
     answers = [["flows north"], ["capital"], ["yes"], ["absent"], ["river Nile"], ["river x"], ["its name"]]
     memo = RecallAtKTokensMemo(texts, answers)
-    assert memo.tables is not None
+    assert (memo.tables is not None) == tables
+    if not tables:  # a window of 2 tokens reads the first passage or two, never all
+        memo.outcomes(np.stack([np.arange(len(texts))] * len(answers)), 2)
+        assert (memo.lengths >= 0).sum() <= 3
     rng = np.random.default_rng(0)
     for _ in range(40):
         ranked = np.stack([rng.permutation(len(texts)) for _ in answers])

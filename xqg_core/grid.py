@@ -157,12 +157,31 @@ class RecallAtKTokensMemo:
         window = " ".join(parts)
         return any(a in window for a in self.spans[q])
 
+    def _window_prefix(self, ranked: np.ndarray, k_tokens: int) -> np.ndarray:
+        """Per query, how many of its ranked passages the k-token window reads (all of them when
+        they hold fewer tokens). Without the lookup tables (a corpus read lazily) passages are
+        tokenised rank by rank, only as far as some evaluated query's window reaches."""
+        if self.tables is not None:  # every passage's length is known
+            filled = np.cumsum(self.lengths[ranked], axis=1) >= k_tokens
+            return np.where(filled.any(axis=1), filled.argmax(axis=1) + 1, ranked.shape[1])
+        prefix = np.full(len(ranked), ranked.shape[1])
+        total = np.zeros(len(ranked), dtype=np.int64)
+        reading = np.flatnonzero(~self.skipped)  # a skipped question's window is never read
+        for j in range(ranked.shape[1]):
+            if not reading.size:
+                break
+            ids = ranked[reading, j]
+            self._ensure_lengths(ids)
+            total[reading] += self.lengths[ids]
+            full = total[reading] >= k_tokens
+            prefix[reading[full]] = j + 1
+            reading = reading[~full]
+        return prefix
+
     def outcomes(self, ranked: np.ndarray, k_tokens: int) -> np.ndarray:
         """1.0 hit / 0.0 miss / NaN skipped per query (``ranked``: [q, k] passage indices)."""
         ranked = np.asarray(ranked)
-        self._ensure_lengths(ranked)
-        filled = np.cumsum(self.lengths[ranked], axis=1) >= k_tokens
-        prefix = np.where(filled.any(axis=1), filled.argmax(axis=1) + 1, ranked.shape[1])
+        prefix = self._window_prefix(ranked, k_tokens)
         out = np.full(len(ranked), np.nan)
         compact = ranked.astype(np.int32)
         todo = ~self.skipped

@@ -1,0 +1,132 @@
+"""Dashboard latency in a real browser: Debian's chromium driven by Playwright against
+``streamlit run app.py`` on the shipped study, median of ``--repeats`` (10) per interaction.
+
+Each timing runs from the user's action (a key press, a click, Enter) until the page shows
+the new content and Streamlit has finished its run (no "running" status widget, no
+skeleton): what a user waits for.
+
+    python -m benchmarks.browser_latency [--repeats 10] [--write]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.report import machine_line, publish
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORT = {"width": 1440, "height": 1000}
+BUDGETS = {"alpha slider move until the page settles": 1.0, "page switch": 1.5,
+           "live query until the results show": 1.0, "own-passage generation (35 queries)": 3.0}
+QUERIES = ["Wie lang ist der Nil?", "¿Quién pintó la Mona Lisa?", "Какая столица Франции?", "Where is Mount Everest?",
+           "ما هي عاصمة مصر؟", "谁发明了电话？", "Qui a écrit Les Misérables ?", "Who was Napoleon?",
+           "When did the Second World War end?", "Was ist Photosynthese?", "How does a volcano form?"]
+SETTLED = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
+           "!document.querySelector('[data-testid=\"stSkeleton\"]')")
+
+
+def settle(page, changed: str, arg=None) -> None:
+    """Until the JS predicate ``changed`` holds and the run has finished."""
+    page.wait_for_function(changed, arg=arg, timeout=120_000, polling=20)
+    page.wait_for_function(SETTLED, timeout=120_000, polling=20)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import free_port, wait_healthy, wait_idle
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "XQG_ARTIFACTS"}  # the shipped study
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"), "--server.port",
+                               str(port), "--server.headless", "true"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    times: dict[str, list[float]] = {k: [] for k in BUDGETS}
+    try:
+        wait_healthy(url, server)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport=VIEWPORT)
+            # warm-up: every page once (caches, encoders, the generator), as a user's first visit
+            for path in ("", "results", "robustness", "live_search", "your_passage"):
+                page.goto(f"{url}/{path}")
+                wait_idle(page)
+            page.goto(f"{url}/results")
+            wait_idle(page, '[data-testid="stDataFrame"]')
+            slider = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input[type="range"]').first
+            for i in range(args.repeats):
+                before = page.locator("h3").first.inner_text()
+                slider.focus()
+                start = time.perf_counter()
+                slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+                settle(page, "(b) => document.querySelector('h3') && document.querySelector('h3').innerText !== b", before)
+                times["alpha slider move until the page settles"].append(time.perf_counter() - start)
+            for i in range(args.repeats):
+                target = ("Robustness (PAWS-X)", "Robustness") if i % 2 == 0 else ("Results", "Results")
+                start = time.perf_counter()
+                page.get_by_role("link", name=target[0]).first.click()
+                settle(page, "(t) => { const h = document.querySelector('h1'); return h && h.innerText.startsWith(t); }",
+                       target[1])
+                times["page switch"].append(time.perf_counter() - start)
+            page.goto(f"{url}/live_search")
+            wait_idle(page, '[data-testid="stTextInput"]')
+            box = page.get_by_label("Query (any language)")
+            for i in range(args.repeats):
+                query = QUERIES[i % len(QUERIES)]
+                box.fill(query)
+                start = time.perf_counter()
+                box.press("Enter")
+                settle(page, "(q) => new URLSearchParams(location.search).get('q') === q && "
+                             "[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                             ".some(c => c.innerText.includes('Detected language'))", query)
+                times["live query until the results show"].append(time.perf_counter() - start)
+                wait_idle(page)
+            page.goto(f"{url}/your_passage")
+            wait_idle(page, '[data-testid="stTextArea"]')
+            for i in range(args.repeats):
+                page.get_by_label("Title").fill(f"Danube {i}")
+                page.get_by_label("Passage", exact=False).fill(
+                    f"The Danube is the second-longest river in Europe ({i}). It flows through Vienna, Budapest and "
+                    "Belgrade before reaching the Black Sea.")
+                page.wait_for_function(SETTLED, timeout=120_000)
+                start = time.perf_counter()
+                page.get_by_role("button", name="Generate the queries").click()
+                settle(page, "(i) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                             ".some(c => c.innerText.includes('queries in')) && "
+                             "document.querySelector('textarea').value.includes('(' + i + ')')", i)
+                times["own-passage generation (35 queries)"].append(time.perf_counter() - start)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    lines = ["## Dashboard latency in a real browser (`python -m benchmarks.browser_latency --write`)", "",
+             f"Machine: {machine_line()}; Debian's chromium {chromium_version()} (headless, Playwright), "
+             f"{VIEWPORT['width']} x {VIEWPORT['height']}, the shipped study, the server on the same machine; "
+             f"median (and max) of {args.repeats} after one warm-up visit of each page. From the user's action until "
+             "the new content shows and Streamlit's run has finished.", "",
+             "| interaction | median | max | budget |", "|---|---|---|---|"]
+    for name, values in times.items():
+        lines.append(f"| {name} | {statistics.median(values):.2f} s | {max(values):.2f} s | <= {BUDGETS[name]:g} s |")
+    publish("browser-latency", lines, args.write)
+
+
+def chromium_version() -> str:
+    try:
+        return subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=30).stdout.split()[1]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "(version unknown)"
+
+
+if __name__ == "__main__":
+    main()
