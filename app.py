@@ -77,10 +77,9 @@ def overview() -> None:
     st.header("The paper's reported numbers (not this study)")
     st.caption(f"{PAPER_CITATION}. Setting: {PAPER_SETTING}. Different data, models and generator from the study "
                "above: compare trends, not values.")
-    c1, c2 = st.columns(2)
-    for col, metric in ((c1, "R@2kt"), (c2, "R@5kt")):
-        col.markdown(f"**Paper, XOR-TyDi dev, {metric}**")
-        col.dataframe(paper_table(metric).style.format("{:.2f}"))
+    for metric in ("R@2kt", "R@5kt"):  # full width: every language and the average show
+        st.markdown(f"**Paper, XOR-TyDi dev, {metric}**")
+        st.dataframe(paper_table(metric).style.format("{:.2f}"), width="stretch")
     st.caption("Averages stated in the paper's text (R@2kt, baseline -> xQG): " + "; ".join(
         f"{k} {a:.1f} -> {b:.1f}" for k, (a, b) in PAPER_AVERAGES_R2KT.items()))
 

@@ -80,31 +80,32 @@ def main() -> None:
                        target[1])
                 times["page switch"].append(time.perf_counter() - start)
             page.goto(f"{url}/live_search")
-            wait_idle(page, '[data-testid="stTextInput"]')
+            wait_idle(page, 'input[aria-label="Query (any language)"]')
             box = page.get_by_label("Query (any language)")
+            detected = ("() => ([...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                        ".find(c => c.innerText.includes('Detected language')) || {innerText: ''}).innerText")
             for i in range(args.repeats):
                 query = QUERIES[i % len(QUERIES)]
                 box.fill(query)
+                before = page.evaluate(detected)
                 start = time.perf_counter()
-                box.press("Enter")
-                settle(page, "(q) => new URLSearchParams(location.search).get('q') === q && "
-                             "[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-                             ".some(c => c.innerText.includes('Detected language'))", query)
+                box.press("Enter")  # done when the caption of the new query's results replaces the old one
+                settle(page, f"(b) => {{ const t = ({detected})(); return t.includes('Detected language') && t !== b; }}",
+                       before)
                 times["live query until the results show"].append(time.perf_counter() - start)
                 wait_idle(page)
             page.goto(f"{url}/your_passage")
             wait_idle(page, '[data-testid="stTextArea"]')
             for i in range(args.repeats):
-                page.get_by_label("Title").fill(f"Danube {i}")
-                page.get_by_label("Passage", exact=False).fill(
+                page.locator('input[aria-label="Title"]').fill(f"Danube {i}")
+                page.locator("textarea").first.fill(
                     f"The Danube is the second-longest river in Europe ({i}). It flows through Vienna, Budapest and "
                     "Belgrade before reaching the Black Sea.")
                 page.wait_for_function(SETTLED, timeout=120_000)
                 start = time.perf_counter()
                 page.get_by_role("button", name="Generate the queries").click()
-                settle(page, "(i) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-                             ".some(c => c.innerText.includes('queries in')) && "
-                             "document.querySelector('textarea').value.includes('(' + i + ')')", i)
+                settle(page, "(t) => [...document.querySelectorAll('[data-testid=\"stText\"]')]"
+                             ".some(e => e.innerText.trim() === 'For: ' + t)", f"Danube {i}")
                 times["own-passage generation (35 queries)"].append(time.perf_counter() - start)
             browser.close()
     finally:

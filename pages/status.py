@@ -20,7 +20,8 @@ status = load_status(None)
 st.caption(f"Data directory: {status['data_dir'] or 'not found - start the app with XQG_DATA_DIR=DIR streamlit run app.py'}")
 
 st.subheader("Encoders (PLMs)")
-encoders = pd.DataFrame(status["encoders"]).rename(columns=str.capitalize)
+# the key columns first (whether each thing is here), long descriptions last: a 1440 px screen shows them
+encoders = pd.DataFrame(status["encoders"])[["name", "available", "note", "description"]].rename(columns=str.capitalize)
 encoders["Available"] = encoders["Available"].map({True: "yes", False: "no"})
 st.dataframe(encoders, hide_index=True, width="stretch")
 
@@ -30,7 +31,7 @@ generators["Available"] = generators["Available"].map({True: "yes", False: "no"}
 st.dataframe(generators, hide_index=True, width="stretch")
 
 st.subheader("Datasets")
-datasets = pd.DataFrame(status["datasets"])
+datasets = pd.DataFrame(status["datasets"])[["name", "found", "missing", "license", "note", "official", "description"]]
 datasets["missing"] = datasets["missing"].map(lambda m: ", ".join(m) if m else "")
 datasets["found"] = datasets["found"].map({True: "yes", False: "no"})
 st.dataframe(datasets.rename(columns=str.capitalize), hide_index=True, width="stretch")

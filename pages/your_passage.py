@@ -60,6 +60,7 @@ index = ui.live_index(arts, plm)
 table = own_passage_queries(own, index.P)
 found = table["in top 10"].mean() if len(table) else 0.0
 st.subheader("Generated queries")
+st.text(f"For: {generated_for[0] or '(no title)'}")  # plain text: the title is the user's
 st.caption(f"{len(table)} queries in {seconds:.1f} s (generation and encoding, cached for this passage). Rank: "
            f"your passage's rank for the query among itself and the {len(index.P):,} study passages (baseline "
            f"embeddings); {100 * found:.0f}% of the queries put it in the top 10. Detected: langid's language.")

@@ -24,7 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"": ("xQG Explorer", '[data-testid="stMetric"]'), "results": ("Results", '[data-testid="stDataFrame"]'),
          "robustness": ("Robustness", '[data-testid="stDataFrame"]'),
          "embedding_shift": ("Embedding shift", ".js-plotly-plot"),
-         "live_search": ("Live search", '[data-testid="stTextInput"]'),
+         "live_search": ("Live search", 'input[aria-label="Query (any language)"]'),
          "why_moved": ("Why did it move?", '[data-testid="stCaptionContainer"]'),
          "your_questions": ("Your questions", '[data-testid="stFileUploader"]'),
          "your_passage": ("Augment your own passage", '[data-testid="stTextArea"]'),

@@ -104,18 +104,19 @@ def rank_shard(Q: np.ndarray, P: np.ndarray, S: np.ndarray, offset: int, alphas:
 # ----------------------------------------------------------------------------- the index rows of a variant
 def variant_rows(index_dir: Path, variant: str, start: int, end: int, generation_langs: Sequence[str],
                  permutation: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """P and the variant's S rows of passages [start, end), read from the index stage's files.
+    """P and the variant's S rows of passages [start, end), read from the index stage's files
+    (``xqg``: memory-mapped, read when ranked; the controls: read now).
 
     ``xqg``: S_n for every n; ``shuffled``: S_n of the passages ``perm[start:end]`` (the
     derangement saved at ``permutation``); ``only-L`` / ``without-L``: S_{n_max} of language L,
     or all but L (one n), as :func:`xqg_core.controls.ablation_sums` computes them."""
     P = np.load(index_dir / "P.npy", mmap_mode="r")[start:end]
     S = np.load(index_dir / "S.npy", mmap_mode="r")
-    if variant == "xqg":
-        return np.asarray(P), np.asarray(S[:, start:end])
+    if variant == "xqg":  # memory maps: :func:`rank_shard` reads them block by block
+        return P, S[:, start:end]
     if variant == "shuffled":
         perm = np.load(permutation, mmap_mode="r")[start:end]
-        return np.asarray(P), np.asarray(S[:, np.asarray(perm)])
+        return P, np.asarray(S[:, np.asarray(perm)])
     kind, _, lang = variant.partition("-")
     S_lang = np.load(index_dir / "S_lang.npy", mmap_mode="r")[list(generation_langs).index(lang), start:end]
     if kind == "only":

@@ -62,8 +62,11 @@ def top_k_labelled(scores: np.ndarray, labels: np.ndarray | None, k: int, offset
         label = cand + offset if labels is None else labels[r, cand]
         best = np.lexsort((label, -row[cand]))[:k]
         out[r], vals[r] = label[best], row[cand[best]]
-    order = np.lexsort((out, -vals), axis=-1)  # equal scores inside the k: lower label first
-    out, vals = np.take_along_axis(out, order, -1), np.take_along_axis(vals, order, -1)
+    # equal scores inside the k (adjacent, as topk sorts by score): lower label first
+    ties = np.flatnonzero((vals[:, 1:] == vals[:, :-1]).any(axis=1))
+    if ties.size:
+        order = np.lexsort((out[ties], -vals[ties]), axis=-1)
+        out[ties], vals[ties] = np.take_along_axis(out[ties], order, -1), np.take_along_axis(vals[ties], order, -1)
     return out.reshape(*shape[:-1], k), vals.reshape(*shape[:-1], k)
 
 

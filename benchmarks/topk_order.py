@@ -1,0 +1,65 @@
+"""The in-process grid's ranking step before and after the exact total order (ties by the lower
+passage index, so shard top-k lists merge exactly), on the shipped study's index.
+
+For each PLM: Q P'^T of one xquad-xr cell (alpha 0.01, n = n_max) from the shipped index,
+then its top-100 by ``torch.topk`` alone (the grid's former step) and by
+:func:`xqg_core.topk.top_k_exact`; scores by one product and by score tiles
+(:func:`xqg_core.topk.passage_scores`). Median of ``--repeats``; how many rows differ.
+
+    python -m benchmarks.topk_order [--repeats 7] [--write]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from benchmarks.report import machine_line, publish
+from xqg_core.artifacts import load_artifacts
+from xqg_core.grid import mixed_scores
+from xqg_core.topk import passage_scores, top_k_exact
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    arts = load_artifacts()
+    lines = ["## Ranking step of the in-process grid: exact total order vs torch.topk "
+             "(`python -m benchmarks.topk_order --write`)", "",
+             f"Machine: {machine_line()}. One xquad-xr cell (alpha 0.01, n = {arts.n_max}) of the shipped study, "
+             f"top-100, median of {args.repeats}.", "",
+             "| PLM | queries x passages | scores: one product | scores: tiles of 4,096 | top-k: torch.topk | "
+             "top-k: exact order | rows whose top-100 differ |", "|---|---|---|---|---|---|---|"]
+    for plm in arts.encoders:
+        t = arts.index(plm)
+        Q, P, S = t["Q"], t["P"], t["S"][-1]
+        one = median_seconds(lambda: Q @ P.T, args.repeats)
+        tiled = median_seconds(lambda: passage_scores(Q, P), args.repeats)
+        scores = mixed_scores(passage_scores(Q, P), passage_scores(Q, S), 0.01)
+        plain = median_seconds(lambda: torch.topk(torch.from_numpy(scores), 100, dim=1).indices.numpy(), args.repeats)
+        exact = median_seconds(lambda: top_k_exact(scores, 100), args.repeats)
+        differ = int(np.any(torch.topk(torch.from_numpy(scores), 100, dim=1).indices.numpy() != top_k_exact(scores, 100)[0],
+                            axis=1).sum())
+        lines.append(f"| {plm} | {len(Q):,} x {len(P):,} | {one:.3f} s | {tiled:.3f} s | {plain:.3f} s | {exact:.3f} s | "
+                     f"{differ} |")
+    lines += ["", "Rows differ only where scores tie exactly (torch.topk orders ties arbitrarily)."]
+    publish("topk-order", lines, args.write)
+
+
+if __name__ == "__main__":
+    main()
