@@ -199,7 +199,9 @@ def main() -> None:
         "with the number of shards, not with N; the R@kt evaluation reads only the passages that reach a token "
         "window, whose count depends on the queries and cells, not on the corpus size; reading a shard's "
         f"embeddings ({(1 + N_MAX) * shard_size * args.dim * 4 / 1e9:.1f} GB, float32) from shared storage is "
-        "counted in the task time here (local disk) and would add its transfer time on a network filesystem.",
+        "counted in the task time here (local disk) and would add its transfer time on a network filesystem. "
+        "Peak RSS counts those memory-mapped index pages (file-backed, reclaimable) besides the task's own arrays "
+        "(a block's Q P^T and Q S_n^T, the cells' top-k lists).",
     ]
     publish("scale-grid", lines, args.write)
 

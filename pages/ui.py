@@ -192,6 +192,14 @@ def encoder(name: str):
     return load_encoder(name, device="cpu")
 
 
+def literal(text: str) -> str:
+    """``text`` for an element that renders Markdown (a subheader, an error), shown as typed:
+    every Markdown character escaped, so a file name or a message can format or link nothing."""
+    import re
+
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])", r"\\\1", str(text))
+
+
 # ----------------------------------------------------------------------------- URL-bound controls
 def bound(key: str, default: Any, valid: Callable[[Any], bool] = lambda v: True, cast: Callable[[str], Any] = str) -> str:
     """Initialise ``st.session_state[key]`` once from the URL (if valid there) and return the key."""

@@ -51,8 +51,8 @@ qi = position[question_id]
 question = queries[qi]
 st.markdown("**Question** (shown as plain text)")
 st.text(question["text"])
-st.caption(f"Answers: {' | '.join(question['answers'])} · R@2kt baseline {changes.baseline[qi]:.0f}, "
-           f"xQG {changes.xQG[qi]:.0f}")
+st.text(f"Answers: {' | '.join(question['answers'])}")
+st.caption(f"R@2kt: baseline {changes.baseline[qi]:.0f}, xQG {changes.xQG[qi]:.0f} (1 = hit)")
 
 index = ui.live_index(arts, plm)
 passages = study.corpora["xquad-xr"]
@@ -70,7 +70,8 @@ st.caption("The augmented score is (1 - alpha) <q, p> + alpha <q, S_n(p)>: the f
 generated = ui.table(str(arts.root), "generated_queries.parquet")
 encoder = ui.encoder(plm)
 for g, (_, row) in zip(gold, moved.iterrows()):
-    st.subheader(f"Generated queries of {row['docid']} ({passages[g].title}), most similar to the question first")
+    st.subheader(f"Generated queries of {ui.literal(row['docid'])} ({ui.literal(passages[g].title)}), most similar "
+                 "to the question first")
     st.text(passages[g].text)
     table = query_contributions(generated, "xquad-xr", row["docid"], n, index.Q[qi], encoder.encode_queries, alpha)
     st.dataframe(table, hide_index=True, width="stretch",

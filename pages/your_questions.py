@@ -59,7 +59,7 @@ def evaluate(digest: str, name: str, content: bytes, lang: str, plm: str, n: int
 content = upload.getvalue()
 result = evaluate(hashlib.sha1(content).hexdigest(), upload.name, content, lang, plm, n, tuple(alphas))
 if "error" in result:
-    st.error(f"{upload.name}: cannot be evaluated - {result['error']}")
+    st.error(f"{ui.literal(upload.name)}: cannot be evaluated - {ui.literal(result['error'])}")
     st.stop()
 rows = pd.DataFrame(result["rows"])
 k_alpha = ui.bound("alpha", 0.01 if 0.01 in alphas else alphas[-1], lambda v: v in alphas, cast=float)
@@ -70,13 +70,14 @@ cell = rows[rows.alpha == alpha].set_index("metric")
 table = pd.DataFrame({"baseline": base.value, "xQG": cell.value})
 table["Δ"] = [f"{d:+.2f} {significance_marker(d, p)}".strip() for d, p in zip(table.xQG - table.baseline, cell.p_value)]
 table["p"] = cell.p_value
-st.subheader(f"{upload.name}: {result['num_queries']:,} questions in {lang} · {plm} · alpha = {alpha:g} · n = {n}")
+st.subheader(f"{ui.literal(upload.name)}: {result['num_queries']:,} questions in {lang} · {plm} · alpha = {alpha:g} · "
+             f"n = {n}")
 st.dataframe(table.style.format({"baseline": "{:.2f}", "xQG": "{:.2f}", "p": "{:.3g}"}), width="stretch")
 st.caption(f"Percent. R@kt over the {result['evaluated_r_at_kt']:,} questions whose answers are not only yes/no "
            f"(official rule). ▲/▼: p < {SIGNIFICANCE_LEVEL}, paired randomization test vs alpha = 0 over your questions.")
 metric = ui.select("Metric for the curve", "yq_metric", list(dict.fromkeys(rows.metric)), container=st)
 fig = px.line(rows[rows.metric == metric], x="alpha", y="value", markers=True,
-              labels={"value": f"{metric} (%)"}, title=f"{metric} vs alpha ({upload.name}, {plm}, n = {n})")
+              labels={"value": f"{metric} (%)"}, title=f"{metric} vs alpha (your questions, {plm}, n = {n})")
 fig.add_vline(x=alpha, line_dash="dot")
 st.plotly_chart(fig, config=ui.PLOTLY_CONFIG, key="fig-yours")
 ui.sync_url(["plm", k_n, "yq_lang", k_alpha, "yq_metric"])
