@@ -226,24 +226,25 @@ def test_embedding_shift_page(arts_dir):
 def test_live_search_answers_and_rejects(arts_dir):
     at = open_page("pages/live_search.py", q="Who won Super Bowl 50?", k="5")
     assert not at.exception
-    xqg, base = at.dataframe[0].value, at.dataframe[1].value
+    assert "passages" in at.dataframe[0].value.columns  # what the corpus holds comes first
+    xqg, base = at.dataframe[1].value, at.dataframe[2].value
     assert len(xqg) == 5 and len(base) == 5
     assert xqg.score.is_monotonic_decreasing and base.score.is_monotonic_decreasing
     assert "Detected language: en" in " ".join(c.value for c in at.caption)
     at.selectbox(key="hit").set_value(at.selectbox(key="hit").options[2]).run()
     gq = pd.read_parquet(f"{arts_dir}/generated_queries.parquet")
-    third_hit = at.dataframe[0].value.docid.iloc[2]
-    assert list(at.dataframe[2].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == third_hit)].text)
+    third_hit = at.dataframe[1].value.docid.iloc[2]
+    assert list(at.dataframe[3].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == third_hit)].text)
     # a new query: the picker names one of the new hits, and the table shows that hit's queries
     at.text_input(key="q").input("Wie heißt die Hauptstadt von Frankreich?").run()
-    hits = at.dataframe[0].value
+    hits = at.dataframe[1].value
     picked = at.selectbox(key="hit").value
     assert picked in [f"#{r} {d}" for r, d in zip(hits["rank"], hits.docid)]
     shown = picked.split(" ", 1)[1]
-    assert list(at.dataframe[2].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == shown)].text)
+    assert list(at.dataframe[3].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == shown)].text)
     # with alpha = 0 the augmented list is the baseline list
     at.select_slider(key="alpha").set_value(0.0).run()
-    assert list(at.dataframe[0].value.docid) == list(at.dataframe[1].value.docid)
+    assert list(at.dataframe[1].value.docid) == list(at.dataframe[2].value.docid)
     for text, message in (("", "Type a query"), ("x" * 600, "at most 500"), ("🙂 123 !!", "no letters")):
         at.text_input(key="q").input(text).run()
         assert not at.exception
@@ -251,7 +252,7 @@ def test_live_search_answers_and_rejects(arts_dir):
     # an example query fills the box
     at.selectbox(key="example").set_value(1).run()
     assert at.text_input(key="q").value
-    assert len(at.dataframe[0].value) == 5
+    assert len(at.dataframe[1].value) == 5
     # typing over it: the picker no longer names the example
     at.text_input(key="q").input("Where is the Eiffel Tower?").run()
     assert at.selectbox(key="example").value == 0 and at.text_input(key="q").value == "Where is the Eiffel Tower?"
@@ -309,7 +310,7 @@ def test_a_fresh_clone_shows_every_text_without_a_data_directory(small_study, da
     by_docid = {p.docid: p for p in official.corpora["xquad-xr"]}
 
     at = open_page("pages/live_search.py", q="Who won Super Bowl 50?", k="5")
-    hits = at.dataframe[0].value
+    hits = at.dataframe[1].value  # after the corpus coverage table
     assert not at.warning and hits.title.str.len().gt(0).all()
     for docid, title, text in zip(hits.docid, hits.title, hits.passage):
         assert (title, text) == (by_docid[docid].title, by_docid[docid].text)
@@ -321,7 +322,7 @@ def test_a_fresh_clone_shows_every_text_without_a_data_directory(small_study, da
     assert at.dataframe[1].value["before: title"].str.len().gt(0).all()
 
     at = open_page("pages/robustness.py", alpha="0.05", n="2")
-    flips = at.dataframe[1].value if len(at.dataframe) > 1 else None
+    flips = next((df.value for df in at.dataframe if "query" in df.value.columns), None)
     if flips is not None and len(flips):
         pool = {p.text for p in official.corpora["pawsx-test"]}
         assert set(flips.gold) <= pool and set(flips.twin) <= pool
@@ -468,11 +469,11 @@ def test_your_questions_evaluates_an_upload_like_the_command_line(arts_dir, data
     for metric in ("R@2kt", "MRR@10"):
         assert table.loc[metric, "baseline"] == pytest.approx(rows[(0.0, metric)])
         assert table.loc[metric, "xQG"] == pytest.approx(rows[(0.05, metric)])
-    assert at.subheader[0].value.startswith(r"mine\.json\: ") and f"{len(ids)} questions in de" in at.subheader[0].value
+    assert at.subheader[0].value.startswith(r"mine\.json: ") and f"{len(ids)} questions in de" in at.subheader[0].value
     # a bad file: one line naming the upload, no traceback
     at.file_uploader(key="upload").set_value(("broken.jsonl", b"not json at all\n", "application/json")).run()
     assert not at.exception
-    assert any(e.value.startswith(r"broken\.jsonl\: cannot be evaluated") and "line 1" in e.value for e in at.error)
+    assert any(e.value.startswith(r"broken\.jsonl: cannot be evaluated") and "line 1" in e.value for e in at.error)
 
 
 def test_your_passage_generates_queries_and_ranks_it(arts_dir):
