@@ -2,6 +2,7 @@
 PLM comparison; two configurations side by side; exports."""
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -148,7 +149,11 @@ for label, (p, a, nn) in zip(("A", "B"), configs):
     side_by_side = frame.rename(name).to_frame() if side_by_side is None else side_by_side.join(frame.rename(name))
 if side_by_side is not None and side_by_side.shape[1] == 2:
     side_by_side["B - A"] = side_by_side.iloc[:, 1] - side_by_side.iloc[:, 0]
+    # a language either side's encoder was not trained on is marked (its avg_supported differs too)
+    either = sorted({lang for p, _, _ in configs for lang in marks.get(p, {}).get(bench, [])})
+    side_by_side.index = pd.Index(mark_unsupported(side_by_side.index, either), name="lang")
     st.dataframe(side_by_side.style.format("{:.2f}"), width="stretch")
+    ui.unsupported_caption(arts, bench, list(dict.fromkeys(p for p, _, _ in configs)))
 ui.sync_url(keys)
 
 # ----------------------------------------------------------------------------- export

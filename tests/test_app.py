@@ -105,6 +105,10 @@ def test_results_table_controls_and_url(arts_dir):
     b = value(res, "xquad-xr", "me5-small", 0.05, 1, "ar", "MRR@10")
     assert side.loc["ar", "B: me5-small, alpha 0.05, n 1"] == pytest.approx(b)
     assert side.loc["ar", "B - A"] == pytest.approx(b - side.iloc[:, 0]["ar"])
+    assert "hi †" not in side.index  # both sides me5-small
+    at.selectbox(key="b_plm").set_value("use-m-v3").run()
+    side = next(df.value for df in at.dataframe if "B - A" in df.value.columns)
+    assert "hi †" in side.index and "de" in side.index  # B is use-m-v3, not trained on hi
     assert "MRR@10 vs alpha" in at.get("plotly_chart")[0].proto.spec
     # another benchmark: the PAWS-X metrics
     at.selectbox(key="benchmark").set_value("pawsx-adv").run()
