@@ -64,6 +64,11 @@ def test_small_study_writes_every_cell(small_study):
     assert arts.manifest["corpora"]["xquad-xr"]["num_passages"] == idx["P"].shape[0]
     P = np.load(small_study.resolved_work() / "index-me5-small-xquad-xr" / "P.npy")
     assert np.abs(idx["P"] - P).max() <= np.abs(P).max(axis=1).max() / 254 + 1e-7  # half a step of the row's scale
+    # S is stored centred on its per-n mean (schema 4): half a step of the centred row's scale
+    S = np.load(small_study.resolved_work() / "index-me5-small-xquad-xr" / "S.npy")
+    assert stored["S.mean"].shape == (S.shape[0], S.shape[2]) and np.allclose(stored["S.mean"], S.mean(axis=1), atol=1e-5)
+    centred = S - S.mean(axis=1, keepdims=True)
+    assert np.all(np.abs(idx["S"] - S) <= np.abs(centred).max(axis=2, keepdims=True) / 254 + 1e-5)
     assert set(arts.manifest["stage_seconds"]) >= {"corpora", "grid-xquad-xr", "umap"}
 
 
@@ -176,7 +181,7 @@ def test_artifact_validation_explains_mismatches(small_study, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["schema_version"] = 999
     (out / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match="schema_version 999, this code reads 2 and 3"):
+    with pytest.raises(ArtifactError, match="schema_version 999, this code reads 2, 3, 4"):
         load_artifacts(out)
     (out / "manifest.json").unlink()
     with pytest.raises(ArtifactError, match="no artifacts here; rebuild"):

@@ -28,8 +28,10 @@ Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
   pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`);
 - ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
   [queries, d] of xquad-xr as int8 rows with float32 per-row scales (``P.scale``, ...;
-  studies before schema 3: float16), read by :meth:`Artifacts.index`: live search and
-  off-grid alpha;
+  studies before schema 3: float16); from schema 4 ``S`` is stored centred, ``S - S.mean``
+  with ``S.mean`` [n_max, d] in float32 (the sums of 35 query vectors share a large common
+  direction that per-row int8 scales would spend their steps on), read by
+  :meth:`Artifacts.index`: live search and off-grid alpha;
 - ``umap.parquet``: ``plm, kind, alpha, passage, lang, i, x, y``;
 - ``texts/``: passages, queries and live-search examples with their texts (:mod:`xqg_core.texts`).
 """
@@ -59,8 +61,8 @@ log = logging.getLogger(__name__)
 
 # 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1;
 # 3: controls (variant, p_vs_xqg), avg_supported, the index as int8 rows with per-row scales
-SCHEMA_VERSION = 3
-READABLE_SCHEMAS = (2, 3)  # a version-2 study reads as xQG rows only, its index in float16
+SCHEMA_VERSION = 4
+READABLE_SCHEMAS = (2, 3, 4)  # a version-2 study reads as xQG rows only, its index in float16; 3: S not centred
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 250 * 1024 * 1024  # the study, the generator weights beside it included
 BINARY_METRICS = {"R@2kt", "R@5kt", "clean", "adversarial", "win", "para"}
@@ -194,7 +196,9 @@ def export_artifacts(pipe: "Pipeline") -> Path:
             index = pipe.out(f"index-{slug(plm)}-xquad-xr")
             # int8 rows with per-row scales: 12.7k passages x (1 + n_max) x 512 dims fit the 50 MB per file
             tensors = {}
-            for key, matrix in (("P", np.load(index / "P.npy")), ("S", np.load(index / "S.npy")),
+            S = np.load(index / "S.npy")
+            tensors["S.mean"] = S.mean(axis=1).astype(np.float32)  # per n: the common direction, kept exact
+            for key, matrix in (("P", np.load(index / "P.npy")), ("S", S - tensors["S.mean"][:, None, :]),
                                 ("Q", np.load(pipe.out(f"queries-{slug(plm)}-xquad-xr") / "Q.npy"))):
                 tensors[key], tensors[f"{key}.scale"] = quantize_rows(matrix)
             save_file(tensors, str(partial / "index" / f"{slug(plm)}.safetensors"))
@@ -350,10 +354,13 @@ class Artifacts:
 
     def index(self, plm: str) -> dict[str, np.ndarray]:
         """``P``, ``S``, ``Q`` of xquad-xr for one PLM in float32, whether stored in float16 or
-        as int8 rows with per-row scales (:func:`quantize_rows`)."""
+        as int8 rows with per-row scales (:func:`quantize_rows`), S centred on ``S.mean``."""
         t = self.tensors(f"index/{slug(plm)}.safetensors")
-        return {k: dequantize_rows(t[k], t[f"{k}.scale"]) if f"{k}.scale" in t else t[k].astype(np.float32)
-                for k in ("P", "S", "Q")}
+        out = {k: dequantize_rows(t[k], t[f"{k}.scale"]) if f"{k}.scale" in t else t[k].astype(np.float32)
+               for k in ("P", "S", "Q")}
+        if "S.mean" in t:
+            out["S"] += t["S.mean"][:, None, :]
+        return out
 
 
 def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -418,7 +425,7 @@ def load_artifacts(root: str | Path | None = None, verify: bool = True) -> Artif
     version = manifest.get("schema_version") if isinstance(manifest, dict) else None
     if version not in READABLE_SCHEMAS:
         raise ArtifactError(f"{manifest_path}: schema_version {version!r}, this code reads "
-                            f"{' and '.join(map(str, READABLE_SCHEMAS))}; "
+                            f"{', '.join(map(str, READABLE_SCHEMAS))}; "
                             f"{REBUILD_HINT}")
     check_manifest_shape(manifest, manifest_path)
     if verify:
