@@ -30,6 +30,7 @@ from xqg_core.grid import (
 )
 from xqg_core.precompute import CORPUS_OF, PrecomputeConfig, read_corpus, read_jsonl, slug
 from xqg_core.search import search
+from xqg_core.studies import pawsx_outcomes
 
 
 def median_seconds(fn, repeats: int) -> float:
