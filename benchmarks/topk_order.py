@@ -11,24 +11,14 @@ then its top-100 by ``torch.topk`` alone (the grid's former step) and by
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
+from benchmarks.grid_cell import median_seconds
 from benchmarks.report import machine_line, publish
 from xqg_core.artifacts import load_artifacts
 from xqg_core.grid import mixed_scores
 from xqg_core.topk import passage_scores, top_k_exact
-
-
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -10,11 +10,7 @@ import streamlit as st
 from pages import ui
 from xqg_core.explore import check_query, corpus_coverage, example_queries, search_titles, vital_topics
 
-st.title("Live search")
-arts = ui.artifacts()
-if not any(f.startswith("index/") for f in arts.manifest["files"]):
-    st.info("These artifacts hold no search index (xquad-xr is not in the config).")
-    st.stop()
+arts = ui.index_artifacts("Live search")
 c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
 plm, alpha, n = c["plm"], c["alpha"], c["n"]
 k_k = ui.bound("k", 10, lambda v: 1 <= v <= 50, cast=int)

@@ -32,6 +32,17 @@ def _load(root: str | None) -> Artifacts:
     return load_artifacts(root)
 
 
+def index_artifacts(title: str) -> Artifacts:
+    """A page over the shipped xquad-xr index: its title, then the artifacts, or a note (and
+    the page stops) when they hold no index."""
+    st.title(title)
+    arts = artifacts()
+    if not any(f.startswith("index/") for f in arts.manifest["files"]):
+        st.info("These artifacts hold no xquad-xr index (xquad-xr is not in the config).")
+        st.stop()
+    return arts
+
+
 def artifacts() -> Artifacts:
     """The shipped study, or a page that says what is wrong and how to rebuild it."""
     try:

@@ -7,11 +7,7 @@ import streamlit as st
 from pages import ui
 from xqg_core.explore import gold_movement, query_contributions, question_changes
 
-st.title("Why did it move?")
-arts = ui.artifacts()
-if not any(f.startswith("index/") for f in arts.manifest["files"]):
-    st.info("These artifacts hold no xquad-xr index (xquad-xr is not in the config).")
-    st.stop()
+arts = ui.index_artifacts("Why did it move?")
 c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
 plm, alpha, n = c["plm"], c["alpha"], c["n"]
 keys = list(c["keys"])

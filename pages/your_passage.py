@@ -9,11 +9,7 @@ import streamlit as st
 from pages import ui
 from xqg_core.explore import check_query, own_passage, own_passage_queries, rank_among
 
-st.title("Augment your own passage")
-arts = ui.artifacts()
-if not any(f.startswith("index/") for f in arts.manifest["files"]):
-    st.info("These artifacts hold no xquad-xr index (xquad-xr is not in the config).")
-    st.stop()
+arts = ui.index_artifacts("Augment your own passage")
 c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
 plm, alpha, n = c["plm"], c["alpha"], c["n"]
 ui.sync_url(c["keys"])

@@ -16,11 +16,7 @@ from xqg_core.evaluate_queries import evaluate_query_set, read_query_file
 from xqg_core.explore import significance_marker
 from xqg_core.grid import SIGNIFICANCE_LEVEL
 
-st.title("Your questions")
-arts = ui.artifacts()
-if not any(f.startswith("index/") for f in arts.manifest["files"]):
-    st.info("These artifacts hold no xquad-xr index (xquad-xr is not in the config).")
-    st.stop()
+arts = ui.index_artifacts("Your questions")
 st.markdown(
     "Upload questions in one language and see how xQG ranks the study's English passages for them, exactly as "
     "`python -m xqg_core evaluate-queries` does. Accepted: **XQuAD / SQuAD json** whose question ids are this "
