@@ -73,7 +73,8 @@ def test_sharded_ranking_equals_the_dense_grid_for_every_variant(tmp_path, shard
     for variant in ("xqg", "shuffled", *ablation_variants(LANGS)):
         ids, reports = sharded_ranking(LocalExecutor(), tmp_path / "Q.npy", index, variant, alphas, 7, shard_passages,
                                        tmp_path / "scratch", LANGS, seed=5, tile=tile)
-        assert len(reports) == len(shard_ranges(23, shard_passages, tile))
+        shards = len(shard_ranges(23, shard_passages, tile))
+        assert sum("shard" in r for r in reports) == shards and sum("merge" in r for r in reports) == shards - 1
         sums = variant_sums(variant, S, S_lang, LANGS, seed=5)
         dense = dense_ranking(Q, P, sums, 7, tile)
         assert ids.shape == (len(alphas), len(sums), 11, 7)
@@ -160,7 +161,8 @@ def test_xor_miniature_on_ray_equals_the_local_run(tmp_path, write_xor_miniature
     work = tmp_path / "ray" / "work"
     assert len(list(work.glob("encode-*-xor-corpus.?-2.done.json"))) == 2
     reports = json.loads((work / "grid-xor-retrieve" / "shard_reports.json").read_text())
-    assert {len(r) for r in reports.values()} == {3}  # 9 passages in grid shards of 4
+    assert {sum("shard" in x for x in r) for r in reports.values()} == {3}  # 9 passages in grid shards of 4
+    assert {sum("merge" in x for x in r) for r in reports.values()} == {2}  # merged pairwise: two rounds
     a = pd.read_parquet(tmp_path / "local" / "out" / "results.parquet")
     b = pd.read_parquet(tmp_path / "ray" / "out" / "results.parquet")
     pd.testing.assert_frame_equal(a, b)

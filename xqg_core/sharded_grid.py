@@ -170,11 +170,46 @@ def merge_shard_files(paths: Sequence[Path], k: int) -> tuple[np.ndarray, np.nda
     return ids, vals
 
 
+def run_merge_job(inputs: Sequence[str], output: str, k: int) -> dict:
+    """Merge two shards' (or two merges') top-k lists into one file unless it exists."""
+    out = Path(output)
+    if out.is_file():
+        return {"merge": list(inputs), "seconds": 0.0, "skipped": True}
+    started = time.perf_counter()
+    ids, vals = merge_shard_files([Path(p) for p in inputs], k)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, ids=ids, vals=vals)
+    return {"merge": list(inputs), "seconds": time.perf_counter() - started, "skipped": False}
+
+
+def tree_merge(executor, files: Sequence[Path], k: int, where: Path, name: str) -> tuple[Path, list[dict]]:
+    """Merge shard files pairwise, round by round, each merge an executor job (a file left
+    without a partner goes on to the next round): log2(shards) rounds instead of one process
+    reading every shard. Returns the final file and each merge job's report."""
+    from .executors import Job
+
+    files, reports, level = [Path(f) for f in files], [], 0
+    while len(files) > 1:
+        jobs, following = [], []
+        for j in range(0, len(files), 2):
+            if j + 1 == len(files):
+                following.append(files[j])
+                continue
+            out = where / f"merge-{level:02d}-{j // 2:05d}.npz"
+            jobs.append(Job(f"{name}-merge-{level}-{j // 2}", run_merge_job, ([str(files[j]), str(files[j + 1])], str(out), k)))
+            following.append(out)
+        reports += executor.run(jobs)
+        files, level = following, level + 1
+    return files[0], reports
+
+
 def sharded_ranking(executor, queries: Path, index_dir: Path, variant: str, alphas: Sequence[float], k: int,
                     shard_passages: int, scratch: Path, generation_langs: Sequence[str], seed: int,
                     tile: int = SCORE_TILE) -> tuple[np.ndarray, list[dict]]:
     """Ranked passage indices [alphas, n, queries, k] of one variant, ranked shard by shard
-    on ``executor`` and merged; plus each shard task's report (seconds, peak memory)."""
+    on ``executor`` and merged pairwise there too (:func:`tree_merge`); plus each job's report
+    (shard tasks: ``shard``, seconds, peak memory; merges: ``merge``, seconds)."""
     from .controls import derangement
     from .executors import Job
 
@@ -193,9 +228,11 @@ def sharded_ranking(executor, queries: Path, index_dir: Path, variant: str, alph
     (scratch / variant).mkdir(parents=True, exist_ok=True)
     reports = executor.run(jobs)
     started = time.perf_counter()
-    ids, _ = merge_shard_files([Path(j.args[0].output) for j in jobs], k)
+    final, merges = tree_merge(executor, [Path(j.args[0].output) for j in jobs], k, scratch / variant, f"grid-{variant}")
+    with np.load(final, allow_pickle=False) as merged:
+        ids = merged["ids"]
     log.info("grid %s: %d shards ranked, merged in %.2f s", variant, len(jobs), time.perf_counter() - started)
-    return ids, reports
+    return ids, reports + merges
 
 
 # ----------------------------------------------------------------------------- texts by docid, read lazily
