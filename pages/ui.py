@@ -109,12 +109,19 @@ def live_index(arts: Artifacts, plm: str):
     return _live_index(str(arts.root), plm)
 
 
+def delta_text(deltas: Sequence[float], p_values: Sequence[float]) -> list[str]:
+    """Differences as "+0.52 ▲": signed, with the significance marker (p < 0.05); "-" when undefined."""
+    import numpy as np
+
+    from xqg_core.explore import significance_marker
+
+    return [f"{d:+.2f} {significance_marker(d, p)}".strip() if np.isfinite(d) else "-" for d, p in zip(deltas, p_values)]
+
+
 def comparison_view(table: pd.DataFrame, metrics: Sequence[str], unsupported: Sequence[str] = ()):
     """A comparison table that fits the page: per metric the xQG value and "Δ" with its
     significance marker (the baseline and p-values stay in :func:`full_comparison_view` and
     the exports); languages the PLM was not trained on marked " †"."""
-    import numpy as np
-
     from xqg_core.explore import mark_unsupported
 
     shown = pd.DataFrame(index=pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
@@ -122,8 +129,7 @@ def comparison_view(table: pd.DataFrame, metrics: Sequence[str], unsupported: Se
         if f"{m} xQG" not in table:
             continue
         shown[f"{m} xQG"] = table[f"{m} xQG"].to_numpy()
-        shown[f"{m} Δ"] = [f"{d:+.2f} {s}".strip() if np.isfinite(d) else "-"
-                           for d, s in zip(table[f"{m} Δ"], table[f"{m} sig"])]
+        shown[f"{m} Δ"] = delta_text(table[f"{m} Δ"], table[f"{m} p"])
     return shown.style.format({c: "{:.2f}" for c in shown.columns if c.endswith("xQG")})
 
 
@@ -138,22 +144,11 @@ def full_comparison_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
 
 def controls_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
     """The controls table for display: gains as "+0.52 ▲" with their significance, languages marked."""
-    import numpy as np
+    from xqg_core.explore import mark_unsupported
 
-    from xqg_core.explore import mark_unsupported, significance_marker
-
-    shown = pd.DataFrame(index=pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
-    for col in ("baseline", "xQG"):
-        shown[col] = table[col].to_numpy()
-    pairs = (("xQG Δ", "xQG Δ", "xQG p"), ("shuffled", None, None), ("shuffled Δ", "shuffled Δ", "shuffled p"),
-             ("xQG - shuffled", "xQG - shuffled", "xQG vs shuffled p"))
-    for name, delta, p in pairs:
-        if delta is None:
-            shown[name] = table[name].to_numpy()
-            continue
-        shown[name] = [f"{d:+.2f} {significance_marker(d, pv)}".strip() if np.isfinite(d) else "-"
-                       for d, pv in zip(table[delta], table[p])]
-        shown[f"{p}"] = table[p].to_numpy()
+    shown = table.set_axis(pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
+    for delta, p in (("xQG Δ", "xQG p"), ("shuffled Δ", "shuffled p"), ("xQG - shuffled", "xQG vs shuffled p")):
+        shown[delta] = delta_text(table[delta], table[p])
     return shown.style.format({"baseline": "{:.2f}", "xQG": "{:.2f}", "shuffled": "{:.2f}"} |
                               {c: "{:.3g}" for c in shown.columns if c.endswith(" p")})
 

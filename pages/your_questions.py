@@ -2,7 +2,6 @@
 the same table and curve as Results (through ``evaluate-queries``' code)."""
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import streamlit as st
 from pages import ui
 from xqg_core.errors import XqgError
 from xqg_core.evaluate_queries import evaluate_query_set, read_query_file
-from xqg_core.explore import significance_marker
 from xqg_core.grid import SIGNIFICANCE_LEVEL
 
 arts = ui.index_artifacts("Your questions")
@@ -39,7 +37,7 @@ if upload is None:
 
 
 @st.cache_data(show_spinner="Encoding and ranking your questions ...", max_entries=8)
-def evaluate(digest: str, name: str, content: bytes, lang: str, plm: str, n: int, alphas: tuple[float, ...]) -> dict:
+def evaluate(name: str, content: bytes, lang: str, plm: str, n: int, alphas: tuple[float, ...]) -> dict:
     """evaluate-queries on the uploaded bytes (written to a private temporary file named like
     the upload, whose path never reaches the page: errors name the upload)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,18 +51,17 @@ def evaluate(digest: str, name: str, content: bytes, lang: str, plm: str, n: int
 
 
 content = upload.getvalue()
-result = evaluate(hashlib.sha1(content).hexdigest(), upload.name, content, lang, plm, n, tuple(alphas))
+result = evaluate(upload.name, content, lang, plm, n, tuple(alphas))
 if "error" in result:
     st.error(f"{ui.literal(upload.name)}: cannot be evaluated - {ui.literal(result['error'])}")
     st.stop()
 rows = pd.DataFrame(result["rows"])
 k_alpha = ui.bound("alpha", 0.01 if 0.01 in alphas else alphas[-1], lambda v: v in alphas, cast=float)
 alpha = st.sidebar.select_slider("alpha (grid)", options=alphas, key=k_alpha, format_func=lambda a: f"{a:g}")
-ui.sync_url(["plm", k_n, "yq_lang", k_alpha])
 base = rows[rows.alpha == 0].set_index("metric")
 cell = rows[rows.alpha == alpha].set_index("metric")
 table = pd.DataFrame({"baseline": base.value, "xQG": cell.value})
-table["Δ"] = [f"{d:+.2f} {significance_marker(d, p)}".strip() for d, p in zip(table.xQG - table.baseline, cell.p_value)]
+table["Δ"] = ui.delta_text(table.xQG - table.baseline, cell.p_value)
 table["p"] = cell.p_value
 st.subheader(f"{ui.literal(upload.name)}: {result['num_queries']:,} questions in {lang} · {plm} · alpha = {alpha:g} · "
              f"n = {n}")

@@ -398,7 +398,6 @@ class Pipeline:
                  executor=None):
         self.cfg = cfg
         self.executor = executor or LocalExecutor()
-        self.grid_reports: dict[str, list[dict]] = {}  # sharded grid: each shard task's seconds and memory
         self.data_dir = resolve_data_dir(cfg.data_dir)
         self.runner = StageRunner(cfg.resolved_work())
         self.force = force
@@ -602,25 +601,28 @@ class Pipeline:
             sharded = retrieval and self.grid_is_sharded(corpus, len(queries))
             if retrieval:
                 # sharded: texts read by position when a token window reaches them, never all at once
-                texts = LazyTexts(self.corpus_path(corpus)) if sharded else read_corpus(self.corpus_path(corpus))
-                gold_idx = gold_positions(queries, texts)
-                texts = texts if sharded else [p.text for p in texts]
+                corpus_texts = LazyTexts(self.corpus_path(corpus)) if sharded else read_corpus(self.corpus_path(corpus))
+                gold_idx = gold_positions(queries, corpus_texts)
                 # tokenised passages and memoised outcomes serve every PLM and variant
-                rkt = RecallAtKTokensMemo(texts, [q["answers"] for q in queries])
-            rows, timings = [], {}
+                rkt = RecallAtKTokensMemo(corpus_texts if sharded else [p.text for p in corpus_texts],
+                                          [q["answers"] for q in queries])
+            rows, timings, shard_reports = [], {}, {}
             for plm in cfg.encoders:
                 index = self.out(f"index-{slug(plm)}-{corpus}")
                 Q = np.load(self.out(f"queries-{slug(plm)}-{benchmark}") / "Q.npy")
                 supported = supported_languages(plm)
                 if sharded:
-                    run_grid = self.sharded_grid_runner(plm, benchmark, corpus, langs, gold_idx, rkt, scratch, supported)
+                    run_grid = self.sharded_grid_runner(plm, benchmark, corpus, langs, gold_idx, rkt, scratch, supported,
+                                                        shard_reports)
                 else:
                     P, S, S_lang = (np.load(index / name) for name in ("P.npy", "S.npy", "S_lang.npy"))
                     sums = lambda variant: variant_sums(variant, S, S_lang, cfg.generation_langs, cfg.seed)
                     if retrieval:
-                        run_grid = lambda variant, alphas: retrieval_grid(
-                            benchmark, plm, dense_ranking(Q, P, sums(variant), cfg.top_k, cfg.score_tile), len(sums(variant)), len(P),
-                            langs, gold_idx, rkt, alphas, cfg.significance_resamples, supported)
+                        def run_grid(variant, alphas):
+                            S_v = sums(variant)  # a control's sums (a shuffled copy of S) are built once
+                            return retrieval_grid(benchmark, plm, dense_ranking(Q, P, S_v, cfg.top_k, cfg.score_tile),
+                                                  len(S_v), len(P), langs, gold_idx, rkt, alphas,
+                                                  cfg.significance_resamples, supported)
                     else:
                         gold, twin, label = (np.array([q[k] for q in queries]) for k in ("gold", "twin", "label"))
                         run_grid = lambda variant, alphas: pawsx_grid(plm, Q, P, sums(variant), langs, gold, twin, label,
@@ -640,8 +642,8 @@ class Pipeline:
                     rows += pair_classification_rows(plm, self.out("corpora") / benchmark / "pairs.jsonl",
                                                      self.out(f"queries-{slug(plm)}-{benchmark}"))
                 save_file(outcomes, str(out / f"outcomes-{slug(plm)}.safetensors"))
-            if self.grid_reports:
-                write_text_atomic(out / "shard_reports.json", json.dumps(self.grid_reports))
+            if shard_reports:
+                write_text_atomic(out / "shard_reports.json", json.dumps(shard_reports))
             results = pd.DataFrame(rows)
             jumps = continuity_jumps(results[results["benchmark"] == benchmark], cfg.continuity_tolerance)
             if not jumps.empty:
@@ -666,10 +668,11 @@ class Pipeline:
                 or num_queries * num_passages * (self.cfg.n_max + 1) > MAX_SCORE_ELEMENTS)
 
     def sharded_grid_runner(self, plm: str, benchmark: str, corpus: str, langs: np.ndarray,
-                            gold_idx: list[list[int]], rkt, scratch: Path, supported):
+                            gold_idx: list[list[int]], rkt, scratch: Path, supported, reports: dict[str, list[dict]]):
         """``run_grid(variant, alphas)`` of a retrieval benchmark, ranked by grid shards
         (:mod:`xqg_core.sharded_grid`) on the pipeline's executor; shard rankings are kept in
-        the stage's scratch, so a killed grid resumes with the shards not yet ranked."""
+        the stage's scratch, so a killed grid resumes with the shards not yet ranked. Each
+        job's report (seconds, memory) goes to ``reports[plm/variant]``."""
         from .grid import retrieval_grid
         from .sharded_grid import sharded_ranking
         from .stages import fingerprint
@@ -681,10 +684,9 @@ class Pipeline:
 
         def run_grid(variant: str, alphas: Sequence[float]):
             where = scratch / slug(plm) / fingerprint({"alphas": list(alphas)})[:10]
-            ids, reports = sharded_ranking(self.executor, q_file, index, variant, alphas, cfg.top_k,
-                                           cfg.grid_shard_passages, where, cfg.generation_langs, cfg.seed,
-                                           cfg.score_tile)
-            self.grid_reports.setdefault(f"{slug(plm)}/{variant}", []).extend(reports)
+            ids, jobs = sharded_ranking(self.executor, q_file, index, variant, alphas, cfg.top_k,
+                                        cfg.grid_shard_passages, where, cfg.generation_langs, cfg.seed, cfg.score_tile)
+            reports.setdefault(f"{slug(plm)}/{variant}", []).extend(jobs)
             position = {float(a): i for i, a in enumerate(alphas)}
             return retrieval_grid(benchmark, plm, lambda alpha, n: ids[position[float(alpha)], n - 1], ids.shape[1],
                                   num_passages, langs, gold_idx, rkt, alphas, cfg.significance_resamples, supported)

@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import DataFormatError
-from .io import atomic_path, save_npy_atomic
+from .io import atomic_path, save_npy_atomic, write_json_atomic
 from .topk import SCORE_TILE, merge_top_k, passage_scores, top_k_exact, top_k_labelled
 
 log = logging.getLogger("xqg_core.sharded_grid")
@@ -151,11 +151,16 @@ def run_shard_job(job: ShardJob) -> dict:
     P, S = variant_rows(Path(job.index_dir), job.variant, job.start, job.end, job.generation_langs,
                         Path(job.permutation) if job.permutation else None)
     ids, vals = rank_shard(Q, P, S, job.start, job.alphas, job.k, job.tile)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, ids=ids.astype(np.int64), vals=vals)
+    save_top_k(out, ids, vals)
     return {"shard": [job.start, job.end], "seconds": time.perf_counter() - started, "skipped": False,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def save_top_k(path: Path, ids: np.ndarray, vals: np.ndarray) -> None:
+    """A shard's (or a merge's) top-k lists, written atomically as npz (no pickle)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, ids=ids.astype(np.int64), vals=vals)
 
 
 def merge_shard_files(paths: Sequence[Path], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,10 +181,7 @@ def run_merge_job(inputs: Sequence[str], output: str, k: int) -> dict:
     if out.is_file():
         return {"merge": list(inputs), "seconds": 0.0, "skipped": True}
     started = time.perf_counter()
-    ids, vals = merge_shard_files([Path(p) for p in inputs], k)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, ids=ids, vals=vals)
+    save_top_k(out, *merge_shard_files([Path(p) for p in inputs], k))
     return {"merge": list(inputs), "seconds": time.perf_counter() - started, "skipped": False}
 
 
@@ -259,7 +261,7 @@ class LazyTexts:
                     position += len(line)
             self.offsets = np.asarray(offsets, dtype=np.int64)
             save_npy_atomic(index, self.offsets)
-            meta.write_text(json.dumps(key), encoding="utf-8")
+            write_json_atomic(meta, key, indent=None)
         self._fh = None
 
     def __len__(self) -> int:
