@@ -259,3 +259,25 @@ def test_a_passage_word_is_copied_once():
         return [s for per_lang in out[0] for s in per_lang]
     assert any(len(set(s)) < len(s) for s in run(DecodingRules()))
     assert all(len(set(s)) == len(s) for s in run(DecodingRules(copy_words_once=True)))
+
+
+def test_finished_rows_leave_the_batch_without_changing_the_others():
+    """Rows that have written </s> are dropped from the batch mid-sampling; every passage's
+    queries equal those sampled for that passage alone (copying and every rule on)."""
+    model = tiny_model(seed=3, copy=True)
+    with torch.no_grad():  # queries of very different lengths, so rows finish at different steps
+        model.out_bias[model.vocab == model.cfg.eos_id] = 1.0
+    gen = torch.Generator().manual_seed(7)
+    enc, mask = torch.randn(3, 6, 16, generator=gen), torch.tensor([[1] * 6, [1] * 4 + [0] * 2, [1] * 5 + [0]])
+    src = torch.tensor([[0, 14, 15, 16, 17, 2], [0, 17, 5, 2, 1, 1], [0, 19, 18, 14, 2, 1]])
+    word_start = torch.tensor([[False, True, False, True, False, False]] * 3)
+    uniforms = torch.rand((3, 2, 4, 8), generator=gen)
+    rules = DecodingRules(whole_words=True, no_repeat_bigrams=True, copy_words_once=True)
+    def run(rows):
+        return model.sample(enc[rows], mask[rows], ["de", "ja"], 4, uniforms[rows], top_k=4, max_new_tokens=8,
+                            src_ids=src[rows], copy_mask=copy_mask(src[rows], 0), word_start=word_start[rows],
+                            rules=rules)
+    together = run([0, 1, 2])
+    lengths = {len(seq) for per_passage in together for per_lang in per_passage for seq in per_lang}
+    assert len(lengths) >= 3  # rows did finish at different steps
+    assert together == [run([b])[0] for b in range(3)]

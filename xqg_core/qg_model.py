@@ -123,7 +123,9 @@ class DecoderLayer(nn.Module):
     def cross_kv(self, enc: torch.Tensor):
         return self.cross_attn.split(self.cross_attn.k(enc)), self.cross_attn.split(self.cross_attn.v(enc))
 
-    def forward(self, x, cross_k, cross_v, cross_mask, cache=None):
+    def forward(self, x, cross_k, cross_v, cross_mask, cache=None, rows=None):
+        """``rows`` (sampling only): ``(ids, total)``, the ids among all ``total`` decoder
+        rows (passage-major) of the rows in ``x``; the others have finished and are skipped."""
         sa = self.self_attn
         k, v = sa.split(sa.k(x)), sa.split(sa.v(x))
         if cache is not None:  # incremental decoding: x is the newest position only
@@ -134,15 +136,25 @@ class DecoderLayer(nn.Module):
         else:
             h = sa(x, k, v, causal=True)
         x = self.ln1(x + self.drop(h))
-        if cross_k.shape[0] != x.shape[0]:
+        if rows is not None or cross_k.shape[0] != x.shape[0]:
             # sampling: the rows of one passage (passage-major) share its encoder keys and
             # values; attending as one length-`rows per passage` sequence avoids copying them
-            grouped = x.reshape(cross_k.shape[0], -1, x.shape[-1])
-            c = self.cross_attn(grouped, cross_k, cross_v, mask=cross_mask).reshape(x.shape)
+            # (finished rows are zeros in that sequence: a query attends only to the encoder)
+            full = x if rows is None else scatter_rows(x, *rows)
+            grouped = full.reshape(cross_k.shape[0], -1, x.shape[-1])
+            c = self.cross_attn(grouped, cross_k, cross_v, mask=cross_mask).reshape(full.shape)
+            c = c if rows is None else c[rows[0]]
         else:
             c = self.cross_attn(x, cross_k, cross_v, mask=cross_mask)
         x = self.ln2(x + self.drop(c))
         return self.ln3(x + self.drop(self.ffn_out(F.gelu(self.ffn_in(x)))))
+
+
+def scatter_rows(x: torch.Tensor, ids: torch.Tensor, total: int) -> torch.Tensor:
+    """``x`` [len(ids), ...] placed at rows ``ids`` of a zero tensor [total, ...]."""
+    full = x.new_zeros((total, *x.shape[1:]))
+    full[ids] = x
+    return full
 
 
 class CopyAttention(nn.Module):
@@ -332,62 +344,75 @@ class QueryGenerator(nn.Module):
             top_id = max(int(self.vocab.max()), int(src_ids.max()) if copying else 0)
             position = torch.full((top_id + 1,), V, dtype=torch.long, device=enc.device)  # V: not in vocab
             position[self.vocab] = torch.arange(V, device=enc.device)
+        # per-row state; a row that has written </s> is dropped from it (and from the
+        # self-attention caches), so later steps cost only the rows still sampling
+        state = {"row": torch.arange(rows, device=enc.device), "lang": lang_idx, "u": u, "banned": banned}
+        if copying:
+            state.update(slots=slots, src=src_rows, copyable=copy_rows)
+            if rules.whole_words or rules.copy_words_once:
+                state["starts"] = starts_rows
         tokens = torch.full((rows, 1), self.cfg.bos_id, dtype=torch.long, device=enc.device)
         caches: list[list] = [[] for _ in self.layers]
-        done = torch.zeros(rows, dtype=torch.bool, device=enc.device)
         out = torch.full((rows, max_new_tokens), -1, dtype=torch.long, device=enc.device)
         for step in range(max_new_tokens):
-            x = self.embed(tokens[:, -1:], step, lang_idx)
+            r, active = state, state["row"]
+            x = self.embed(tokens, step, r["lang"])
             for layer, cache, (ck, cv) in zip(self.layers, caches, per_layer):
-                x = layer(x, ck, cv, mask, cache)
-            now_banned = banned | is_eos if step == 0 else banned
+                x = layer(x, ck, cv, mask, cache, rows=(active, rows))
+            now_banned = r["banned"] | is_eos if step == 0 else r["banned"]
             prev = tokens[:, -1]
+            written = out[active, :step]
             if rules.no_repeat_bigrams and step >= 2:
-                seen = out[:, :step]  # a bigram (prev, w) already in the query bans w
-                repeats = torch.where(seen[:, :-1] == prev[:, None], seen[:, 1:], -1)  # [rows, step - 1]
-                hit = torch.zeros((rows, V + 1), dtype=torch.bool, device=enc.device)
+                # a bigram (prev, w) already in the query bans w
+                repeats = torch.where(written[:, :-1] == prev[:, None], written[:, 1:], -1)  # [active, step - 1]
+                hit = torch.zeros((len(active), V + 1), dtype=torch.bool, device=enc.device)
                 hit.scatter_(1, torch.where(repeats >= 0, position[repeats.clamp(min=0)], V), True)
                 now_banned = now_banned | hit[:, :V]
             logits = self.logits(x[:, 0], out_weight).masked_fill(now_banned, float("-inf"))
             probs = torch.nan_to_num(logits.softmax(-1))  # a row with every piece banned: all mass from copying
             if copying:
-                may_copy = copy_rows
+                src, may_copy = r["src"], r["copyable"]
                 if rules.no_repeat_bigrams and step >= 2:
-                    may_copy = may_copy & ~(src_rows[:, None, :] == repeats[:, :, None]).any(1)
+                    may_copy = may_copy & ~(src[:, None, :] == repeats[:, :, None]).any(1)
                 if rules.copy_words_once and step >= 1:
-                    used = (src_rows[:, :, None] == out[:, None, :step]).any(-1)  # [rows, S]
-                    may_copy = may_copy & ~(used & starts_rows)
+                    used = (src[:, :, None] == written[:, None, :]).any(-1)  # [active, S]
+                    may_copy = may_copy & ~(used & r["starts"])
                 if rules.whole_words:
                     # inside a word only right after the piece before it; and a word begun with
                     # the passage's pieces is finished with them: where every occurrence of the
                     # previous piece is followed by a piece inside the same word, only those may come
                     after_prev = torch.zeros_like(may_copy)
-                    after_prev[:, 1:] = src_rows[:, :-1] == prev[:, None]
-                    inside = copy_rows & ~starts_rows
+                    after_prev[:, 1:] = src[:, :-1] == prev[:, None]
+                    inside = r["copyable"] & ~r["starts"]
                     follows = after_prev & inside & may_copy
                     forced = follows.any(1) & ~(after_prev & ~inside).any(1)
-                    may_copy = torch.where(forced[:, None], follows, may_copy & (starts_rows | after_prev))
-                attn, log_gen, log_copy = self.copier(x[:, 0].reshape(B, reps, -1), keys, enc,
-                                                      may_copy.reshape(B, reps, -1), bias)
+                    may_copy = torch.where(forced[:, None], follows, may_copy & (r["starts"] | after_prev))
+                attn, log_gen, log_copy = self.copier(scatter_rows(x[:, 0], active, rows).reshape(B, reps, -1), keys,
+                                                      enc, scatter_rows(may_copy, active, rows).reshape(B, reps, -1), bias)
+                attn, log_gen, log_copy = attn.reshape(rows, -1)[active], log_gen.reshape(rows)[active], log_copy.reshape(rows)[active]
                 if rules.whole_words:  # a forced continuation is copied, never generated
-                    log_gen = log_gen.masked_fill(forced.reshape(B, reps), float("-inf"))
-                    log_copy = log_copy.masked_fill(forced.reshape(B, reps), 0.0)
-                probs = torch.cat([probs * log_gen.reshape(rows, 1).exp(), probs.new_zeros((rows, slots.shape[1]))], 1)
-                probs.scatter_add_(1, slots, (attn * log_copy[..., None].exp()).reshape(rows, -1))
+                    log_gen = log_gen.masked_fill(forced, float("-inf"))
+                    log_copy = log_copy.masked_fill(forced, 0.0)
+                probs = torch.cat([probs * log_gen[:, None].exp(), probs.new_zeros((len(active), slots.shape[1]))], 1)
+                probs.scatter_add_(1, r["slots"], attn * log_copy[:, None].exp())
             top_val, top_idx = probs.topk(top_k, dim=-1)
             cdf = (top_val / top_val.sum(-1, keepdim=True)).cumsum(-1)
-            choice = (cdf < u[:, step : step + 1]).sum(-1, keepdim=True).clamp(max=top_k - 1)
+            choice = (cdf < r["u"][:, step : step + 1]).sum(-1, keepdim=True).clamp(max=top_k - 1)
             slot = top_idx.gather(1, choice).squeeze(1)
             piece = self.vocab[slot.clamp(max=V - 1)]
             if copying:
-                copied = src_rows.gather(1, (slot - V).clamp(min=0)[:, None]).squeeze(1)
+                copied = r["src"].gather(1, (slot - V).clamp(min=0)[:, None]).squeeze(1)
                 piece = torch.where(slot >= V, copied, piece)
-            piece = torch.where(done, torch.full_like(piece, self.cfg.eos_id), piece)
-            out[:, step] = torch.where(done, -1, piece)
-            done |= piece == self.cfg.eos_id
-            if bool(done.all()):
+            out[active, step] = piece
+            going = piece != self.cfg.eos_id
+            if not bool(going.any()):
                 break
             tokens = piece[:, None]
+            if not bool(going.all()):
+                state = {name: value[going] for name, value in state.items()}
+                tokens = tokens[going]
+                for cache in caches:
+                    cache[:] = [cache[0][going], cache[1][going]]
         seqs = [[t for t in row if t >= 0 and t != self.cfg.eos_id] for row in out.tolist()]
         return [[seqs[(b * len(langs) + li) * n:(b * len(langs) + li + 1) * n] for li in range(len(langs))]
                 for b in range(B)]
