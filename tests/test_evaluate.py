@@ -119,3 +119,21 @@ def test_run_outcomes_agree_with_the_official_evaluation():
     official = evaluate_xor_retrieve({str(q): a for q, a in enumerate(answers)}, preds)
     assert official["R@2kt"]["xx"] == pytest.approx(100 * np.nanmean(out2))
     assert official["R@5kt"]["xx"] == pytest.approx(100 * np.nanmean(recall_at_k_tokens_run(ranked, answers, texts, 5000)))
+
+
+def test_randomization_test_flips_only_the_differences_that_are_not_zero():
+    """Zero differences do not change under a sign flip: the p-value equals a brute-force
+    enumeration of all 2^m sign vectors of the m non-zero differences (here m = 8)."""
+    import itertools
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 2, 400).astype(float)
+    b = a.copy()
+    moved = rng.choice(400, 8, replace=False)
+    b[moved] = 1 - a[moved]
+    b[moved[:6]] = 1.0
+    a[moved[:6]] = 0.0
+    d = b - a
+    signs = np.array(list(itertools.product([-1, 1], repeat=8)))
+    exact = np.mean(np.abs(signs @ d[moved]) / d.size >= abs(d.mean()) - 1e-12)
+    assert paired_randomization_test(a, b, n_resamples=20000) == pytest.approx(exact, abs=0.01)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from xqg_core.controls import ablation_variants, variant_sums
 from xqg_core.executors import LocalExecutor, make_executor
-from xqg_core.grid import dense_ranking
+from xqg_core.grid import dense_ranking, mixed_scores
 from xqg_core.sharded_grid import LazyTexts, rank_shard, shard_ranges, sharded_ranking
 from xqg_core.topk import merge_top_k, passage_scores, top_k_exact
 
@@ -91,7 +91,8 @@ def test_sharded_ranking_equals_the_dense_grid_for_every_variant(tmp_path, shard
 @given(passages=st.integers(1, 40), queries=st.integers(1, 6), k=st.integers(1, 12), tile=st.integers(1, 9),
        per_shard=st.integers(1, 20), block=st.integers(1, 20), pool=st.integers(1, 12), seed=st.integers(0, 1000))
 def test_rank_shard_merge_equals_whole_top_k(passages, queries, k, tile, per_shard, block, pool, seed):
-    """Shards, blocks inside a shard and the pruned candidates (``pool``) all give the whole top-k."""
+    """Shards, blocks inside a shard and the pruned candidates (``pool``) all give the top-k of
+    the whole mixed score matrix."""
     rng = np.random.default_rng(seed)
     P = rng.integers(-2, 3, (passages, 4)).astype(np.float32)  # integer vectors: many exact ties
     S = rng.integers(-2, 3, (2, passages, 4)).astype(np.float32)
@@ -102,10 +103,13 @@ def test_rank_shard_merge_equals_whole_top_k(passages, queries, k, tile, per_sha
     parts = [rank_shard(Q, P[a:b], S[:, a:b], a, alphas, k, tile, block * tile, pool)
              for a, b in shard_ranges(passages, per_shard, tile)]
     ids, vals = merge_top_k([p[0] for p in parts], [p[1] for p in parts], k)
-    dense = dense_ranking(Q, P, S, k, tile)
+    dense = dense_ranking(Q, P, S, k, tile, pool)  # the in-process grid, pruned the same way
+    QP = passage_scores(Q, P, tile=tile)
     for a, alpha in enumerate(alphas):
         for n in (1, 2):
-            assert np.array_equal(ids[a, n - 1], dense(alpha, n)), (alpha, n)
+            whole = top_k_exact(mixed_scores(QP, passage_scores(Q, S[n - 1], tile=tile), alpha), k)[0]
+            assert np.array_equal(ids[a, n - 1], whole), (alpha, n)
+            assert np.array_equal(dense(alpha, n), whole), (alpha, n)
 
 
 def test_lazy_texts_read_only_what_is_asked(tmp_path):

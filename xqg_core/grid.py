@@ -27,7 +27,7 @@ from .evaluate import (
     span_answers,
 )
 from .studies import pawsx_outcomes
-from .topk import SCORE_TILE, passage_scores, top_k_exact
+from .topk import POOL, SCORE_TILE, MixedCandidates, mixed_top_k, passage_scores, top_k_exact
 
 log = logging.getLogger("xqg_core.grid")
 
@@ -66,11 +66,30 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return top_k_exact(scores, k)[0]
 
 
-def dense_ranking(Q: np.ndarray, P: np.ndarray, S: np.ndarray, top: int,
-                  tile: int = SCORE_TILE) -> Callable[[float, int], np.ndarray]:
-    """``ranked(alpha, n)`` -> [queries, top] passage indices, from Q P^T and Q S_n^T kept whole."""
-    QP, QS = score_matrices(Q, P, S, tile)
-    return lambda alpha, n: top_k(mixed_scores(QP, QS[n - 1], alpha), top)
+def dense_ranking(Q: np.ndarray, P: np.ndarray, S: np.ndarray, top: int, tile: int = SCORE_TILE,
+                  pool: int = POOL) -> Callable[[float, int], np.ndarray]:
+    """``ranked(alpha, n)`` -> [queries, top] passage indices, exact (:func:`xqg_core.topk.mixed_top_k`).
+
+    ``Q P^T`` is kept whole, ``Q S_n^T`` for the n last asked (the grid sweeps alphas within
+    an n), each query's candidate pools per n: a cell ranks ``2 * pool`` candidates per
+    query, not the corpus."""
+    QP = passage_scores(Q, P, tile=tile)
+    pruned = QP.shape[1] > 2 * pool and pool >= top
+    top_qp = top_k_exact(QP, pool) if pruned else None
+    base = top_k_exact(QP, top)[0]
+    current: dict[int, tuple] = {}
+
+    def ranked(alpha: float, n: int) -> np.ndarray:
+        if alpha == 0:  # P' = P whatever n
+            return base
+        if n not in current:
+            current.clear()
+            QS = passage_scores(Q, S[n - 1], tile=tile)
+            current[n] = (QS, MixedCandidates.build(QP, QS, pool, top_qp) if pruned else None)
+        QS, candidates = current[n]
+        return mixed_top_k(QP, QS, alpha, top, candidates=candidates)[0]
+
+    return ranked
 
 
 # ----------------------------------------------------------------------------- R@kt, memoised

@@ -28,12 +28,11 @@ import numpy as np
 
 from .errors import DataFormatError
 from .io import atomic_path, save_npy_atomic, write_json_atomic
-from .topk import SCORE_TILE, merge_top_k, passage_scores, top_k_exact, top_k_labelled
+from .topk import POOL, SCORE_TILE, MixedCandidates, merge_top_k, mixed_top_k, passage_scores, top_k_exact
 
 log = logging.getLogger("xqg_core.sharded_grid")
 
 BLOCK_PASSAGES = 65536  # passages scored at once inside a task (bounds its memory: queries x block floats)
-POOL = 1000  # candidates per query and side (<q, p>, <q, S_n(p)>) of the pruned ranking
 
 
 def shard_ranges(num_passages: int, shard_passages: int, tile: int = SCORE_TILE) -> list[tuple[int, int]]:
@@ -63,34 +62,18 @@ def rank_shard(Q: np.ndarray, P: np.ndarray, S: np.ndarray, offset: int, alphas:
         QP = passage_scores(Q, P[start:end], offset + start, tile)
         base = top_k_exact(QP, k, offset + start)
         pruned = end - start > 2 * pool and pool >= k
-        if pruned:
-            top_p, top_p_vals = top_k_exact(QP, pool)
+        top_qp = top_k_exact(QP, pool) if pruned else None
         ids = np.zeros((len(alphas), n_count, len(Q), base[0].shape[1]), dtype=np.int64)
         vals = np.zeros(ids.shape, dtype=np.float32)
         for n in range(n_count):
             QS = passage_scores(Q, S[n, start:end], offset + start, tile)
-            if pruned:
-                top_s, top_s_vals = top_k_exact(QS, pool)
-                cand = np.sort(np.concatenate([top_p, top_s], axis=1), axis=1)  # passage order: ties as in the block
-                repeat = np.zeros(cand.shape, dtype=bool)
-                repeat[:, 1:] = cand[:, 1:] == cand[:, :-1]
-                cand_qp = np.take_along_axis(QP, cand, 1)
-                cand_qs = np.take_along_axis(QS, cand, 1)
-                cand_qp[repeat] = cand_qs[repeat] = np.finfo(np.float32).min  # each passage once
+            candidates = MixedCandidates.build(QP, QS, pool, top_qp) if pruned else None
             for a, alpha in enumerate(alphas):
                 if alpha == 0:  # P' = P whatever n
                     ids[a, n], vals[a, n] = base
-                    continue
-                one, weight = np.float32(1.0 - alpha), np.float32(alpha)
-                if not pruned:
-                    ids[a, n], vals[a, n] = top_k_exact(one * QP + weight * QS, k, offset + start)
-                    continue
-                local, v = top_k_labelled(one * cand_qp + weight * cand_qs, cand, k)
-                bound = one * top_p_vals[:, -1] + weight * top_s_vals[:, -1]
-                for r in np.flatnonzero(~(v[:, -1] > bound)).tolist():  # the bound is not beaten: whole block
-                    local[r], v[r] = top_k_exact((one * QP[r] + weight * QS[r])[None], k)
-                ids[a, n], vals[a, n] = local + offset + start, v
-            del QS
+                else:
+                    ids[a, n], vals[a, n] = mixed_top_k(QP, QS, alpha, k, offset + start, candidates)
+            del QS, candidates
         if best_ids is None:
             best_ids, best_vals = ids, vals
         else:

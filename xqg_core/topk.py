@@ -11,6 +11,8 @@ a shard made of whole tiles makes exactly the products the whole corpus makes.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 SCORE_TILE = 4096
@@ -81,3 +83,54 @@ def merge_top_k(ids: list[np.ndarray], vals: list[np.ndarray], k: int) -> tuple[
     """The k best of several top-k lists over disjoint shards (arrays [..., rows, k_i] with
     global indices), in the same total order: equal to the top-k of the whole."""
     return top_k_labelled(np.concatenate(vals, axis=-1), np.concatenate(ids, axis=-1), k)
+
+
+# ----------------------------------------------------------------------------- pruned mixed scores
+POOL = 1000  # candidates per query and side (<q, p>, <q, S_n(p)>) of the pruned ranking
+
+
+@dataclass(frozen=True)
+class MixedCandidates:
+    """Per query, the passages that can make the top-k of ``(1 - alpha) QP + alpha QS`` for
+    any alpha: its ``pool`` best by ``QP`` and its ``pool`` best by ``QS`` (``ids``, local
+    columns in passage order, a passage twice counted once), with both scores, and the
+    pools' last values (every other passage scores at most ``(1 - alpha) qp_last + alpha qs_last``)."""
+
+    ids: np.ndarray
+    qp: np.ndarray
+    qs: np.ndarray
+    qp_last: np.ndarray
+    qs_last: np.ndarray
+
+    @classmethod
+    def build(cls, QP: np.ndarray, QS: np.ndarray, pool: int,
+              top_qp: tuple[np.ndarray, np.ndarray] | None = None) -> "MixedCandidates":
+        """``top_qp``: ``top_k_exact(QP, pool)`` when already computed (QP is shared by every n)."""
+        top_p, top_p_vals = top_qp if top_qp is not None else top_k_exact(QP, pool)
+        top_s, top_s_vals = top_k_exact(QS, pool)
+        ids = np.sort(np.concatenate([top_p, top_s], axis=1), axis=1)  # passage order: ties as in the block
+        repeat = np.zeros(ids.shape, dtype=bool)
+        repeat[:, 1:] = ids[:, 1:] == ids[:, :-1]
+        qp, qs = np.take_along_axis(QP, ids, 1), np.take_along_axis(QS, ids, 1)
+        qp[repeat] = qs[repeat] = np.finfo(np.float32).min  # each passage once
+        return cls(ids, qp, qs, top_p_vals[:, -1], top_s_vals[:, -1])
+
+
+def mixed_top_k(QP: np.ndarray, QS: np.ndarray, alpha: float, k: int, offset: int = 0,
+                candidates: MixedCandidates | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of ``(1 - alpha) QP + alpha QS`` (float32, the total order of
+    :func:`top_k_exact`): (passage index + ``offset``, score), each [queries, k].
+
+    With ``candidates`` (:meth:`MixedCandidates.build`, pools of at least k) only those are
+    ranked: where their k-th best beats the bound on every other passage strictly, their
+    top-k is the top-k (float32 rounding is monotone, so the bound holds for the computed
+    scores too); a query where it does not is ranked over all columns."""
+    one, weight = np.float32(1.0 - alpha), np.float32(alpha)
+    if candidates is None:
+        return top_k_exact(one * QP + weight * QS, k, offset)
+    c = candidates
+    local, vals = top_k_labelled(one * c.qp + weight * c.qs, c.ids, k)
+    bound = one * c.qp_last + weight * c.qs_last
+    for r in np.flatnonzero(~(vals[:, -1] > bound)).tolist():
+        local[r], vals[r] = top_k_exact((one * QP[r] + weight * QS[r])[None], k)
+    return local + offset, vals
