@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import machine_line, publish
+from tests.test_browser import SCRIPT_IDLE, free_port, wait_healthy, wait_idle
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -27,24 +28,24 @@ BUDGETS = {"alpha slider move until the page settles": 1.0, "page switch": 1.5,
 QUERIES = ["Wie lang ist der Nil?", "¿Quién pintó la Mona Lisa?", "Какая столица Франции?", "Where is Mount Everest?",
            "ما هي عاصمة مصر؟", "谁发明了电话？", "Qui a écrit Les Misérables ?", "Who was Napoleon?",
            "When did the Second World War end?", "Was ist Photosynthese?", "How does a volcano form?"]
-SETTLED = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-           "!document.querySelector('[data-testid=\"stSkeleton\"]')")
 
 
 def settle(page, changed: str, arg=None) -> None:
     """Until the JS predicate ``changed`` holds and the run has finished."""
     page.wait_for_function(changed, arg=arg, timeout=120_000, polling=20)
-    page.wait_for_function(SETTLED, timeout=120_000, polling=20)
+    page.wait_for_function(SCRIPT_IDLE, timeout=120_000, polling=20)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--only", choices=["slider", "page", "live", "passage"], action="append",
+                    help="time only these interactions (repeatable; default: all)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
+    only = set(args.only or ["slider", "page", "live", "passage"])
     from playwright.sync_api import sync_playwright
 
-    from tests.test_browser import free_port, wait_healthy, wait_idle
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "XQG_ARTIFACTS"}  # the shipped study
@@ -65,14 +66,14 @@ def main() -> None:
             page.goto(f"{url}/results")
             wait_idle(page, '[data-testid="stDataFrame"]')
             slider = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input[type="range"]').first
-            for i in range(args.repeats):
+            for i in range(args.repeats if "slider" in only else 0):
                 before = page.locator("h3").first.inner_text()
                 slider.focus()
                 start = time.perf_counter()
                 slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
                 settle(page, "(b) => document.querySelector('h3') && document.querySelector('h3').innerText !== b", before)
                 times["alpha slider move until the page settles"].append(time.perf_counter() - start)
-            for i in range(args.repeats):
+            for i in range(args.repeats if "page" in only else 0):
                 target = ("Robustness (PAWS-X)", "Robustness") if i % 2 == 0 else ("Results", "Results")
                 start = time.perf_counter()
                 page.get_by_role("link", name=target[0]).first.click()
@@ -84,7 +85,7 @@ def main() -> None:
             box = page.get_by_label("Query (any language)")
             detected = ("() => ([...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
                         ".find(c => c.innerText.includes('Detected language')) || {innerText: ''}).innerText")
-            for i in range(args.repeats):
+            for i in range(args.repeats if "live" in only else 0):
                 query = QUERIES[i % len(QUERIES)]
                 box.fill(query)
                 before = page.evaluate(detected)
@@ -96,12 +97,12 @@ def main() -> None:
                 wait_idle(page)
             page.goto(f"{url}/your_passage")
             wait_idle(page, '[data-testid="stTextArea"]')
-            for i in range(args.repeats):
+            for i in range(args.repeats if "passage" in only else 0):
                 page.locator('input[aria-label="Title"]').fill(f"Danube {i}")
                 page.locator("textarea").first.fill(
                     f"The Danube is the second-longest river in Europe ({i}). It flows through Vienna, Budapest and "
                     "Belgrade before reaching the Black Sea.")
-                page.wait_for_function(SETTLED, timeout=120_000)
+                page.wait_for_function(SCRIPT_IDLE, timeout=120_000)
                 start = time.perf_counter()
                 page.get_by_role("button", name="Generate the queries").click()
                 settle(page, "(t) => [...document.querySelectorAll('[data-testid=\"stText\"]')]"
@@ -118,7 +119,10 @@ def main() -> None:
              "the new content shows and Streamlit's run has finished.", "",
              "| interaction | median | max | budget |", "|---|---|---|---|"]
     for name, values in times.items():
+        if not values:
+            continue
         lines.append(f"| {name} | {statistics.median(values):.2f} s | {max(values):.2f} s | <= {BUDGETS[name]:g} s |")
+        print(name, " ".join(f"{v:.2f}" for v in values), file=sys.stderr)
     publish("browser-latency", lines, args.write)
 
 

@@ -68,115 +68,150 @@ if bench == "pawsx-adv":
         st.caption(f"{plm} PAWS-X pair classification (cosine > threshold tuned on dev; independent of alpha): " +
                    ", ".join(f"{r.lang} {r.value:.1f}" for r in pair.itertuples()))
 
-# ----------------------------------------------------------------------------- charts
-st.subheader(f"{metric} against alpha, n and encoder")
-curve = alpha_curve(res, bench, plm, n, metric)
-curve["lang"] = mark_unsupported(curve.lang, unsupported)
-fig_alpha = px.line(curve, x="alpha", y="value", color="lang", markers=True,
-                    labels={"value": f"{metric} (%)", "lang": "language"},
-                    title=f"{metric} vs alpha ({bench}, {plm}, n = {n})")
-fig_alpha.add_vline(x=alpha, line_dash="dot", annotation_text=f"selected {alpha:g}")
-fig_alpha.add_vline(x=PAPER_ALPHA, line_dash="dash", line_color="gray", annotation_text="paper 0.01",
-                    annotation_position="bottom right")
-by_n = n_curve(res, bench, plm, c["alpha"], metric).assign(lang=lambda f: mark_unsupported(f.lang, unsupported))
-fig_n = px.line(by_n, x="n", y="value", color="lang", markers=True,
-                labels={"value": f"{metric} (%)", "n": "generated queries per language"},
-                title=f"{metric} vs n (alpha = {c['alpha']:g})")
-comparison = plm_comparison(res, bench, c["alpha"], n, metric)
+# ----------------------------------------------------------------------------- views
+# Lazy tabs: only the open one runs and is drawn, so moving a slider redraws the table and
+# one view, not every chart of the page. The open tab is part of the URL.
+VIEWS = ["Curves", "Encoders", "Controls", "Ablation", "Side by side", "Export"]
+ui.bound("view", VIEWS[0], lambda v: v in VIEWS)
+keys.append("view")
+tabs = dict(zip(VIEWS, st.tabs(VIEWS, key="view", on_change="rerun")))
 marks = unsupported_of(arts)
-comparison["lang"] = [mark_unsupported([lang], marks.get(p, {}).get(bench, []))[0]
-                      for p, lang in zip(comparison.plm, comparison.lang)]
-long = comparison.melt(id_vars=["plm", "lang"], value_vars=["baseline", "xQG"], var_name="system")
-fig_plm = px.bar(long, x="lang", y="value", color="system", barmode="group", facet_col="plm",
-                 labels={"value": f"{metric} (%)"}, title=f"{metric} by encoder (alpha = {c['alpha']:g}, n = {n})")
-col1, col2 = st.columns(2)
-col1.plotly_chart(fig_alpha, config=ui.PLOTLY_CONFIG, key="fig-alpha")
-col2.plotly_chart(fig_n, config=ui.PLOTLY_CONFIG, key="fig-n")
-st.plotly_chart(fig_plm, config=ui.PLOTLY_CONFIG, key="fig-plm")
-
-# ----------------------------------------------------------------------------- controls
-st.subheader(f"Is the gain passage-specific? xQG vs the shuffled control ({metric})")
 res_all = ui.results_all(arts)
-controls = controls_table(res_all, bench, plm, c["alpha"], n, metric)
-if controls.empty:
-    st.info("This study has no shuffled control (it was built before controls existed); rebuild it with "
-            "`python -m xqg_core precompute --config configs/default.yaml` to see one.")
-else:
-    st.caption("Shuffled: every passage is augmented with the generated queries of another passage (a fixed, "
-               "seeded derangement) - what adding *any* question-like vector does. xQG - shuffled is what the "
-               "passage's own queries add. ▲/▼: p < 0.05, paired randomization test (gains: vs the baseline; "
-               "xQG - shuffled: xQG vs shuffled on the same queries).")
-    st.dataframe(ui.controls_view(controls, unsupported), width="stretch")
 
-st.subheader(f"Which generated languages help which query languages? ({metric})")
+
+def alpha_figure():
+    curve = alpha_curve(res, bench, plm, n, metric)
+    curve["lang"] = mark_unsupported(curve.lang, unsupported)
+    fig = ui.line_figure(curve, "alpha", "value", f"{metric} vs alpha ({bench}, {plm}, n = {n})", color="lang",
+                         labels={"value": f"{metric} (%)", "lang": "language"})
+    fig.add_vline(x=alpha, line_dash="dot", annotation_text=f"selected {alpha:g}")
+    fig.add_vline(x=PAPER_ALPHA, line_dash="dash", line_color="gray", annotation_text="paper 0.01",
+                  annotation_position="bottom right")
+    return curve, fig
+
+
+def n_figure():
+    by_n = n_curve(res, bench, plm, c["alpha"], metric).assign(lang=lambda f: mark_unsupported(f.lang, unsupported))
+    return ui.line_figure(by_n, "n", "value", f"{metric} vs n (alpha = {c['alpha']:g})", color="lang",
+                          labels={"value": f"{metric} (%)", "n": "generated queries per language", "lang": "language"})
+
+
+def encoders_figure():
+    comparison = plm_comparison(res, bench, c["alpha"], n, metric)
+    comparison["lang"] = [mark_unsupported([lang], marks.get(p, {}).get(bench, []))[0]
+                          for p, lang in zip(comparison.plm, comparison.lang)]
+    long = comparison.melt(id_vars=["plm", "lang"], value_vars=["baseline", "xQG"], var_name="system")
+    return px.bar(long, x="lang", y="value", color="system", barmode="group", facet_col="plm",
+                  labels={"value": f"{metric} (%)"}, title=f"{metric} by encoder (alpha = {c['alpha']:g}, n = {n})")
+
+
+# the settings of views that are not open stay in the session and the URL
 ab_alphas = ablation_alphas(res_all, bench, plm)
-heat = None
-if not ab_alphas:
-    st.info("This study has no generation-language ablation (rebuild it to get one).")
-else:
-    c1, c2 = st.columns(2)
-    ab_alpha = ui.select("Ablation alpha (n = n_max)", "ab_alpha", ab_alphas, container=c1)
-    versus = ui.select("Gain over", "ab_versus", ["baseline", "xqg"], container=c2,
-                       format_func=lambda v: "the baseline (alpha = 0)" if v == "baseline" else "full xQG (all languages)")
-    keys += ["ab_alpha", "ab_versus"]
+VERSUS = ["baseline", "xqg"]
+if ab_alphas:
+    keys += [ui.bound("ab_alpha", ab_alphas[0], lambda v: v in ab_alphas, cast=float),
+             ui.bound("ab_versus", VERSUS[0], lambda v: v in VERSUS)]
+    ab_alpha, versus = st.session_state["ab_alpha"], st.session_state["ab_versus"]
+side_defaults = {"a": plm, "b": arts.encoders[-1]}
+for side, default_plm in side_defaults.items():
+    keys += [ui.bound(f"{side}_plm", default_plm, lambda v: v in arts.encoders),
+             ui.bound(f"{side}_alpha", PAPER_ALPHA if PAPER_ALPHA in arts.alphas else arts.alphas[1],
+                      lambda v: v in arts.alphas, cast=float),
+             ui.bound(f"{side}_n", arts.n_max, lambda v: 1 <= v <= arts.n_max, cast=int)]
+
+
+def ablation_figure():
     gains, p_values = ablation_gains(res_all, bench, plm, ab_alpha, metric, versus)
     heat = ui.ablation_heatmap(gains, p_values, unsupported,
                                f"{metric} gain over {'the baseline' if versus == 'baseline' else 'full xQG'} "
                                f"({bench}, {plm}, alpha = {ab_alpha:g}, n = {arts.n_max})")
-    st.caption("only-L: passages augmented with the queries generated in language L alone (1/7 of xQG's query "
-               "mass, so alpha acts more weakly); without-L: with all but L. Cell: gain in points; * p < 0.05 "
-               "(paired randomization test). Hover for the p-value.")
-    st.plotly_chart(heat, config=ui.PLOTLY_CONFIG, key="fig-ablation")
+    return gains, p_values, heat
 
-# ----------------------------------------------------------------------------- side by side
-st.subheader("Two configurations side by side")
-left, right = st.columns(2)
-configs = []
-for side, col, default_plm in (("a", left, plm), ("b", right, arts.encoders[-1])):
-    with col:
-        p = ui.select("Encoder", f"{side}_plm", arts.encoders, default=default_plm, container=col)
-        k_alpha = ui.bound(f"{side}_alpha", PAPER_ALPHA if PAPER_ALPHA in arts.alphas else arts.alphas[1],
-                           lambda v: v in arts.alphas, cast=float)
-        a = col.select_slider("alpha", options=arts.alphas, key=k_alpha, format_func=lambda v: f"{v:g}")
-        k_n = ui.bound(f"{side}_n", arts.n_max, lambda v: 1 <= v <= arts.n_max, cast=int)
-        nn = col.slider("n", 1, arts.n_max, key=k_n)
-        configs.append((p, a, nn))
-        keys += [f"{side}_plm", k_alpha, k_n]
-side_by_side = None
-for label, (p, a, nn) in zip(("A", "B"), configs):
-    frame = cell_frame(res, bench, p, a, nn).set_index(["lang"]).query("metric == @metric").value
-    name = f"{label}: {p}, alpha {a:g}, n {nn}"
-    side_by_side = frame.rename(name).to_frame() if side_by_side is None else side_by_side.join(frame.rename(name))
-if side_by_side is not None and side_by_side.shape[1] == 2:
-    side_by_side["B - A"] = side_by_side.iloc[:, 1] - side_by_side.iloc[:, 0]
-    # a language either side's encoder was not trained on is marked (its avg_supported differs too)
-    either = sorted({lang for p, _, _ in configs for lang in marks.get(p, {}).get(bench, [])})
-    side_by_side.index = pd.Index(mark_unsupported(side_by_side.index, either), name="lang")
-    st.dataframe(side_by_side.style.format("{:.2f}"), width="stretch")
-    ui.unsupported_caption(arts, bench, list(dict.fromkeys(p for p, _, _ in configs)))
+
+with tabs["Curves"]:
+    if tabs["Curves"].open:
+        col1, col2 = st.columns(2)
+        col1.plotly_chart(alpha_figure()[1], config=ui.PLOTLY_CONFIG, key="fig-alpha")
+        col2.plotly_chart(n_figure(), config=ui.PLOTLY_CONFIG, key="fig-n")
+
+with tabs["Encoders"]:
+    if tabs["Encoders"].open:
+        st.plotly_chart(encoders_figure(), config=ui.PLOTLY_CONFIG, key="fig-plm")
+
+controls = controls_table(res_all, bench, plm, c["alpha"], n, metric)
+with tabs["Controls"]:
+    if tabs["Controls"].open:
+        st.markdown(f"**Is the gain passage-specific?** xQG vs the shuffled control ({ui.literal(metric)})")
+        if controls.empty:
+            st.info("This study has no shuffled control (it was built before controls existed); rebuild it with "
+                    "`python -m xqg_core precompute --config configs/default.yaml` to see one.")
+        else:
+            st.caption("Shuffled: every passage is augmented with the generated queries of another passage (a fixed, "
+                       "seeded derangement) - what adding *any* question-like vector does. xQG - shuffled is what the "
+                       "passage's own queries add. ▲/▼: p < 0.05, paired randomization test (gains: vs the baseline; "
+                       "xQG - shuffled: xQG vs shuffled on the same queries).")
+            st.dataframe(ui.controls_view(controls, unsupported), width="stretch")
+
+with tabs["Ablation"]:
+    if tabs["Ablation"].open:
+        st.markdown(f"**Which generated languages help which query languages?** ({ui.literal(metric)})")
+        if not ab_alphas:
+            st.info("This study has no generation-language ablation (rebuild it to get one).")
+        else:
+            c1, c2 = st.columns(2)
+            ab_alpha = ui.select("Ablation alpha (n = n_max)", "ab_alpha", ab_alphas, container=c1)
+            versus = ui.select("Gain over", "ab_versus", VERSUS, container=c2,
+                               format_func=lambda v: "the baseline (alpha = 0)" if v == "baseline"
+                               else "full xQG (all languages)")
+            st.caption("only-L: passages augmented with the queries generated in language L alone (1/7 of xQG's "
+                       "query mass, so alpha acts more weakly); without-L: with all but L. Cell: gain in points; "
+                       "* p < 0.05 (paired randomization test). Hover for the p-value.")
+            st.plotly_chart(ablation_figure()[2], config=ui.PLOTLY_CONFIG, key="fig-ablation")
+
+with tabs["Side by side"]:
+    if tabs["Side by side"].open:
+        left, right = st.columns(2)
+        configs = []
+        for side, col in zip(side_defaults, (left, right)):
+            p = ui.select("Encoder", f"{side}_plm", arts.encoders, container=col)
+            a = col.select_slider("alpha", options=arts.alphas, key=f"{side}_alpha", format_func=lambda v: f"{v:g}")
+            nn = col.slider("n", 1, arts.n_max, key=f"{side}_n")
+            configs.append((p, a, nn))
+        side_by_side = None
+        for label, (p, a, nn) in zip(("A", "B"), configs):
+            frame = cell_frame(res, bench, p, a, nn).set_index(["lang"]).query("metric == @metric").value
+            name = f"{label}: {p}, alpha {a:g}, n {nn}"
+            side_by_side = frame.rename(name).to_frame() if side_by_side is None else side_by_side.join(frame.rename(name))
+        if side_by_side is not None and side_by_side.shape[1] == 2:
+            side_by_side["B - A"] = side_by_side.iloc[:, 1] - side_by_side.iloc[:, 0]
+            # a language either side's encoder was not trained on is marked (its avg_supported differs too)
+            either = sorted({lang for p, _, _ in configs for lang in marks.get(p, {}).get(bench, [])})
+            side_by_side.index = pd.Index(mark_unsupported(side_by_side.index, either), name="lang")
+            st.dataframe(side_by_side.style.format("{:.2f}"), width="stretch")
+            ui.unsupported_caption(arts, bench, list(dict.fromkeys(p for p, _, _ in configs)))
+
+with tabs["Export"]:
+    if tabs["Export"].open:
+        name = f"{bench}-{plm}-a{alpha:g}-n{n}"
+        st.markdown("**Per-language table**")
+        ui.download_table(table, name, f"{bench}, {plm}, alpha={alpha:g}, n={n}: baseline vs xQG (percent)")
+        curve, fig_alpha = alpha_figure()
+        st.markdown("**Metric vs alpha (all languages)**")
+        ui.download_table(curve.set_index(["lang", "alpha"]), f"{bench}-{plm}-{metric}-vs-alpha", f"{metric} vs alpha")
+        figures = {"metric-vs-alpha": fig_alpha, "metric-vs-n": n_figure(), "encoders": encoders_figure()}
+        if not controls.empty:
+            st.markdown("**xQG vs the shuffled control**")
+            ui.download_table(controls, f"{bench}-{plm}-{metric}-controls-a{c['alpha']:g}-n{n}",
+                              f"{metric}: baseline, xQG and the shuffled control (percent)")
+        if ab_alphas:
+            gains, p_values, figures["ablation"] = ablation_figure()
+            st.markdown("**Generation-language ablation**")
+            ui.download_table(gains.join(p_values, rsuffix=" p"), f"{bench}-{plm}-{metric}-ablation-a{ab_alpha:g}",
+                              f"{metric} gain by generation language (rows) and query language (columns), with p-values")
+        st.markdown("**Figures**")
+        ui.figure_downloads(figures)
+        st.markdown("**Report of this view**")
+        ui.report_downloads("xQG Explorer - results", {"benchmark": bench, "encoder": plm, "alpha": f"{alpha:g}",
+                                                       "n": n, "cell": source}, {"Baseline vs xQG": table},
+                            notes=arts.manifest.get("deviations", []))
 ui.sync_url(keys)
-
-# ----------------------------------------------------------------------------- export
-with st.expander("Export this view"):
-    name = f"{bench}-{plm}-a{alpha:g}-n{n}"
-    st.markdown("**Per-language table**")
-    ui.download_table(table, name, f"{bench}, {plm}, alpha={alpha:g}, n={n}: baseline vs xQG (percent)")
-    st.markdown("**Metric vs alpha (all languages)**")
-    ui.download_table(curve.set_index(["lang", "alpha"]), f"{bench}-{plm}-{metric}-vs-alpha", f"{metric} vs alpha")
-    if not controls.empty:
-        st.markdown("**xQG vs the shuffled control**")
-        ui.download_table(controls, f"{bench}-{plm}-{metric}-controls-a{c['alpha']:g}-n{n}",
-                          f"{metric}: baseline, xQG and the shuffled control (percent)")
-    if heat is not None:
-        st.markdown("**Generation-language ablation**")
-        ui.download_table(gains.join(p_values, rsuffix=" p"), f"{bench}-{plm}-{metric}-ablation-a{ab_alpha:g}",
-                          f"{metric} gain by generation language (rows) and query language (columns), with p-values")
-    st.markdown("**Figures**")
-    figures = {"metric-vs-alpha": fig_alpha, "metric-vs-n": fig_n, "encoders": fig_plm}
-    if heat is not None:
-        figures["ablation"] = heat
-    ui.figure_downloads(figures)
-    st.markdown("**Report of this view**")
-    ui.report_downloads("xQG Explorer - results", {"benchmark": bench, "encoder": plm, "alpha": f"{alpha:g}",
-                                                   "n": n, "cell": source}, {"Baseline vs xQG": table},
-                        notes=arts.manifest.get("deviations", []))

@@ -4,7 +4,6 @@ items whose outcome xQG flipped."""
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from pages import ui
@@ -45,14 +44,14 @@ st.caption(f"Percent. ▲/▼: significant at p < {SIGNIFICANCE_LEVEL} ({arts.ma
            "per item, vs alpha = 0.")
 
 drop = alpha_curve(res, "pawsx-adv", plm, n, "drop")
-fig_drop = px.line(drop, x="alpha", y="value", color="lang", markers=True,
-                   labels={"value": "drop (Acc@1 points)", "lang": "language"},
-                   title=f"Adversarial drop vs alpha ({plm}, n = {n})")
+fig_drop = ui.line_figure(drop, "alpha", "value", f"Adversarial drop vs alpha ({plm}, n = {n})", color="lang",
+                         labels={"value": "drop (Acc@1 points)", "lang": "language"})
 fig_drop.add_vline(x=alpha, line_dash="dot")
 both = alpha_curve(res, "pawsx-adv", plm, n, "clean_acc1").assign(kind="clean")
 both = pd.concat([both, alpha_curve(res, "pawsx-adv", plm, n, "adv_acc1").assign(kind="adversarial")])
-fig_acc = px.line(both[both.lang == "avg"], x="alpha", y="value", color="kind", markers=True,
-                  labels={"value": "macro Acc@1 (%)"}, title="Clean and adversarial Acc@1 vs alpha (macro, label-0 rows)")
+fig_acc = ui.line_figure(both[both.lang == "avg"], "alpha", "value",
+                        "Clean and adversarial Acc@1 vs alpha (macro, label-0 rows)", color="kind",
+                        labels={"value": "macro Acc@1 (%)"})
 c1, c2 = st.columns(2)
 c1.plotly_chart(fig_drop, config=ui.PLOTLY_CONFIG, key="fig-drop")
 c2.plotly_chart(fig_acc, config=ui.PLOTLY_CONFIG, key="fig-acc")

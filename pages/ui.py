@@ -1,8 +1,9 @@
 """Shared pieces of the dashboard's pages: cached loaders, URL-bound controls, export widgets.
 
-Not a page itself (app.py lists the pages with ``st.navigation``). Heavy objects sit behind
-``st.cache_resource``, tables behind ``st.cache_data``; every control is bound to a key of
-``st.query_params`` so that a copied URL reproduces the view.
+Not a page itself (app.py lists the pages with ``st.navigation``). Heavy objects and the
+read-only results frames sit behind ``st.cache_resource``, other tables behind
+``st.cache_data``; every control is bound to a key of ``st.query_params`` so that a copied
+URL reproduces the view.
 """
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ def artifacts() -> Artifacts:
         st.stop()
 
 
-@st.cache_data(show_spinner=False)
+# The results frames are shared, not copied per run (st.cache_data would unpickle a copy on
+# every slider step): pages only filter them, never write into them.
+@st.cache_resource(show_spinner=False)
 def results(root: str) -> pd.DataFrame:
     return read_results(Path(root) / "results.parquet")
 
@@ -63,7 +66,7 @@ def results_of(arts: Artifacts) -> pd.DataFrame:
     return results(str(arts.root))
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def _results_all(root: str) -> pd.DataFrame:
     return read_results(Path(root) / "results.parquet", variant=None)
 
@@ -314,6 +317,22 @@ def report_downloads(title: str, params: dict[str, Any], tables: dict[str, pd.Da
     c1, c2 = container.columns(2)
     c1.download_button("Report (Markdown)", md, file_name="xqg-report.md", mime="text/markdown", key="report-md")
     c2.download_button("Report (HTML)", report_html(md), file_name="xqg-report.html", mime="text/html", key="report-html")
+
+
+def line_figure(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None,
+                labels: dict[str, str] | None = None):
+    """Lines with markers, one trace per value of ``color`` in order of appearance: what
+    ``plotly.express.line`` draws, built directly (px costs ~45 ms a figure, this ~8 ms,
+    and the Results page redraws on every slider step)."""
+    import plotly.graph_objects as go
+
+    labels = labels or {}
+    groups = frame.groupby(color, sort=False) if color else [(None, frame)]
+    fig = go.Figure([go.Scatter(x=g[x], y=g[y], name=str(name) if name is not None else y, mode="lines+markers",
+                                showlegend=name is not None) for name, g in groups])
+    fig.update_layout(title=title, xaxis_title=labels.get(x, x), yaxis_title=labels.get(y, y),
+                      legend_title=labels.get(color, color) if color else None)
+    return fig
 
 
 PLOTLY_CONFIG = {"toImageButtonOptions": {"format": "svg", "filename": "xqg-figure"}, "displaylogo": False}

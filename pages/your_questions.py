@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from pages import ui
@@ -69,8 +68,8 @@ st.dataframe(table.style.format({"baseline": "{:.2f}", "xQG": "{:.2f}", "p": "{:
 st.caption(f"Percent. R@kt over the {result['evaluated_r_at_kt']:,} questions whose answers are not only yes/no "
            f"(official rule). ▲/▼: p < {SIGNIFICANCE_LEVEL}, paired randomization test vs alpha = 0 over your questions.")
 metric = ui.select("Metric for the curve", "yq_metric", list(dict.fromkeys(rows.metric)), container=st)
-fig = px.line(rows[rows.metric == metric], x="alpha", y="value", markers=True,
-              labels={"value": f"{metric} (%)"}, title=f"{metric} vs alpha (your questions, {plm}, n = {n})")
+fig = ui.line_figure(rows[rows.metric == metric], "alpha", "value", f"{metric} vs alpha (your questions, {plm}, n = {n})",
+                     labels={"value": f"{metric} (%)"})
 fig.add_vline(x=alpha, line_dash="dot")
 st.plotly_chart(fig, config=ui.PLOTLY_CONFIG, key="fig-yours")
 ui.sync_url(["plm", k_n, "yq_lang", k_alpha, "yq_metric"])

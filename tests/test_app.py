@@ -83,7 +83,13 @@ def test_results_table_controls_and_url(arts_dir):
     assert list(table.columns[:2]) == ["R@2kt xQG", "R@2kt Δ"] and len(table.columns) == 10  # fits 1440 px
     full = at.dataframe[1].value  # every column, in the expander
     assert full.loc["avg", "MRR@10 base"] == pytest.approx(value(res, "xquad-xr", "me5-small", 0.0, 2, "avg", "MRR@10"))
-    assert len(at.get("plotly_chart")) == 4  # alpha, n, encoders, ablation heatmap
+    assert len(at.get("plotly_chart")) == 2  # the open view (Curves): alpha and n; other views are not drawn
+    assert [t.label for t in at.tabs] == ["Curves", "Encoders", "Controls", "Ablation", "Side by side", "Export"]
+    at.session_state["view"] = "Encoders"
+    at.run()
+    assert len(at.get("plotly_chart")) == 1 and at.query_params["view"] == "Encoders"
+    at.session_state["view"] = "Side by side"
+    at.run()
     at.select_slider(key="alpha").set_value(0.05).run()
     at.slider(key="n").set_value(1).run()
     at.selectbox(key="plm").set_value("use-m-v3").run()
@@ -109,7 +115,10 @@ def test_results_table_controls_and_url(arts_dir):
     at.selectbox(key="b_plm").set_value("use-m-v3").run()
     side = next(df.value for df in at.dataframe if "B - A" in df.value.columns)
     assert "hi †" in side.index and "de" in side.index  # B is use-m-v3, not trained on hi
+    at.session_state["view"] = "Curves"
+    at.run()
     assert "MRR@10 vs alpha" in at.get("plotly_chart")[0].proto.spec
+    assert at.query_params["b_plm"] == "use-m-v3"  # a closed view's settings stay in the URL
     # another benchmark: the PAWS-X metrics
     at.selectbox(key="benchmark").set_value("pawsx-adv").run()
     assert "drop xQG" in at.dataframe[0].value.columns
@@ -128,7 +137,7 @@ def test_results_show_the_shuffled_control_and_the_ablation(arts_dir):
         assert len(r) == 1
         return r.iloc[0]
 
-    at = open_page("pages/results.py")  # me5-small, alpha 0.01, n 2, R@2kt
+    at = open_page("pages/results.py", view="Controls")  # me5-small, alpha 0.01, n 2, R@2kt
     controls = next(df.value for df in at.dataframe if "xQG - shuffled" in df.value.columns)
     for lang in ("de", "avg"):
         shuffled, xqg, base = row("shuffled", 0.01, 2, lang), row("xqg", 0.01, 2, lang), row("xqg", 0.0, 2, lang)
@@ -137,6 +146,8 @@ def test_results_show_the_shuffled_control_and_the_ablation(arts_dir):
         assert controls.loc[lang, "xQG vs shuffled p"] == pytest.approx(shuffled.p_vs_xqg)
         assert controls.loc[lang, "xQG - shuffled"].startswith(f"{xqg.value - shuffled.value:+.2f}")
     # the ablation heatmap: gain of only-de / without-de over the baseline per query language
+    at.session_state["view"] = "Ablation"
+    at.run()
     spec = json.loads(next(c for c in at.get("plotly_chart") if "generation" not in c.proto.spec
                            and "augmented with" in c.proto.spec).proto.spec)
     heat = spec["data"][0]
@@ -152,6 +163,15 @@ def test_results_show_the_shuffled_control_and_the_ablation(arts_dir):
     assert heat["customdata"][heat["y"].index("only-ar")][heat["x"].index("ar")] == pytest.approx(
         row("only-ar", 0.01, 2, "ar").p_vs_xqg)
     assert at.query_params["ab_versus"] == "xqg"
+    # the export view builds every table of the page, the closed views' included
+    at.session_state["view"] = "Export"
+    at.run()
+    ids = " ".join(b.proto.id for b in at.get("download_button"))  # widget ids end with their keys
+    for key in ("csv-xquad-xr-me5-small-a0.01-n2", "tex-xquad-xr-me5-small-R@2kt-vs-alpha",
+                "csv-xquad-xr-me5-small-R@2kt-controls-a0.01-n2", "csv-xquad-xr-me5-small-R@2kt-ablation-a0.01",
+                "report-md"):
+        assert key in ids, (key, ids)
+    assert at.query_params["ab_versus"] == "xqg"  # the ablation's setting survives its view being closed
 
 
 def test_results_exact_alpha_is_recomputed_live(arts_dir):

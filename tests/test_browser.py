@@ -52,13 +52,19 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     raise TimeoutError(f"{url} did not become healthy in {timeout} s")
 
 
+# Streamlit's own run state on the app root ("running" from the first delta until the script
+# ends; the status widget only shows after a delay, so a fast run can end before it appears)
+SCRIPT_IDLE = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]'); "
+               "return app && app.getAttribute('data-test-script-state') === 'notRunning' && "
+               "!document.querySelector('[data-testid=\"stSkeleton\"]'); }")
+
+
 def wait_idle(page, ready: str | None = None, timeout: float = 120_000) -> None:
-    """Until the page shows ``ready`` and Streamlit has stopped running (no skeletons, no status widget)."""
+    """Until the page shows ``ready`` and Streamlit has stopped running (no skeletons)."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     if ready:
         page.wait_for_selector(ready, timeout=timeout)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-                           "!document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout)
+    page.wait_for_function(SCRIPT_IDLE, timeout=timeout)
     page.wait_for_timeout(1000)
 
 
@@ -98,6 +104,13 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
                                " return a !== null && a !== '0.01'; }", timeout=60_000)
         urls["results"] = page.url
         page.screenshot(path=str(out_dir / "results-slider.png"), full_page=True)
+        # a lazy tab: the ablation view runs and draws when opened, and the URL says which view is open
+        page.get_by_role("tab", name="Ablation").click()
+        page.wait_for_function("() => new URLSearchParams(location.search).get('view') === 'Ablation'", timeout=60_000)
+        wait_idle(page)
+        page.get_by_text("Which generated languages help which query languages?").wait_for(timeout=60_000)
+        assert_no_exception(page, "results, ablation view")
+        page.screenshot(path=str(out_dir / "results-ablation.png"), full_page=True)
         # a live query
         page.goto(f"{base_url}/live_search")
         wait_idle(page, PAGES["live_search"][1])
@@ -150,7 +163,8 @@ def test_every_page_in_chromium(app_server, tmp_path):
     assert parse_qs(urlparse(urls["live_search"]).query)["q"] == ["Wie lang ist der Nil?"]
     r, g, b = (int(v) for v in urls["dark_background"].strip("rgba()").split(",")[:3])
     assert r + g + b < 150, urls["dark_background"]  # a dark page
-    assert {p.name for p in out.glob("*.png")} >= {"overview.png", "results.png", "results-slider.png", "live-search.png",
+    assert {p.name for p in out.glob("*.png")} >= {"overview.png", "results.png", "results-slider.png", "results-ablation.png",
+                                                   "live-search.png",
                                                    "why_moved.png", "your_questions.png", "your_passage.png"}
 
 
