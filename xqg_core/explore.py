@@ -1,7 +1,7 @@
 """What the dashboard's views compute from ``cached_artifacts/`` (no Streamlit here).
 
 Tables and curves are cuts of ``results.parquet``; an off-grid alpha is re-evaluated from
-the shipped float16 index exactly as the grid does; PAWS-X flips, live search and nearest
+the shipped index exactly as the grid ranks; PAWS-X flips, live search and nearest
 neighbours follow from the stored embeddings and score parts, with the texts shipped in
 `texts/` (:func:`xqg_core.artifacts.resolve_study`).
 """
@@ -11,7 +11,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,9 @@ from .grid import (
     RETRIEVAL_METRICS,
     SIGNIFICANCE_LEVEL,
     RecallAtKTokensMemo,
-    mixed_scores,
+    dense_ranking,
     retrieval_cell,
-    score_matrices,
     summarise_cell,
-    top_k,
 )
 from .paths import slug
 
@@ -203,13 +201,14 @@ class RetrievalRecompute:
         self.rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in self.queries])
         self.top = int(arts.manifest["config"]["top_k"])
         self.resamples = int(arts.manifest["config"]["significance_resamples"])
-        self._scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._ranked: dict[str, Callable[[float, int], np.ndarray]] = {}
 
-    def scores(self, plm: str):
-        if plm not in self._scores:
+    def ranked(self, plm: str) -> Callable[[float, int], np.ndarray]:
+        """The grid's exact ranking (:func:`xqg_core.grid.dense_ranking`) over the shipped index."""
+        if plm not in self._ranked:
             t = self.arts.index(plm)
-            self._scores[plm] = score_matrices(t["Q"], t["P"], t["S"])
-        return self._scores[plm]
+            self._ranked[plm] = dense_ranking(t["Q"], t["P"], t["S"], self.top)
+        return self._ranked[plm]
 
     def baseline_outcomes(self, plm: str, n: int) -> dict[str, np.ndarray]:
         t = self.arts.tensors(f"outcomes/{self.benchmark}/{slug(plm)}.safetensors")
@@ -217,8 +216,7 @@ class RetrievalRecompute:
 
     def evaluate(self, plm: str, alpha: float, n: int) -> pd.DataFrame:
         """Rows like ``results.parquet`` for one off-grid cell (p-values vs the stored alpha = 0)."""
-        QP, QS = self.scores(plm)
-        cell = retrieval_cell(top_k(mixed_scores(QP, QS[n - 1], alpha), self.top), self.gold, self.num_gold, self.rkt)
+        cell = retrieval_cell(self.ranked(plm)(alpha, n), self.gold, self.num_gold, self.rkt)
         rows = summarise_cell(self.benchmark, plm, alpha, n, self.langs, list(dict.fromkeys(self.langs)), cell,
                               self.baseline_outcomes(plm, n), self.resamples)
         return pd.DataFrame(rows)

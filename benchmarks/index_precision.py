@@ -1,0 +1,69 @@
+"""What the shipped index's storage costs in metric points: every xquad-xr cell recomputed
+from ``cached_artifacts/`` (int8 rows with per-row scales, S centred; float16 before schema 3)
+against the same cell of ``results.parquet``, which the grid computed in float32.
+
+The app evaluates an off-grid alpha, "Why did it move?" and "Your questions" from the shipped
+index, so its numbers are those of this storage; the budget is 0.1 point per cell, language
+and metric.
+
+    python -m benchmarks.index_precision [--artifacts DIR] [--alphas 0.01 0.05 ...] [--write]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.report import machine_line, publish
+from xqg_core.artifacts import load_artifacts, resolve_study
+from xqg_core.explore import RetrievalRecompute
+
+BUDGET = 0.1  # metric points
+
+
+def cell_differences(stored: pd.DataFrame, recomputed: pd.DataFrame) -> pd.DataFrame:
+    """``|recomputed - stored|`` per (lang, metric) of one cell, in points."""
+    key = ["lang", "metric"]
+    both = stored.set_index(key).value.rename("stored").to_frame().join(recomputed.set_index(key).value.rename("index"))
+    return (both["index"] - both["stored"]).abs().rename("diff").reset_index()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--artifacts", default=None, help="a study directory (default: cached_artifacts/)")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--alphas", type=float, nargs="*", help="alphas to compare (default: every alpha > 0 of the grid)")
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    arts = load_artifacts(args.artifacts)
+    res = arts.results()
+    recompute = RetrievalRecompute(arts, resolve_study(arts, args.data_dir))
+    alphas = args.alphas or [a for a in arts.alphas if a > 0]
+    storage = "int8 rows with per-row scales" if arts.manifest.get("schema_version", 0) >= 3 else "float16"
+    lines = ["## The shipped index against the float32 grid (`python -m benchmarks.index_precision --write`)", "",
+             f"Machine: {machine_line()}. Study `{arts.root.name}` (schema {arts.manifest.get('schema_version')}, index stored "
+             f"as {storage}); xquad-xr, {len(alphas)} alphas x n = 1..{arts.n_max}, every language and macro, "
+             "R@2kt, R@5kt, Recall@20, Recall@100, MRR@10: each cell recomputed from the shipped index (as the app "
+             "does) minus the grid's float32 value, in points.", "",
+             "| PLM | cells | values compared | max abs diff | mean abs diff | values > 0.1 | worst (alpha, n, lang, metric) "
+             "| seconds per cell |", "|---|---|---|---|---|---|---|---|"]
+    for plm in arts.encoders:
+        diffs, start = [], time.perf_counter()
+        for n in range(1, arts.n_max + 1):
+            for alpha in alphas:
+                stored = res[(res.benchmark == "xquad-xr") & (res.plm == plm) & np.isclose(res.alpha, alpha)
+                             & (res.n == n)]
+                diffs.append(cell_differences(stored, recompute.evaluate(plm, alpha, n)).assign(alpha=alpha, n=n))
+        seconds = (time.perf_counter() - start) / (len(alphas) * arts.n_max)
+        d = pd.concat(diffs, ignore_index=True)
+        worst = d.loc[d["diff"].idxmax()]
+        lines.append(f"| {plm} | {len(alphas) * arts.n_max} | {len(d):,} | {d['diff'].max():.3f} | {d['diff'].mean():.4f} "
+                     f"| {int((d['diff'] > BUDGET).sum())} | {worst.alpha:g}, {worst.n}, {worst.lang}, {worst.metric} "
+                     f"| {seconds:.2f} |")
+    publish("index-precision", lines, args.write)
+
+
+if __name__ == "__main__":
+    main()
