@@ -281,3 +281,33 @@ def test_finished_rows_leave_the_batch_without_changing_the_others():
     lengths = {len(seq) for per_passage in together for per_lang in per_passage for seq in per_lang}
     assert len(lengths) >= 3  # rows did finish at different steps
     assert together == [run([b])[0] for b in range(3)]
+
+
+def test_each_language_scores_only_its_allowed_columns_without_changing_the_queries():
+    """A step scores, per language, only the pieces some row of that language may take (the
+    union over the call's passages): the queries equal those sampled per passage and per
+    language alone, where those unions differ."""
+    model = tiny_model(seed=5, copy=True)
+    gen = torch.Generator().manual_seed(11)
+    enc, mask = torch.randn(3, 6, 16, generator=gen), torch.ones(3, 6, dtype=torch.long)
+    src = torch.tensor([[0, 14, 5, 16, 17, 2], [0, 17, 9, 2, 1, 1], [0, 19, 18, 7, 2, 1]])
+    allowed = torch.rand((3, 2, len(model.vocab)), generator=gen) < 0.5
+    allowed[..., 1] = True  # </s>
+    uniforms = torch.rand((3, 2, 3, 8), generator=gen)
+    rules = DecodingRules(no_repeat_bigrams=True, copy_words_once=True)
+    word_start = torch.ones(3, 6, dtype=torch.bool)
+
+    def run(rows, langs):
+        li = [["de", "ja"].index(lang) for lang in langs]
+        return model.sample(enc[rows], mask[rows], langs, 3, uniforms[rows][:, li], top_k=3, max_new_tokens=8,
+                            allowed=allowed[rows][:, li], src_ids=src[rows], copy_mask=copy_mask(src[rows], 0),
+                            word_start=word_start[rows], rules=rules)
+    together = run([0, 1, 2], ["de", "ja"])
+    assert together == [run([b], ["de", "ja"])[0] for b in range(3)]
+    assert [[per_passage[0] for per_passage in together], [per_passage[1] for per_passage in together]] == \
+        [[p[0] for p in run([0, 1, 2], [lang])] for lang in ("de", "ja")]
+    vocab = model.vocab.tolist()
+    for b, per_passage in enumerate(together):
+        for li, queries in enumerate(per_passage):
+            ok = {vocab[i] for i in allowed[b, li].nonzero().squeeze(1).tolist()} | set(src[b].tolist())
+            assert all(set(q) <= ok for q in queries)

@@ -344,11 +344,29 @@ class QueryGenerator(nn.Module):
             top_id = max(int(self.vocab.max()), int(src_ids.max()) if copying else 0)
             position = torch.full((top_id + 1,), V, dtype=torch.long, device=enc.device)  # V: not in vocab
             position[self.vocab] = torch.arange(V, device=enc.device)
+        # Output columns per language: the pieces any of its rows may generate or receive by
+        # copying in this call; the others stay banned, so a step scores C columns per row,
+        # not the whole vocabulary (a language allows ~6-26% of it). Pads repeat a column, banned.
+        needed = torch.zeros((rows, V + 1), dtype=torch.bool, device=enc.device)
+        if copying:
+            needed.scatter_(1, torch.where(slots < V, slots, V), True)
+        needed = needed[:, :V] | ~banned | is_eos
+        group = lang_idx.unique(return_inverse=True)[1]  # [rows]: the row's language, 0 .. G-1
+        per_group = [needed[group == g].any(0).nonzero().squeeze(1) for g in range(int(group.max()) + 1)]
+        C = max(top_k, *(len(c) for c in per_group))  # at least top_k columns for the draw
+        cols = torch.stack([torch.cat([c, c[:1].expand(C - len(c))]) for c in per_group])  # [G, C] vocab positions
+        pad = torch.stack([torch.arange(C, device=enc.device) >= len(c) for c in per_group])
+        col_weight, col_bias, eos_cols = out_weight[cols], self.out_bias[cols], is_eos[cols] & ~pad
+        col_of = torch.full((len(per_group), V), -1, dtype=torch.long, device=enc.device)  # vocab position -> column
+        for g, c in enumerate(per_group):
+            col_of[g, c] = torch.arange(len(c), device=enc.device)
         # per-row state; a row that has written </s> is dropped from it (and from the
         # self-attention caches), so later steps cost only the rows still sampling
-        state = {"row": torch.arange(rows, device=enc.device), "lang": lang_idx, "u": u, "banned": banned}
-        if copying:
-            state.update(slots=slots, src=src_rows, copyable=copy_rows)
+        state = {"row": torch.arange(rows, device=enc.device), "lang": lang_idx, "u": u, "group": group,
+                 "banned": banned.gather(1, cols[group]) | pad[group]}
+        if copying:  # a copy slot in the vocabulary lands on its piece's column, the others after the C columns
+            slot_cols = torch.where(slots < V, col_of[group[:, None], slots.clamp(max=V - 1)], C + slots - V)
+            state.update(slots=slot_cols, src=src_rows, copyable=copy_rows)
             if rules.whole_words or rules.copy_words_once:
                 state["starts"] = starts_rows
         tokens = torch.full((rows, 1), self.cfg.bos_id, dtype=torch.long, device=enc.device)
@@ -359,16 +377,24 @@ class QueryGenerator(nn.Module):
             x = self.embed(tokens, step, r["lang"])
             for layer, cache, (ck, cv) in zip(self.layers, caches, per_layer):
                 x = layer(x, ck, cv, mask, cache, rows=(active, rows))
-            now_banned = r["banned"] | is_eos if step == 0 else r["banned"]
+            now_banned = r["banned"] | eos_cols[r["group"]] if step == 0 else r["banned"]
             prev = tokens[:, -1]
             written = out[active, :step]
             if rules.no_repeat_bigrams and step >= 2:
                 # a bigram (prev, w) already in the query bans w
                 repeats = torch.where(written[:, :-1] == prev[:, None], written[:, 1:], -1)  # [active, step - 1]
-                hit = torch.zeros((len(active), V + 1), dtype=torch.bool, device=enc.device)
-                hit.scatter_(1, torch.where(repeats >= 0, position[repeats.clamp(min=0)], V), True)
-                now_banned = now_banned | hit[:, :V]
-            logits = self.logits(x[:, 0], out_weight).masked_fill(now_banned, float("-inf"))
+                column = col_of[r["group"][:, None], position[repeats.clamp(min=0)].clamp(max=V - 1)]
+                column = torch.where((repeats >= 0) & (position[repeats.clamp(min=0)] < V) & (column >= 0), column, C)
+                hit = torch.zeros((len(active), C + 1), dtype=torch.bool, device=enc.device)
+                hit.scatter_(1, column, True)
+                now_banned = now_banned | hit[:, :C]
+            h = self.head(x[:, 0])
+            logits = h.new_empty((len(active), C))
+            for g in range(len(per_group)):  # each language's rows against its own columns
+                sel = (r["group"] == g).nonzero().squeeze(1)
+                if len(sel):
+                    logits[sel] = h[sel] @ col_weight[g].T + col_bias[g]
+            logits = logits.masked_fill(now_banned, float("-inf"))
             probs = torch.nan_to_num(logits.softmax(-1))  # a row with every piece banned: all mass from copying
             if copying:
                 src, may_copy = r["src"], r["copyable"]
@@ -399,10 +425,10 @@ class QueryGenerator(nn.Module):
             cdf = (top_val / top_val.sum(-1, keepdim=True)).cumsum(-1)
             choice = (cdf < r["u"][:, step : step + 1]).sum(-1, keepdim=True).clamp(max=top_k - 1)
             slot = top_idx.gather(1, choice).squeeze(1)
-            piece = self.vocab[slot.clamp(max=V - 1)]
+            piece = self.vocab[cols[r["group"], slot.clamp(max=C - 1)]]
             if copying:
-                copied = r["src"].gather(1, (slot - V).clamp(min=0)[:, None]).squeeze(1)
-                piece = torch.where(slot >= V, copied, piece)
+                copied = r["src"].gather(1, (slot - C).clamp(min=0)[:, None]).squeeze(1)
+                piece = torch.where(slot >= C, copied, piece)
             out[active, step] = piece
             going = piece != self.cfg.eos_id
             if not bool(going.any()):
