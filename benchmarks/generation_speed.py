@@ -7,7 +7,7 @@ generates 5 queries in each of the 7 study languages per passage, 8 passages per
 as the precompute does, after one warm-up batch. The earlier commit runs in a temporary
 git worktree (its own code, the same weights, the same Python).
 
-    python -m benchmarks.generation_speed [--against COMMIT] [--passages 64] [--write]
+    python -m benchmarks.generation_speed [--against COMMIT] [--passages 48] [--write]
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def run_tree(tree: Path, passages_file: Path, generator_dir: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--against", default="cd6e0bd", help="the earlier commit (default: before the sampling speed-ups)")
-    ap.add_argument("--passages", type=int, default=64)
+    ap.add_argument("--passages", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
