@@ -197,7 +197,7 @@ def test_robustness_table_and_flips(arts_dir):
     for lang, metric in (("de", "clean_acc1"), ("avg", "drop"), ("ja", "win_rate")):
         assert table.loc[lang, f"{metric} xQG"] == pytest.approx(value(res, "pawsx-adv", "me5-small", 0.05, 2, lang, metric))
     arts = load_artifacts(arts_dir)
-    adv = arts.tensors("outcomes/pawsx-adv/me5-small.safetensors")["adversarial"]
+    adv = arts.outcomes("pawsx-adv", "me5-small")["adversarial"]
     ai = arts.alphas.index(0.05)
     flipped = int(np.sum(adv[0, 1] != adv[ai, 1]))
     caption = " ".join(c.value for c in at.caption)

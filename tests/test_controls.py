@@ -58,7 +58,7 @@ def test_study_carries_the_shuffled_control(small_study):
     # default reads: xQG rows only, as the pages expect
     assert "variant" not in arts.results().columns
     assert len(arts.results()) == len(every[every.variant.isna() | (every.variant == "xqg")])
-    t = arts.tensors("outcomes/xquad-xr/me5-small.safetensors")
+    t = arts.outcomes("xquad-xr", "me5-small")
     assert {"R@2kt", "shuffled/R@2kt"} <= set(t) and t["shuffled/R@2kt"].dtype == np.int8
 
 

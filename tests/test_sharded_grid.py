@@ -154,7 +154,7 @@ def test_executor_names_are_checked():
 def test_xor_miniature_on_ray_equals_the_local_run(tmp_path, write_xor_miniature):
     """generate and encode shards as Ray tasks, the grid ranked by Ray shard tasks and merged:
     the same results.parquet and per-query outcomes as the in-process run (dense grid)."""
-    from safetensors.numpy import load_file
+    from xqg_core.io import load_arrays_parquet
 
     from xqg_core.cli import main
 
@@ -170,8 +170,8 @@ def test_xor_miniature_on_ray_equals_the_local_run(tmp_path, write_xor_miniature
     a = pd.read_parquet(tmp_path / "local" / "out" / "results.parquet")
     b = pd.read_parquet(tmp_path / "ray" / "out" / "results.parquet")
     pd.testing.assert_frame_equal(a, b)
-    (oa,), (ob,) = ((tmp_path / side / "out" / "outcomes").rglob("*.safetensors") for side in ("local", "ray"))
-    ta, tb = load_file(str(oa)), load_file(str(ob))
+    (oa,), (ob,) = ((tmp_path / side / "out" / "outcomes").rglob("*.parquet") for side in ("local", "ray"))
+    ta, tb = load_arrays_parquet(oa), load_arrays_parquet(ob)
     assert ta.keys() == tb.keys() and all(np.array_equal(ta[k], tb[k], equal_nan=True) for k in ta)
     # every shard already ranked: a rerun on Ray redoes nothing
     assert main(["precompute", "--config", str(on_ray), "--executor", "ray"]) == 0

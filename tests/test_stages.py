@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from xqg_core.stages import StageRunner, file_sha1, fingerprint
@@ -92,3 +93,23 @@ def test_scratch_of_other_inputs_is_never_resumed(tmp_path):
             runner.run("encode", killed, dies, force=True)
         runner.run("encode", rerun, resumes, force=force)
     assert seen == [["chunk-0.npy"], [], []]
+
+
+def test_arrays_parquet_round_trip_and_bad_files(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from xqg_core.io import load_arrays_parquet, save_arrays_parquet
+
+    arrays = {"R@2kt": np.array([[[1, 0, -1]]], dtype=np.int8), "x/MRR@10": np.arange(6, dtype=np.float16).reshape(2, 3),
+              "parts": np.zeros((0, 4), dtype=np.float32)}
+    save_arrays_parquet(tmp_path / "a.parquet", arrays)
+    back = load_arrays_parquet(tmp_path / "a.parquet")
+    assert back.keys() == arrays.keys()
+    assert all(back[k].dtype == v.dtype and np.array_equal(back[k], v) for k, v in arrays.items())
+    pq.write_table(pa.table({"key": ["a"], "dtype": ["int8"], "shape": [[4]], "data": [b"abc"]}), tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match="bad.parquet: array 'a'"):
+        load_arrays_parquet(tmp_path / "bad.parquet")
+    pq.write_table(pa.table({"key": ["a"], "dtype": ["object"], "shape": [[1]], "data": [b"a"]}), tmp_path / "obj.parquet")
+    with pytest.raises(ValueError, match="obj.parquet"):
+        load_arrays_parquet(tmp_path / "obj.parquet")

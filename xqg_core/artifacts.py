@@ -22,10 +22,11 @@ Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
 - ``generated_queries.parquet``: ``corpus, passage_id, lang, i, text``;
 - ``corpora/{corpus}.parquet``: ``docid`` in index order;
 - ``queries/{benchmark}.parquet``: query ids and languages (pawsx-adv: row, gold, twin, label);
-- ``outcomes/{benchmark}/{plm}.safetensors``: per-query outcomes ``[alpha, n, query]`` per
-  metric (xQG) and per ``{variant}/{metric}`` (controls),
+- ``outcomes/{benchmark}/{plm}.parquet`` (safetensors before schema 4): per-query outcomes
+  ``[alpha, n, query]`` per metric (xQG) and per ``{variant}/{metric}`` (controls),
   int8 (1 hit, 0 miss, -1 not evaluated) for binary metrics, float16 fractions otherwise;
-  pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`);
+  pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`); one zstd parquet
+  row per array (:func:`xqg_core.io.save_arrays_parquet`, ~20x smaller);
 - ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
   [queries, d] of xquad-xr as int8 rows with float32 per-row scales (``P.scale``, ...;
   studies before schema 3: float16); from schema 4 ``S`` is stored centred, ``S - S.mean``
@@ -50,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import XqgError
-from .io import write_json_atomic
+from .io import load_arrays_parquet, save_arrays_parquet, write_json_atomic
 from .paths import ARTIFACTS_DIR, PROJECT_ROOT, slug
 from .stages import file_sha1, fingerprint
 
@@ -62,7 +63,8 @@ log = logging.getLogger(__name__)
 # 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1;
 # 3: controls (variant, p_vs_xqg), avg_supported, the index as int8 rows with per-row scales
 SCHEMA_VERSION = 4
-READABLE_SCHEMAS = (2, 3, 4)  # a version-2 study reads as xQG rows only, its index in float16; 3: S not centred
+# a version-2 study reads as xQG rows only, its index in float16; 3: S not centred, outcomes in safetensors
+READABLE_SCHEMAS = (2, 3, 4)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 250 * 1024 * 1024  # the study, the generator weights beside it included
 BINARY_METRICS = {"R@2kt", "R@5kt", "clean", "adversarial", "win", "para"}
@@ -188,7 +190,7 @@ def export_artifacts(pipe: "Pipeline") -> Path:
             parts = grid_dir / f"parts-{slug(plm)}.safetensors"
             if parts.is_file():
                 tensors["parts"] = load_file(str(parts))["parts"]
-            save_file(tensors, str(partial / "outcomes" / benchmark / f"{slug(plm)}.safetensors"))
+            save_arrays_parquet(partial / "outcomes" / benchmark / f"{slug(plm)}.parquet", tensors)
     pd.concat(results).to_parquet(partial / "results.parquet", index=False)
 
     if cfg.xquad_xr:
@@ -351,6 +353,15 @@ class Artifacts:
         from safetensors.numpy import load_file
 
         return load_file(str(self.path(rel)))
+
+    def outcomes(self, benchmark: str, plm: str) -> dict[str, np.ndarray]:
+        """Per-query outcomes of one benchmark and PLM (parquet from schema 4, safetensors before)."""
+        if self.manifest.get("schema_version", 0) >= 4:
+            try:
+                return load_arrays_parquet(self.path(f"outcomes/{benchmark}/{slug(plm)}.parquet"))
+            except ValueError as exc:
+                raise ArtifactError(f"{exc}; {REBUILD_HINT}") from None
+        return self.tensors(f"outcomes/{benchmark}/{slug(plm)}.safetensors")
 
     def index(self, plm: str) -> dict[str, np.ndarray]:
         """``P``, ``S``, ``Q`` of xquad-xr for one PLM in float32, whether stored in float16 or

@@ -26,7 +26,6 @@ from .grid import (
     retrieval_cell,
     summarise_cell,
 )
-from .paths import slug
 
 BENCHMARK_METRICS = {"xquad-xr": RETRIEVAL_METRICS, "xor-retrieve": RETRIEVAL_METRICS, "pawsx-adv": PAWSX_METRICS}
 MAX_QUERY_CHARS = 500
@@ -211,7 +210,7 @@ class RetrievalRecompute:
         return self._ranked[plm]
 
     def baseline_outcomes(self, plm: str, n: int) -> dict[str, np.ndarray]:
-        t = self.arts.tensors(f"outcomes/{self.benchmark}/{slug(plm)}.safetensors")
+        t = self.arts.outcomes(self.benchmark, plm)
         return {m: stored_outcomes(m, t[m][0, n - 1]) for m in RETRIEVAL_METRICS if m in t}
 
     def evaluate(self, plm: str, alpha: float, n: int) -> pd.DataFrame:
@@ -234,7 +233,7 @@ def stored_outcomes(metric: str, values: np.ndarray) -> np.ndarray:
 def pawsx_flips(arts: Artifacts, study, plm: str, alpha: float, n: int) -> pd.DataFrame:
     """Adversarial (label-0) items whose adversarial Acc@1 outcome differs between alpha = 0
     and (alpha, n), both directions."""
-    t = arts.tensors(f"outcomes/pawsx-adv/{slug(plm)}.safetensors")
+    t = arts.outcomes("pawsx-adv", plm)
     ai = [round(a, 10) for a in arts.alphas].index(round(alpha, 10))
     base, cell = t["adversarial"][0, n - 1], t["adversarial"][ai, n - 1]
     flipped = np.flatnonzero(base != cell)
@@ -334,7 +333,7 @@ class LiveIndex:
 def question_changes(arts: Artifacts, plm: str, alpha: float, n: int, metric: str = "R@2kt") -> pd.DataFrame:
     """Per xquad-xr question (in index order): its outcome in ``metric`` at the baseline and at
     (alpha, n), from the stored per-query outcomes, and ``change``: gained, lost or same."""
-    t = arts.tensors(f"outcomes/xquad-xr/{slug(plm)}.safetensors")
+    t = arts.outcomes("xquad-xr", plm)
     ai = [round(a, 10) for a in arts.alphas].index(round(alpha, 10))
     base, cell = (stored_outcomes(metric, t[metric][i, n - 1]) for i in (0, ai))
     queries = arts.table("queries/xquad-xr.parquet")
