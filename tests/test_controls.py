@@ -129,3 +129,36 @@ def test_centred_sums_lose_less_to_int8_than_raw_sums():
     centred = dequantize_rows(*quantize_rows(S - mean[:, None])) + mean[:, None]
     err = lambda X: np.abs(np.einsum("qd,npd->nqp", q, X - S)).max()  # noqa: E731
     assert err(centred) < err(raw) / 2
+
+
+def test_findings_report_the_controls_ablation_and_robustness_of_the_study(small_study, capsys):
+    from xqg_core.cli import main
+    from xqg_core.explore import ablation_gains
+    from xqg_core.findings import best_alpha, diagonal_pattern, findings_markdown
+
+    arts = load_artifacts(small_study.output_dir)
+    every, res = arts.results(None), arts.results()
+    n = arts.n_max
+    macro = res[(res.benchmark == "xquad-xr") & (res.plm == "me5-small") & (res.n == n) & (res.metric == "R@2kt")
+                & (res.lang == "avg")]
+    best = best_alpha(res, "xquad-xr", "me5-small", n)
+    assert macro[macro.alpha == best].value.iloc[0] == macro.value.max()
+    text = findings_markdown(arts)
+    for plm in arts.encoders:
+        assert f"## {plm}" in text and "### xquad-xr R@2kt, alpha = 0.01" in text and "### pawsx-adv drop" in text
+
+    def row(variant, lang, alpha=0.01):
+        r = every[(every.variant == variant) & (every.benchmark == "xquad-xr") & (every.plm == "me5-small")
+                  & np.isclose(every.alpha, alpha) & (every.n == n) & (every.lang == lang) & (every.metric == "R@2kt")]
+        return r.value.iloc[0]
+    line = next(x for x in text.split("### xquad-xr R@2kt, alpha = 0.01")[1].splitlines() if x.startswith("| de |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert float(cells[1]) == pytest.approx(row("xqg", "de", 0.0), abs=0.006)  # baseline
+    assert float(cells[8]) == pytest.approx(row("xqg", "de") - row("shuffled", "de"), abs=0.006)  # xQG - shuffled
+    # the ablation's pattern: only-L on questions in L against the other languages, by hand
+    gains, _ = ablation_gains(every, "xquad-xr", "me5-small", 0.01, "R@2kt")
+    same = [gains.loc[f"only-{lang}", lang] for lang in arts.manifest["config"]["generation_langs"]
+            if lang in gains.columns]
+    assert diagonal_pattern(gains, "only-")[0] == pytest.approx(np.mean(same))
+    assert main(["findings", "--artifacts", small_study.output_dir]) == 0
+    assert capsys.readouterr().out == text

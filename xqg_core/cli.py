@@ -96,6 +96,18 @@ def _cmd_evaluate_queries(args: argparse.Namespace) -> None:
     print(json.dumps(result, ensure_ascii=False, indent=1))
 
 
+def _cmd_findings(args: argparse.Namespace) -> None:
+    from .artifacts import load_artifacts
+    from .findings import findings_markdown
+    from .io import write_text_atomic
+
+    text = findings_markdown(load_artifacts(args.artifacts))
+    if args.output:
+        write_text_atomic(args.output, text)
+    else:
+        print(text, end="")
+
+
 def _cmd_data(args: argparse.Namespace) -> None:
     from .download import DATASETS, download_dataset
     from .status import collect_status
@@ -220,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", default=None, help="the study's directory (default: cached_artifacts)")
     p.add_argument("--data-dir", default=None, help="only for a study that ships no texts")
     p.set_defaults(func=_cmd_evaluate_queries)
+
+    p = sub.add_parser("findings", help="the study's findings as Markdown: xQG vs baseline vs shuffled, ablation, PAWS-X")
+    p.add_argument("--artifacts", default=None, help="the study's directory (default: cached_artifacts)")
+    p.add_argument("--output", default=None, help="write the Markdown here (default: print it)")
+    p.set_defaults(func=_cmd_findings)
 
     p = sub.add_parser("generate", help="generate n queries per passage and language (resumable shards)")
     p.add_argument("--generator", required=True,
