@@ -2,7 +2,7 @@
 ``streamlit run app.py`` on the shipped study, median of ``--repeats`` (10) per interaction.
 
 Each timing runs from the user's action (a key press, a click, Enter) until the page shows
-the new content and Streamlit has finished its run (no "running" status widget, no
+the new content and Streamlit has finished its run (the app root's script state, no
 skeleton): what a user waits for.
 
     python -m benchmarks.browser_latency [--repeats 10] [--write]
@@ -116,7 +116,8 @@ def main() -> None:
              f"Machine: {machine_line()}; Debian's chromium {chromium_version()} (headless, Playwright), "
              f"{VIEWPORT['width']} x {VIEWPORT['height']}, the shipped study, the server on the same machine; "
              f"median (and max) of {args.repeats} after one warm-up visit of each page. From the user's action until "
-             "the new content shows and Streamlit's run has finished.", "",
+             "the new content shows and the app root reports its script run finished (`data-test-script-state`; the "
+             "status widget appears only after a delay, so a fast run may end before it shows).", "",
              "| interaction | median | max | budget |", "|---|---|---|---|"]
     for name, values in times.items():
         if not values:
