@@ -66,28 +66,42 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return top_k_exact(scores, k)[0]
 
 
+@dataclass(frozen=True)
+class PassageSide:
+    """What every variant of one PLM shares: ``QP = Q P^T``, the baseline top-k and, for the
+    pruned ranking, each query's ``pool`` best passages by ``<q, p>``."""
+
+    QP: np.ndarray
+    base: np.ndarray
+    top_qp: tuple[np.ndarray, np.ndarray] | None
+    pool: int
+
+    @classmethod
+    def build(cls, Q: np.ndarray, P: np.ndarray, top: int, tile: int = SCORE_TILE, pool: int = POOL) -> "PassageSide":
+        QP = passage_scores(Q, P, tile=tile)
+        pruned = QP.shape[1] > 2 * pool and pool >= top
+        return cls(QP, top_k_exact(QP, top)[0], top_k_exact(QP, pool) if pruned else None, pool)
+
+
 def dense_ranking(Q: np.ndarray, P: np.ndarray, S: np.ndarray, top: int, tile: int = SCORE_TILE,
-                  pool: int = POOL) -> Callable[[float, int], np.ndarray]:
+                  pool: int = POOL, side: PassageSide | None = None) -> Callable[[float, int], np.ndarray]:
     """``ranked(alpha, n)`` -> [queries, top] passage indices, exact (:func:`xqg_core.topk.mixed_top_k`).
 
-    ``Q P^T`` is kept whole, ``Q S_n^T`` for the n last asked (the grid sweeps alphas within
-    an n), each query's candidate pools per n: a cell ranks ``2 * pool`` candidates per
-    query, not the corpus."""
-    QP = passage_scores(Q, P, tile=tile)
-    pruned = QP.shape[1] > 2 * pool and pool >= top
-    top_qp = top_k_exact(QP, pool) if pruned else None
-    base = top_k_exact(QP, top)[0]
+    ``Q P^T`` is kept whole (``side``: shared with the other variants of the PLM), ``Q S_n^T``
+    for the n last asked (the grid sweeps alphas within an n), each query's candidate pools
+    per n: a cell ranks ``2 * pool`` candidates per query, not the corpus."""
+    side = side or PassageSide.build(Q, P, top, tile, pool)
     current: dict[int, tuple] = {}
 
     def ranked(alpha: float, n: int) -> np.ndarray:
         if alpha == 0:  # P' = P whatever n
-            return base
+            return side.base
         if n not in current:
             current.clear()
             QS = passage_scores(Q, S[n - 1], tile=tile)
-            current[n] = (QS, MixedCandidates.build(QP, QS, pool, top_qp) if pruned else None)
+            current[n] = (QS, MixedCandidates.build(side.QP, QS, side.pool, side.top_qp) if side.top_qp else None)
         QS, candidates = current[n]
-        return mixed_top_k(QP, QS, alpha, top, candidates=candidates)[0]
+        return mixed_top_k(side.QP, QS, alpha, top, candidates=candidates)[0]
 
     return ranked
 

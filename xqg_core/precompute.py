@@ -592,8 +592,8 @@ class Pipeline:
             from safetensors.numpy import save_file
 
             from .controls import grid_with_controls, variant_sums
-            from .grid import (RecallAtKTokensMemo, continuity_jumps, dense_ranking, macro_groups, pawsx_grid,
-                               pawsx_item_outcomes, pawsx_score_parts, retrieval_grid, significance)
+            from .grid import (PassageSide, RecallAtKTokensMemo, continuity_jumps, dense_ranking, macro_groups,
+                               pawsx_grid, pawsx_item_outcomes, pawsx_score_parts, retrieval_grid, significance)
 
             queries = read_jsonl(qfile)
             langs = np.asarray([q["lang"] for q in queries])
@@ -618,9 +618,12 @@ class Pipeline:
                     P, S, S_lang = (np.load(index / name) for name in ("P.npy", "S.npy", "S_lang.npy"))
                     sums = lambda variant: variant_sums(variant, S, S_lang, cfg.generation_langs, cfg.seed)
                     if retrieval:
+                        side = PassageSide.build(Q, P, cfg.top_k, cfg.score_tile)  # Q P^T: shared by every variant
+
                         def run_grid(variant, alphas):
                             S_v = sums(variant)  # a control's sums (a shuffled copy of S) are built once
-                            return retrieval_grid(benchmark, plm, dense_ranking(Q, P, S_v, cfg.top_k, cfg.score_tile),
+                            return retrieval_grid(benchmark, plm, dense_ranking(Q, P, S_v, cfg.top_k, cfg.score_tile,
+                                                                                side=side),
                                                   len(S_v), len(P), langs, gold_idx, rkt, alphas,
                                                   cfg.significance_resamples, supported)
                     else:
