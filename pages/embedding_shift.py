@@ -88,8 +88,7 @@ chosen = st.selectbox("Passage", choices, key=k_p, format_func=label)
 keys.append(k_p)
 if passages is not None:
     st.text(passages[chosen].contents)
-generated = ui.table(str(arts.root), "generated_queries.parquet")
-mine_q = generated[(generated.corpus == "xquad-xr") & (generated.passage_id == docids[chosen])]
+mine_q = ui.generated_queries(arts).of("xquad-xr", docids[chosen])
 st.markdown(f"**Generated queries** (model output, {len(mine_q)}; the first n = {n} per language enter p'):")
 st.dataframe(mine_q[["lang", "i", "text"]], hide_index=True, width="stretch")
 

@@ -95,8 +95,7 @@ st.subheader("Generated queries of a hit")
 # a label of the previous query's hits over the new hits' queries
 hit_labels = [f"#{r} {d}" for r, d in zip(hits["rank"], hits["docid"])]
 chosen = st.selectbox("Hit", hit_labels, key="hit")
-generated = ui.table(str(arts.root), "generated_queries.parquet")
-mine = generated[(generated.corpus == "xquad-xr") & (generated.passage_id == hits["docid"].iloc[hit_labels.index(chosen)])]
+mine = ui.generated_queries(arts).of("xquad-xr", hits["docid"].iloc[hit_labels.index(chosen)])
 st.dataframe(mine[["lang", "i", "text"]], hide_index=True, width="stretch")
 
 with st.expander("Export this view"):

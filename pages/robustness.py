@@ -85,10 +85,10 @@ else:
             chosen = view.iloc[item]
             encoder = ui.encoder(plm)
             q = encoder.encode_queries([chosen["query"]])[0]
-            generated = ui.table(str(arts.root), "generated_queries.parquet")
+            generated = ui.generated_queries(arts)
             g1, g2 = st.columns(2)
             for col, side in ((g1, "gold"), (g2, "twin")):
-                contrib = query_contributions(generated, "pawsx-test", chosen[f"{side} docid"], n, q,
+                contrib = query_contributions(generated.of("pawsx-test", chosen[f"{side} docid"]), n, q,
                                               encoder.encode_queries, alpha)
                 col.markdown(f"**{side}** (sum of alpha <q, e>: {contrib['alpha <q, e>'].sum():+.4f})")
                 col.dataframe(contrib, hide_index=True, width="stretch",

@@ -95,9 +95,23 @@ def study(arts: Artifacts):
         return None
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def table(root: str, rel: str) -> pd.DataFrame:
+    """A shipped table, shared read-only (unpickling a copy per run cost 0.4 s for the
+    generated queries; pandas' copy-on-write keeps a page's derived frames apart)."""
     return pd.read_parquet(Path(root) / rel)
+
+
+@st.cache_resource(show_spinner=False)
+def _generated_queries(root: str):
+    from xqg_core.explore import PassageQueries
+
+    return PassageQueries(pd.read_parquet(Path(root) / "generated_queries.parquet"))
+
+
+def generated_queries(arts: Artifacts):
+    """Each passage's generated queries by ``(corpus, docid)`` (:class:`xqg_core.explore.PassageQueries`)."""
+    return _generated_queries(str(arts.root))
 
 
 @st.cache_resource(show_spinner="Loading the index ...")

@@ -99,3 +99,13 @@ def test_rkt_memo_equals_the_official_evaluation(tables, monkeypatch):
             for q in range(len(answers)):
                 official = recall_at_k_tokens([texts[d] for d in ranked[q]], answers[q], k, TokenCache())
                 assert (np.isnan(got[q]) and official is None) or got[q] == float(official)
+
+
+def test_passage_queries_find_a_passages_rows_without_a_scan():
+    from xqg_core.explore import PassageQueries
+
+    frame = pd.DataFrame({"corpus": ["a", "a", "b", "a"], "passage_id": ["p1", "p2", "p1", "p1"],
+                          "lang": ["de", "de", "de", "zh"], "i": [0, 0, 0, 0], "text": ["x", "y", "z", "w"]})
+    by_passage = PassageQueries(frame)
+    assert list(by_passage.of("a", "p1").text) == ["x", "w"] and list(by_passage.of("b", "p1").text) == ["z"]
+    assert by_passage.of("a", "missing").empty and list(by_passage.of("a", "missing").columns) == list(frame.columns)

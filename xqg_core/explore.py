@@ -342,14 +342,26 @@ def question_changes(arts: Artifacts, plm: str, alpha: float, n: int, metric: st
     return pd.DataFrame({"id": queries["id"], "lang": queries["lang"], "baseline": base, "xQG": cell, "change": change})
 
 
-def query_contributions(generated: pd.DataFrame, corpus: str, docid: str, n: int, q: np.ndarray, encode,
-                        alpha: float) -> pd.DataFrame:
-    """A passage's first ``n`` generated queries per language, each with ``<q, e>`` (its
-    query-side embedding ``e``, encoded now by ``encode``, against the question ``q``) and its
-    share of the augmented score, ``alpha <q, e>`` (their sum is ``alpha <q, S_n(p)>``), most
-    similar first."""
-    mine = generated[(generated.corpus == corpus) & (generated.passage_id == docid) & (generated.i < n)]
-    mine = mine[["lang", "i", "text"]].reset_index(drop=True)
+class PassageQueries:
+    """``generated_queries.parquet`` with each passage's rows found by ``(corpus, docid)``
+    without scanning the table (556k rows in the default study)."""
+
+    def __init__(self, generated: pd.DataFrame):
+        self.frame = generated
+        self.rows = generated.groupby(["corpus", "passage_id"], sort=False).indices
+
+    def of(self, corpus: str, docid: str) -> pd.DataFrame:
+        """The passage's queries (``corpus, passage_id, lang, i, text``), empty when it has none."""
+        rows = self.rows.get((corpus, docid))
+        return self.frame.iloc[rows] if rows is not None else self.frame.iloc[:0]
+
+
+def query_contributions(queries: pd.DataFrame, n: int, q: np.ndarray, encode, alpha: float) -> pd.DataFrame:
+    """A passage's first ``n`` generated queries per language (``queries``: its rows,
+    :meth:`PassageQueries.of`), each with ``<q, e>`` (its query-side embedding ``e``, encoded
+    now by ``encode``, against the question ``q``) and its share of the augmented score,
+    ``alpha <q, e>`` (their sum is ``alpha <q, S_n(p)>``), most similar first."""
+    mine = queries[queries.i < n][["lang", "i", "text"]].reset_index(drop=True)
     if mine.empty:
         return mine.assign(**{"<q, e>": [], "alpha <q, e>": []})
     E = np.asarray(encode(mine.text.tolist()), dtype=np.float32)
