@@ -89,7 +89,7 @@ else:
             g1, g2 = st.columns(2)
             for col, side in ((g1, "gold"), (g2, "twin")):
                 contrib = query_contributions(generated.of("pawsx-test", chosen[f"{side} docid"]), n, q,
-                                              encoder.encode_queries, alpha)
+                                              ui.encode_queries_cached(plm), alpha)
                 col.markdown(f"**{side}** (sum of alpha <q, e>: {contrib['alpha <q, e>'].sum():+.4f})")
                 col.dataframe(contrib, hide_index=True, width="stretch",
                               column_config={c: st.column_config.NumberColumn(format="%.4f")

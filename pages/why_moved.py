@@ -64,12 +64,12 @@ st.caption("The augmented score is (1 - alpha) <q, p> + alpha <q, S_n(p)>: the f
            "score alike, the second is what the passage's generated queries add.")
 
 generated = ui.generated_queries(arts)
-encoder = ui.encoder(plm)
 for g, (_, row) in zip(gold, moved.iterrows()):
     st.subheader(f"Generated queries of {ui.literal(row['docid'])} ({ui.literal(passages[g].title)}), most similar "
                  "to the question first")
     st.text(passages[g].text)
-    table = query_contributions(generated.of("xquad-xr", row["docid"]), n, index.Q[qi], encoder.encode_queries, alpha)
+    table = query_contributions(generated.of("xquad-xr", row["docid"]), n, index.Q[qi],
+                                ui.encode_queries_cached(plm), alpha)
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={col: st.column_config.NumberColumn(format="%.4f") for col in ("<q, e>", "alpha <q, e>")})
     st.caption(f"Sum of alpha <q, e> over these {len(table)} queries: {table['alpha <q, e>'].sum():.4f}; from the "
