@@ -12,17 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
+from benchmarks.chromium import CHROMIUM, SCRIPT_IDLE, VIEWPORT, chromium_version, streamlit_app, wait_idle
 from benchmarks.report import machine_line, publish
-from tests.test_browser import SCRIPT_IDLE, free_port, wait_healthy, wait_idle
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-VIEWPORT = {"width": 1440, "height": 1000}
 BUDGETS = {"alpha slider move until the page settles": 1.0, "page switch": 1.5,
            "live query until the results show": 1.0, "own-passage generation (35 queries)": 3.0}
 QUERIES = ["Wie lang ist der Nil?", "¿Quién pintó la Mona Lisa?", "Какая столица Франции?", "Where is Mount Everest?",
@@ -47,15 +42,9 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
 
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "XQG_ARTIFACTS"}  # the shipped study
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"), "--server.port",
-                               str(port), "--server.headless", "true"], cwd=PROJECT_ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     times: dict[str, list[float]] = {k: [] for k in BUDGETS}
-    try:
-        wait_healthy(url, server)
+    with streamlit_app(env, capture_output=False) as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport=VIEWPORT)
@@ -109,9 +98,6 @@ def main() -> None:
                              ".some(e => e.innerText.trim() === 'For: ' + t)", f"Danube {i}")
                 times["own-passage generation (35 queries)"].append(time.perf_counter() - start)
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     lines = ["## Dashboard latency in a real browser (`python -m benchmarks.browser_latency --write`)", "",
              f"Machine: {machine_line()}; Debian's chromium {chromium_version()} (headless, Playwright), "
              f"{VIEWPORT['width']} x {VIEWPORT['height']}, the shipped study, the server on the same machine; "
@@ -125,13 +111,6 @@ def main() -> None:
         lines.append(f"| {name} | {statistics.median(values):.2f} s | {max(values):.2f} s | <= {BUDGETS[name]:g} s |")
         print(name, " ".join(f"{v:.2f}" for v in values), file=sys.stderr)
     publish("browser-latency", lines, args.write)
-
-
-def chromium_version() -> str:
-    try:
-        return subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=30).stdout.split()[1]
-    except (OSError, IndexError, subprocess.SubprocessError):
-        return "(version unknown)"
 
 
 if __name__ == "__main__":

@@ -138,9 +138,14 @@ with tabs["Encoders"]:
     if tabs["Encoders"].open:
         st.plotly_chart(encoders_figure(), config=ui.PLOTLY_CONFIG, key="fig-plm")
 
-controls = controls_table(res_all, bench, plm, c["alpha"], n, metric)
+def controls_frame() -> pd.DataFrame:
+    # only the Controls and Export views need it: built there, not on every slider move
+    return controls_table(res_all, bench, plm, c["alpha"], n, metric)
+
+
 with tabs["Controls"]:
     if tabs["Controls"].open:
+        controls = controls_frame()
         st.markdown(f"**Is the gain passage-specific?** xQG vs the shuffled control ({ui.literal(metric)})")
         if controls.empty:
             st.info("This study has no shuffled control (it was built before controls existed); rebuild it with "
@@ -199,6 +204,7 @@ with tabs["Export"]:
         st.markdown("**Metric vs alpha (all languages)**")
         ui.download_table(curve.set_index(["lang", "alpha"]), f"{bench}-{plm}-{metric}-vs-alpha", f"{metric} vs alpha")
         figures = {"metric-vs-alpha": fig_alpha, "metric-vs-n": n_figure(), "encoders": encoders_figure()}
+        controls = controls_frame()
         if not controls.empty:
             st.markdown("**xQG vs the shuffled control**")
             ui.download_table(controls, f"{bench}-{plm}-{metric}-controls-a{c['alpha']:g}-n{n}",

@@ -8,18 +8,14 @@ into git.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.chromium import CHROMIUM, VIEWPORT, streamlit_app, wait_idle
+
 # url path -> (title, an element the page has once drawn)
 PAGES = {"": ("xQG Explorer", '[data-testid="stMetric"]'), "results": ("Results", '[data-testid="stDataFrame"]'),
          "robustness": ("Robustness", '[data-testid="stDataFrame"]'),
@@ -29,43 +25,6 @@ PAGES = {"": ("xQG Explorer", '[data-testid="stMetric"]'), "results": ("Results"
          "your_questions": ("Your questions", '[data-testid="stFileUploader"]'),
          "your_passage": ("Augment your own passage", '[data-testid="stTextArea"]'),
          "status": ("Installation", '[data-testid="stDataFrame"]')}
-VIEWPORT = {"width": 1440, "height": 1000}  # a laptop screen: every table's key columns must show
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not become healthy in {timeout} s")
-
-
-# Streamlit's own run state on the app root ("running" from the first delta until the script
-# ends; the status widget only shows after a delay, so a fast run can end before it appears)
-SCRIPT_IDLE = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]'); "
-               "return app && app.getAttribute('data-test-script-state') === 'notRunning' && "
-               "!document.querySelector('[data-testid=\"stSkeleton\"]'); }")
-
-
-def wait_idle(page, ready: str | None = None, timeout: float = 120_000) -> None:
-    """Until the page shows ``ready`` and Streamlit has stopped running (no skeletons)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    if ready:
-        page.wait_for_selector(ready, timeout=timeout)
-    page.wait_for_function(SCRIPT_IDLE, timeout=timeout)
-    page.wait_for_timeout(1000)
 
 
 def assert_no_exception(page, where: str) -> None:
@@ -137,18 +96,8 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
 
 @pytest.fixture
 def app_server(small_study, data_dir):
-    port = free_port()
-    env = {**os.environ, "XQG_ARTIFACTS": small_study.output_dir, "XQG_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
-                             "--server.port", str(port), "--server.headless", "true"],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with streamlit_app({**os.environ, "XQG_ARTIFACTS": small_study.output_dir, "XQG_DATA_DIR": str(data_dir)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_every_page_in_chromium(app_server, tmp_path):
