@@ -340,10 +340,6 @@ class QueryGenerator(nn.Module):
                                 device=enc.device).reshape(B, reps)
             if rules.whole_words or rules.copy_words_once:
                 starts_rows = word_start.to(enc.device).repeat_interleave(reps, 0)
-        if rules.no_repeat_bigrams:
-            top_id = max(int(self.vocab.max()), int(src_ids.max()) if copying else 0)
-            position = torch.full((top_id + 1,), V, dtype=torch.long, device=enc.device)  # V: not in vocab
-            position[self.vocab] = torch.arange(V, device=enc.device)
         # Output columns per language: the pieces any of its rows may generate or receive by
         # copying in this call; the others stay banned, so a step scores C columns per row,
         # not the whole vocabulary (a language allows ~6-26% of it). Pads repeat a column, banned.
@@ -360,6 +356,11 @@ class QueryGenerator(nn.Module):
         col_of = torch.full((len(per_group), V), -1, dtype=torch.long, device=enc.device)  # vocab position -> column
         for g, c in enumerate(per_group):
             col_of[g, c] = torch.arange(len(c), device=enc.device)
+        if rules.no_repeat_bigrams:  # piece id -> the row language's column (C: none, never banned)
+            top_id = max(int(self.vocab.max()), int(src_ids.max()) if copying else 0)
+            piece_col = torch.full((len(per_group), top_id + 1), C, dtype=torch.long, device=enc.device)
+            for g, c in enumerate(per_group):
+                piece_col[g, self.vocab[c]] = torch.arange(len(c), device=enc.device)
         # per-row state; a row that has written </s> is dropped from it (and from the
         # self-attention caches), so later steps cost only the rows still sampling
         state = {"row": torch.arange(rows, device=enc.device), "lang": lang_idx, "u": u, "group": group,
@@ -383,8 +384,7 @@ class QueryGenerator(nn.Module):
             if rules.no_repeat_bigrams and step >= 2:
                 # a bigram (prev, w) already in the query bans w
                 repeats = torch.where(written[:, :-1] == prev[:, None], written[:, 1:], -1)  # [active, step - 1]
-                column = col_of[r["group"][:, None], position[repeats.clamp(min=0)].clamp(max=V - 1)]
-                column = torch.where((repeats >= 0) & (position[repeats.clamp(min=0)] < V) & (column >= 0), column, C)
+                column = torch.where(repeats >= 0, piece_col[r["group"][:, None], repeats.clamp(min=0)], C)
                 hit = torch.zeros((len(active), C + 1), dtype=torch.bool, device=enc.device)
                 hit.scatter_(1, column, True)
                 now_banned = now_banned | hit[:, :C]
