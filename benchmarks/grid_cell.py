@@ -22,6 +22,7 @@ import numpy as np
 from benchmarks.report import machine_line, publish
 from xqg_core.augment import augment_passages
 from xqg_core.grid import (
+    PassageSide,
     RecallAtKTokensMemo,
     dense_ranking,
     mixed_scores,
@@ -75,7 +76,7 @@ def main() -> None:
             whole = median_seconds(lambda: [top_k(mixed_scores(QP, QS[n - 1], a), cfg.top_k) for a in alphas], 1)
             # as the grid ranks: every (alpha, n) cell, Q P^T, Q S_n^T and the candidate pools included
             start = time.perf_counter()
-            ranked = dense_ranking(Q, P, S, cfg.top_k)
+            ranked = dense_ranking(Q, S, PassageSide.build(Q, P, cfg.top_k))
             for nn in range(1, cfg.n_max + 1):
                 for a in cfg.alphas:
                     ranked(a, nn)

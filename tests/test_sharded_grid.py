@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from xqg_core.controls import ablation_variants, variant_sums
 from xqg_core.executors import LocalExecutor, make_executor
-from xqg_core.grid import dense_ranking, mixed_scores
+from xqg_core.grid import PassageSide, dense_ranking, mixed_scores
 from xqg_core.sharded_grid import LazyTexts, rank_shard, shard_ranges, sharded_ranking
 from xqg_core.topk import merge_top_k, passage_scores, top_k_exact
 
@@ -76,7 +76,7 @@ def test_sharded_ranking_equals_the_dense_grid_for_every_variant(tmp_path, shard
         shards = len(shard_ranges(23, shard_passages, tile))
         assert sum("shard" in r for r in reports) == shards and sum("merge" in r for r in reports) == shards - 1
         sums = variant_sums(variant, S, S_lang, LANGS, seed=5)
-        dense = dense_ranking(Q, P, sums, 7, tile)
+        dense = dense_ranking(Q, sums, PassageSide.build(Q, P, 7, tile), tile)
         assert ids.shape == (len(alphas), len(sums), 11, 7)
         for a, alpha in enumerate(alphas):
             for n in range(1, len(sums) + 1):
@@ -103,7 +103,7 @@ def test_rank_shard_merge_equals_whole_top_k(passages, queries, k, tile, per_sha
     parts = [rank_shard(Q, P[a:b], S[:, a:b], a, alphas, k, tile, block * tile, pool)
              for a, b in shard_ranges(passages, per_shard, tile)]
     ids, vals = merge_top_k([p[0] for p in parts], [p[1] for p in parts], k)
-    dense = dense_ranking(Q, P, S, k, tile, pool)  # the in-process grid, pruned the same way
+    dense = dense_ranking(Q, S, PassageSide.build(Q, P, k, tile, pool), tile)  # the in-process grid, pruned the same way
     QP = passage_scores(Q, P, tile=tile)
     for a, alpha in enumerate(alphas):
         for n in (1, 2):

@@ -21,6 +21,7 @@ from .grid import (
     PAWSX_METRICS,
     RETRIEVAL_METRICS,
     SIGNIFICANCE_LEVEL,
+    PassageSide,
     RecallAtKTokensMemo,
     dense_ranking,
     retrieval_cell,
@@ -206,7 +207,7 @@ class RetrievalRecompute:
         """The grid's exact ranking (:func:`xqg_core.grid.dense_ranking`) over the shipped index."""
         if plm not in self._ranked:
             t = self.arts.index(plm)
-            self._ranked[plm] = dense_ranking(t["Q"], t["P"], t["S"], self.top)
+            self._ranked[plm] = dense_ranking(t["Q"], t["S"], PassageSide.build(t["Q"], t["P"], self.top))
         return self._ranked[plm]
 
     def baseline_outcomes(self, plm: str, n: int) -> dict[str, np.ndarray]:

@@ -68,10 +68,11 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PassageSide:
-    """What every variant of one PLM shares: ``QP = Q P^T``, the baseline top-k and, for the
-    pruned ranking, each query's ``pool`` best passages by ``<q, p>``."""
+    """What every variant of one PLM shares: ``QP = Q P^T``, the baseline top-``top`` and, for
+    the pruned ranking, each query's ``pool`` best passages by ``<q, p>``."""
 
     QP: np.ndarray
+    top: int
     base: np.ndarray
     top_qp: tuple[np.ndarray, np.ndarray] | None
     pool: int
@@ -80,17 +81,17 @@ class PassageSide:
     def build(cls, Q: np.ndarray, P: np.ndarray, top: int, tile: int = SCORE_TILE, pool: int = POOL) -> "PassageSide":
         QP = passage_scores(Q, P, tile=tile)
         pruned = QP.shape[1] > 2 * pool and pool >= top
-        return cls(QP, top_k_exact(QP, top)[0], top_k_exact(QP, pool) if pruned else None, pool)
+        return cls(QP, top, top_k_exact(QP, top)[0], top_k_exact(QP, pool) if pruned else None, pool)
 
 
-def dense_ranking(Q: np.ndarray, P: np.ndarray, S: np.ndarray, top: int, tile: int = SCORE_TILE,
-                  pool: int = POOL, side: PassageSide | None = None) -> Callable[[float, int], np.ndarray]:
-    """``ranked(alpha, n)`` -> [queries, top] passage indices, exact (:func:`xqg_core.topk.mixed_top_k`).
+def dense_ranking(Q: np.ndarray, S: np.ndarray, side: PassageSide,
+                  tile: int = SCORE_TILE) -> Callable[[float, int], np.ndarray]:
+    """``ranked(alpha, n)`` -> [queries, side.top] passage indices of ``P' = (1 - alpha) P + alpha S_n``,
+    exact (:func:`xqg_core.topk.mixed_top_k`).
 
-    ``Q P^T`` is kept whole (``side``: shared with the other variants of the PLM), ``Q S_n^T``
-    for the n last asked (the grid sweeps alphas within an n), each query's candidate pools
-    per n: a cell ranks ``2 * pool`` candidates per query, not the corpus."""
-    side = side or PassageSide.build(Q, P, top, tile, pool)
+    ``Q P^T`` is kept whole in ``side`` (shared by every variant of the PLM), ``Q S_n^T`` for
+    the n last asked (the grid sweeps alphas within an n), each query's candidate pools per n:
+    a cell ranks ``2 * side.pool`` candidates per query, not the corpus."""
     current: dict[int, tuple] = {}
 
     def ranked(alpha: float, n: int) -> np.ndarray:
@@ -101,7 +102,7 @@ def dense_ranking(Q: np.ndarray, P: np.ndarray, S: np.ndarray, top: int, tile: i
             QS = passage_scores(Q, S[n - 1], tile=tile)
             current[n] = (QS, MixedCandidates.build(side.QP, QS, side.pool, side.top_qp) if side.top_qp else None)
         QS, candidates = current[n]
-        return mixed_top_k(side.QP, QS, alpha, top, candidates=candidates)[0]
+        return mixed_top_k(side.QP, QS, alpha, side.top, candidates=candidates)[0]
 
     return ranked
 

@@ -622,8 +622,7 @@ class Pipeline:
 
                         def run_grid(variant, alphas):
                             S_v = sums(variant)  # a control's sums (a shuffled copy of S) are built once
-                            return retrieval_grid(benchmark, plm, dense_ranking(Q, P, S_v, cfg.top_k, cfg.score_tile,
-                                                                                side=side),
+                            return retrieval_grid(benchmark, plm, dense_ranking(Q, S_v, side, cfg.score_tile),
                                                   len(S_v), len(P), langs, gold_idx, rkt, alphas,
                                                   cfg.significance_resamples, supported)
                     else:
