@@ -16,7 +16,8 @@ def shipped():
 
 def test_no_metric_jumps_at_the_smallest_alpha(shipped):
     """Scores are continuous in alpha: a macro value that moves by a point or more between
-    alpha = 0 and the smallest alpha > 0 is a tie-breaking artifact (e.g. duplicate texts)."""
+    alpha = 0 and the smallest alpha > 0, much more steeply than over the next step, is a
+    tie-breaking artifact (e.g. duplicate texts)."""
     jumps = continuity_jumps(shipped.results())
     assert jumps.empty, jumps.to_string()
 
@@ -44,3 +45,20 @@ def test_continuity_jumps_flags_only_the_jump():
     jumps = continuity_jumps(pd.DataFrame(rows))
     assert list(jumps.metric) == ["adv_acc1"] and jumps.jump.iloc[0] == pytest.approx(8.0)
     assert jumps.alpha.iloc[0] == 0.0025
+
+
+def test_continuity_jumps_spares_a_steady_steep_slope():
+    """A curve that falls 1.2 points per step from alpha = 0 on (a strong augmentation) is
+    continuous; the same first step followed by a flat curve is a jump."""
+    def rows(values):
+        return [dict(benchmark="pawsx-adv", plm="m", alpha=a, n=5, lang="avg", metric="para_acc1", value=v, variant=var)
+                for var, vs in values.items() for a, v in zip((0.0, 0.0025, 0.005, 0.01), vs)]
+
+    steady = rows({"shuffled": (72.1, 70.9, 69.9, 68.0)})
+    assert continuity_jumps(pd.DataFrame(steady)).empty
+    kink = rows({"shuffled": (72.1, 70.9, 70.8, 70.7), "xqg": (72.1, 71.8, 71.5, 70.9)})
+    jumps = continuity_jumps(pd.DataFrame(kink))
+    assert list(jumps.variant) == ["shuffled"] and jumps.next_step.iloc[0] == pytest.approx(-0.1)
+    # a curve without a second alpha > 0 (the ablation's) is judged on the first step alone
+    lone = pd.DataFrame(rows({"only-ar": (72.1, 70.9)})[:2])
+    assert list(continuity_jumps(lone).variant) == ["only-ar"]

@@ -316,26 +316,44 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
 
 
-def continuity_jumps(results, tolerance: float = 1.0):
-    """Macro (``lang == "avg"``) values that move by ``tolerance`` points or more between
-    alpha = 0 and the smallest alpha > 0, per benchmark, PLM, n and metric.
+# A first step this many times steeper than the next one (at equal width) is a kink
+KINK_RATIO = 3.0
 
-    Scores are continuous in alpha, so a metric can only jump there when alpha = 0 holds
-    exact ties that any augmentation breaks (e.g. copies of one text in the pool): a
-    pipeline artifact, never an effect. Returns the offending rows (empty when none)."""
+
+def continuity_jumps(results, tolerance: float = 1.0):
+    """Macro (``lang == "avg"``) values that jump between alpha = 0 and the smallest alpha > 0
+    ``a1``, per benchmark, PLM, n, metric (and variant): the first step moves the value by
+    ``tolerance`` points or more *and* is more than ``KINK_RATIO`` times the next step
+    ``v(a2) - v(a1)`` taken at the first step's width, ``|v(a1) - v(0)| > KINK_RATIO *
+    |v(a2) - v(a1)| * a1 / (a2 - a1)`` (where a curve has no ``a2``, the first condition alone).
+
+    Scores are continuous in alpha, so a metric keeps its slope from one small step to the
+    next unless alpha = 0 holds exact ties that any augmentation breaks (e.g. copies of one
+    text in the pool): a jump then flat is a pipeline artifact, never an effect, while a
+    steep but steady slope (large query sums, ||S_n|| ~ 20-30 against unit passages) is one.
+    Returns the offending rows (empty when none)."""
     import pandas as pd
 
+    columns = ["benchmark", "plm", "n", "metric", "at_0", "at_alpha", "alpha", "jump", "next_step"]
     macro = results[(results["lang"] == "avg") & results["alpha"].notna()]
-    positive = macro.loc[macro["alpha"] > 0, "alpha"]
-    if positive.empty or not (macro["alpha"] == 0).any():
-        return pd.DataFrame(columns=["benchmark", "plm", "n", "metric", "at_0", "at_alpha", "alpha", "jump"])
+    positive = sorted(macro.loc[macro["alpha"] > 0, "alpha"].unique())
+    if not positive or not (macro["alpha"] == 0).any():
+        return pd.DataFrame(columns=columns)
     keys = ["benchmark", "plm", "n", "metric"] + (["variant"] if "variant" in macro.columns else [])
-    first = float(positive.min())
-    at_0 = macro[macro["alpha"] == 0].set_index(keys)["value"].rename("at_0")
-    at_a = macro[macro["alpha"] == first].set_index(keys)["value"].rename("at_alpha")
-    both = pd.concat([at_0, at_a], axis=1, join="inner").reset_index()
+
+    def at(alpha: float, name: str):
+        return macro[macro["alpha"] == alpha].set_index(keys)["value"].rename(name)
+
+    first = float(positive[0])
+    both = pd.concat([at(0.0, "at_0"), at(first, "at_alpha")], axis=1, join="inner")
     both["alpha"], both["jump"] = first, both["at_alpha"] - both["at_0"]
-    return both[both["jump"].abs() >= tolerance].reset_index(drop=True)
+    both["next_step"] = np.nan
+    if len(positive) > 1:
+        second = float(positive[1])
+        both = both.join(at(second, "at_second"))
+        both["next_step"] = (both.pop("at_second") - both["at_alpha"]) * first / (second - first)
+    steady = both["next_step"].notna() & (both["jump"].abs() <= KINK_RATIO * both["next_step"].abs())
+    return both[(both["jump"].abs() >= tolerance) & ~steady].reset_index()
 
 
 # ----------------------------------------------------------------------------- the grid

@@ -108,7 +108,8 @@ class PrecomputeConfig:
     top_k: int = 100
     significance_resamples: int = 2000
     # the grid stage fails when a macro value moves by this many points between alpha = 0 and
-    # the smallest alpha > 0 (a tie-breaking artifact); a miniature with a few queries per
+    # the smallest alpha > 0, far more steeply than over the next step (a tie-breaking
+    # artifact, :func:`xqg_core.grid.continuity_jumps`); a miniature with a few queries per
     # language needs a coarser bound, as one query moves its language by 100 / count points
     continuity_tolerance: float = 1.0
     device: str | None = None
@@ -651,10 +652,11 @@ class Pipeline:
             if not jumps.empty:
                 j = jumps.iloc[int(jumps["jump"].abs().argmax())]
                 raise XqgError(f"grid-{benchmark}: {len(jumps)} macro values jump by >= {cfg.continuity_tolerance:g} "
-                               f"points between alpha = 0 and "
-                               f"alpha = {j['alpha']:g} (largest: {j['plm']} n={j['n']} {j['metric']} {j['at_0']:.2f} -> "
-                               f"{j['at_alpha']:.2f}); scores are continuous in alpha, so look for ties at alpha = 0 "
-                               "(duplicate texts in the corpus) before reading this as an effect")
+                               f"points between alpha = 0 and alpha = {j['alpha']:g}, much more steeply than over the "
+                               f"next step (largest: {j['plm']} n={j['n']} {j['metric']} {j['at_0']:.2f} -> "
+                               f"{j['at_alpha']:.2f}, next step {j['next_step']:+.2f}); scores are continuous in alpha, "
+                               "so look for ties at alpha = 0 (duplicate texts in the corpus) before reading this as "
+                               "an effect")
             results.to_parquet(out / "results.parquet", index=False)
             write_text_atomic(out / "cell_seconds.json", json.dumps(timings))
 
