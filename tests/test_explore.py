@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xqg_core.evaluate import TokenCache, recall_at_k_tokens
 from xqg_core.explore import (
@@ -84,8 +86,10 @@ def test_rkt_memo_equals_the_official_evaluation(tables, monkeypatch):
         monkeypatch.setattr(grid, "DENSE_RKT_LIMIT", 0)
     texts = ["The Nile is long . It flows north .", "Paris is the capital of France .", "Nothing here at all .",
              "It is a long river", "Nile is its name", "x", ""] * 2
-    # "river Nile" only ever spans a junction; "a x Nile" spans a one-token passage
-    answers = [["flows north"], ["capital"], ["yes"], ["absent"], ["river Nile"], ["river x"], ["its name"]]
+    # "river Nile" only ever spans a junction; "river x Nile" runs over the whole one-token
+    # passage "x", across two junctions
+    answers = [["flows north"], ["capital"], ["yes"], ["absent"], ["river Nile"], ["river x"], ["its name"],
+               ["river x Nile"], ["long river x"]]
     memo = RecallAtKTokensMemo(texts, answers)
     assert (memo.tables is not None) == tables
     if not tables:  # a window of 2 tokens reads the first passage or two, never all
@@ -99,6 +103,24 @@ def test_rkt_memo_equals_the_official_evaluation(tables, monkeypatch):
             for q in range(len(answers)):
                 official = recall_at_k_tokens([texts[d] for d in ranked[q]], answers[q], k, TokenCache())
                 assert (np.isnan(got[q]) and official is None) or got[q] == float(official)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(texts=st.lists(st.lists(st.sampled_from(["a", "b", "c"]), max_size=3).map(" ".join), min_size=2, max_size=8),
+       answers=st.lists(st.lists(st.sampled_from(["a b", "b a", "a b a", "c b c a", "c", " b"]), min_size=1, max_size=2),
+                        min_size=1, max_size=4),
+       seed=st.integers(0, 10_000), k=st.integers(1, 16))
+def test_rkt_memo_tables_on_answers_across_junctions(texts, answers, seed, k):
+    """Tiny passages over a three-word vocabulary: answers cross one junction, run over whole
+    passages across two or more, sit in the cut last passage; the tables' settled hits and
+    misses and the exact checks agree with the official evaluation."""
+    memo = RecallAtKTokensMemo(texts, answers)
+    rng = np.random.default_rng(seed)
+    ranked = np.stack([rng.permutation(len(texts)) for _ in answers])
+    got = memo.outcomes(ranked, k)
+    for q in range(len(answers)):
+        official = recall_at_k_tokens([texts[d] for d in ranked[q]], answers[q], k, TokenCache())
+        assert (np.isnan(got[q]) and official is None) or got[q] == float(official)
 
 
 def test_passage_queries_find_a_passages_rows_without_a_scan():

@@ -139,17 +139,14 @@ class RecallAtKTokensMemo:
         self.group = np.array([groups[s] for s in self.spans], dtype=np.int64)
         joined = [self._joined(d) for d in range(len(self.texts))]
         self.lengths = np.array([len(self.tokenize(t)) for t in self.texts], dtype=np.int64)
-        self.joined_chars = np.array([len(j) for j in joined], dtype=np.int64)
         holds = np.zeros((len(groups), len(joined)), dtype=bool)
         opens = np.zeros_like(holds)
-        self.longest = np.zeros(len(groups), dtype=np.int64)
         self.odd = np.zeros(len(groups), dtype=bool)  # an answer with outer whitespace: always checked exactly
         for spans, g in groups.items():
             tails = {a[i + 1 :] for a in spans for i, ch in enumerate(a) if ch == " " and a[i + 1 :]}
             for d, text in enumerate(joined):
                 holds[g, d] = any(a in text for a in spans)
                 opens[g, d] = any(text.startswith(t) for t in tails)
-            self.longest[g] = max((len(a) for a in spans), default=0)
             self.odd[g] = any(a != a.strip() for a in spans)
         self.tables = (holds, opens)
 
@@ -221,8 +218,10 @@ class RecallAtKTokensMemo:
         todo = ~self.skipped
         if self.tables is not None:
             # Settled without building windows: a hit when a wholly included passage holds an
-            # answer; a miss when no answer can lie in the cut last passage, across a junction
-            # or over a passage shorter than the answer. The rest is checked exactly below.
+            # answer; a miss when no answer can lie in the cut last passage or across a junction.
+            # An answer crossing junctions (over whole short passages too) ends in a passage that
+            # starts with the answer's part after its last crossed junction: that passage
+            # ``opens``. The rest is checked exactly below.
             holds, opens = self.tables
             cum = np.cumsum(self.lengths[ranked], axis=1)
             pos = np.arange(ranked.shape[1])[None, :]
@@ -233,8 +232,7 @@ class RecallAtKTokensMemo:
             last = ranked[rows, prefix - 1]
             cut = (holds[self.group, last] & (cum[rows, prefix - 1] > k_tokens))
             junction = (opens[g, ranked] & inside & (pos >= 1)).any(axis=1)
-            short = ((self.joined_chars[ranked] < self.longest[g]) & inside).any(axis=1)
-            exact = ~early & (cut | junction | short | self.odd[self.group])
+            exact = ~early & (cut | junction | self.odd[self.group])
             out[todo] = early[todo].astype(np.float64)
             todo &= exact
         for q in np.flatnonzero(todo).tolist():

@@ -86,7 +86,7 @@ def merge_top_k(ids: list[np.ndarray], vals: list[np.ndarray], k: int) -> tuple[
 
 
 # ----------------------------------------------------------------------------- pruned mixed scores
-POOL = 1000  # candidates per query and side (<q, p>, <q, S_n(p)>) of the pruned ranking
+POOL = 400  # candidates per query and side (<q, p>, <q, S_n(p)>) of the pruned ranking (BENCHMARKS: fallbacks)
 
 
 @dataclass(frozen=True)
