@@ -51,7 +51,8 @@ if c["exact"] is not None:
 
             with st.spinner(f"Evaluating alpha = {alpha:g} on every query ..."):
                 cell = recompute(str(arts.root)).evaluate(plm, alpha, n)
-            source = "recomputed live from the shipped index (int8 rows with per-row scales; float16 before schema 3)"
+            source = ("recomputed live from the shipped index (int8 rows with per-row scales; float16 before schema 3): "
+                      "near-ties may swap, up to ~0.7 points per language off the float32 grid (BENCHMARKS.md)")
 
 st.subheader(f"{bench} · {plm} · alpha = {alpha:g} · n = {n}")
 st.caption(f"Values in percent; baseline = alpha 0. ▲/▼: the difference is significant at p < {SIGNIFICANCE_LEVEL} "

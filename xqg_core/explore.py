@@ -217,8 +217,10 @@ class RetrievalRecompute:
     def evaluate(self, plm: str, alpha: float, n: int) -> pd.DataFrame:
         """Rows like ``results.parquet`` for one off-grid cell (p-values vs the stored alpha = 0)."""
         cell = retrieval_cell(self.ranked(plm)(alpha, n), self.gold, self.num_gold, self.rkt)
-        rows = summarise_cell(self.benchmark, plm, alpha, n, self.langs, list(dict.fromkeys(self.langs)), cell,
-                              self.baseline_outcomes(plm, n), self.resamples)
+        order = list(dict.fromkeys(self.langs))
+        unsupported = unsupported_of(self.arts).get(plm, {}).get(self.benchmark, [])
+        rows = summarise_cell(self.benchmark, plm, alpha, n, self.langs, order, cell, self.baseline_outcomes(plm, n),
+                              self.resamples, [lang for lang in order if lang not in unsupported])
         return pd.DataFrame(rows)
 
 
