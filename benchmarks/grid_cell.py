@@ -25,6 +25,7 @@ from xqg_core.grid import (
     PassageSide,
     RecallAtKTokensMemo,
     dense_ranking,
+    gold_matrix,
     mixed_scores,
     retrieval_cell,
     score_matrices,
@@ -91,11 +92,12 @@ def main() -> None:
                 position = {p.docid: i for i, p in enumerate(passages)}
                 gold_idx = [[position[d] for d in q["gold"]] for q in queries]
                 num_gold = np.array([len(g) for g in gold_idx], dtype=np.float64)
+                gold_mask = gold_matrix(gold_idx, len(passages))
                 if rkt is None:
                     rkt = RecallAtKTokensMemo([p.text for p in passages], [q["answers"] for q in queries])
 
                 def cell(a):
-                    return retrieval_cell(ranked(a, n), gold_idx, num_gold, rkt)  # as the grid evaluates a cell
+                    return retrieval_cell(ranked(a, n), gold_idx, num_gold, rkt, gold_mask)  # as the grid evaluates a cell
                 cold = median_seconds(lambda: [cell(a) for a in alphas], 1)
                 warm = median_seconds(lambda: [cell(a) for a in alphas], 1)
             base, one = cell(0.0), cell(alphas[0])
