@@ -60,7 +60,7 @@ st.caption(f"Values in percent; baseline = alpha 0. ▲/▼: the difference is s
            f"per language over its queries; avg over all queries). Cell: {source}.")
 table = comparison_table(base, cell, metrics)
 unsupported = ui.unsupported_caption(arts, bench, [plm])
-st.dataframe(ui.comparison_view(table, metrics, unsupported), width="stretch")
+st.dataframe(ui.comparison_view(table, metrics, unsupported), width="stretch", column_config=ui.LANG_COLUMN)
 with st.expander("Every column: baseline, xQG, Δ and p-value per metric"):
     st.dataframe(ui.full_comparison_view(table, unsupported), width="stretch")
 if bench == "pawsx-adv":

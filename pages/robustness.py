@@ -37,7 +37,7 @@ table = comparison_table(cell_frame(res, "pawsx-adv", plm, 0.0, n), cell_frame(r
                          PAWSX_METRICS)
 st.subheader(f"{plm} · alpha = {alpha:g} · n = {n}")
 unsupported = ui.unsupported_caption(arts, "pawsx-adv", [plm])
-st.dataframe(ui.comparison_view(table, PAWSX_METRICS, unsupported), width="stretch")
+st.dataframe(ui.comparison_view(table, PAWSX_METRICS, unsupported), width="stretch", column_config=ui.LANG_COLUMN)
 with st.expander("Every column: baseline, xQG, Δ and p-value per metric"):
     st.dataframe(ui.full_comparison_view(table, unsupported), width="stretch")
 st.caption(f"Percent. ▲/▼: significant at p < {SIGNIFICANCE_LEVEL} ({arts.manifest['significance']['test']}), "

@@ -135,6 +135,11 @@ def delta_text(deltas: Sequence[float], p_values: Sequence[float]) -> list[str]:
     return [f"{d:+.2f} {significance_marker(d, p)}".strip() if np.isfinite(d) else "-" for d, p in zip(deltas, p_values)]
 
 
+# the language column of a comparison table: wide enough for "avg_supported" and "hi †", pinned
+# so that it stays in view when a narrow window scrolls the metrics
+LANG_COLUMN = {"_index": st.column_config.Column("lang", width=112, pinned=True)}
+
+
 def comparison_view(table: pd.DataFrame, metrics: Sequence[str], unsupported: Sequence[str] = ()):
     """A comparison table that fits the page: per metric the xQG value and "Δ" with its
     significance marker (the baseline and p-values stay in :func:`full_comparison_view` and
