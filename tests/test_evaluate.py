@@ -91,6 +91,12 @@ def test_gold_passage_metrics():
     np.testing.assert_allclose(recall_at_k(rel, np.array([1, 2, 1]), 4), [1, 1, 0])
     np.testing.assert_allclose(mrr_at_k(rel, 10), [1 / 3, 1.0, 0.0])
     np.testing.assert_allclose(mrr_at_k(rel, 2), [0.0, 1.0, 0.0])
+    # against a set lookup per query, with -1 (no passage) in the ranking and a query without gold
+    rng = np.random.default_rng(0)
+    ranked = rng.integers(-1, 30, size=(50, 12))
+    gold = [set(rng.integers(0, 30, size=rng.integers(0, 4)).tolist()) for _ in range(50)]
+    expected = np.array([[d in g for d in row] for row, g in zip(ranked.tolist(), gold)])
+    np.testing.assert_array_equal(relevance_matrix(ranked, gold), expected)
 
 
 def test_paired_tests():
