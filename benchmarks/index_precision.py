@@ -1,6 +1,6 @@
 """What the shipped index's storage costs in metric points: every xquad-xr cell recomputed
-from ``cached_artifacts/`` (int8 rows with per-row scales, S centred; float16 before schema 3)
-against the same cell of ``results.parquet``, which the grid computed in float32.
+from ``cached_artifacts/`` (float16, S centred, from schema 5; int8 rows with per-row scales
+in schemas 3-4) against the same cell of ``results.parquet``, which the grid computed in float32.
 
 The app evaluates an off-grid alpha, "Why did it move?" and "Your questions" from the shipped
 index, so its numbers are those of this storage; the budget is 0.1 point per cell, language
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.report import machine_line, publish
-from xqg_core.artifacts import load_artifacts, resolve_study
+from xqg_core.artifacts import index_storage, load_artifacts, resolve_study
 from xqg_core.explore import RetrievalRecompute
 
 BUDGET = 0.1  # metric points
@@ -41,7 +41,7 @@ def main() -> None:
     res = arts.results()
     recompute = RetrievalRecompute(arts, resolve_study(arts, args.data_dir))
     alphas = args.alphas or [a for a in arts.alphas if a > 0]
-    storage = "int8 rows with per-row scales" if arts.manifest.get("schema_version", 0) >= 3 else "float16"
+    storage = index_storage(arts.manifest.get("schema_version", 0))
     lines = ["## The shipped index against the float32 grid (`python -m benchmarks.index_precision --write`)", "",
              f"Machine: {machine_line()}. Study `{arts.root.name}` (schema {arts.manifest.get('schema_version')}, index stored "
              f"as {storage}); xquad-xr, {len(alphas)} alphas x n = 1..{arts.n_max}, every language and macro, "

@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
+from xqg_core.artifacts import index_storage
 from xqg_core.explore import (
     BENCHMARK_METRICS,
     RetrievalRecompute,
@@ -51,8 +52,9 @@ if c["exact"] is not None:
 
             with st.spinner(f"Evaluating alpha = {alpha:g} on every query ..."):
                 cell = recompute(str(arts.root)).evaluate(plm, alpha, n)
-            source = ("recomputed live from the shipped index (int8 rows with per-row scales; float16 before schema 3): "
-                      "near-ties may swap, up to ~0.7 points per language off the float32 grid (BENCHMARKS.md)")
+            source = (f"recomputed live from the shipped index ({index_storage(arts.manifest['schema_version'])}), "
+                      "not the grid's float32 arrays: near-ties may swap; BENCHMARKS.md (index precision) measures "
+                      "how far such cells are from the float32 grid")
 
 st.subheader(f"{bench} · {plm} · alpha = {alpha:g} · n = {n}")
 st.caption(f"Values in percent; baseline = alpha 0. ▲/▼: the difference is significant at p < {SIGNIFICANCE_LEVEL} "

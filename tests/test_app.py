@@ -431,7 +431,7 @@ def test_why_did_it_move_shows_ranks_and_the_gold_passages_queries(arts_dir):
     assert moved.loc[docids[gold], "baseline rank"] == rank_positions(base)[gold]
     assert moved.loc[docids[gold], "xQG rank"] == rank_positions(aug)[gold]
     # the gold passage's generated queries (n = 2 per language), most similar first; their
-    # contributions add up to alpha <q, S_n(gold)> of the shipped int8 index
+    # contributions add up to alpha <q, S_n(gold)> of the shipped index
     shown = at.dataframe[1].value
     generated = arts.table("generated_queries.parquet")
     mine = generated[(generated.corpus == "xquad-xr") & (generated.passage_id == docids[gold]) & (generated.i < 2)]

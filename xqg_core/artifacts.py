@@ -8,7 +8,7 @@ and :func:`resolve_study` reads them there (artifacts without ``texts/`` are res
 the data directory, checked against the checksums in the manifest). Generated queries
 are model outputs and are stored.
 
-Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
+Files (arrays in safetensors, tables in parquet, no pickle):
 
 - ``manifest.json``: schema_version, config, code version, data checksums, models,
   stage timings, corpora (size, docid checksum) and every file's sha1 and size;
@@ -27,12 +27,12 @@ Files (all float16 / int8 arrays in safetensors, tables in parquet, no pickle):
   int8 (1 hit, 0 miss, -1 not evaluated) for binary metrics, float16 fractions otherwise;
   pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`); one zstd parquet
   row per array (:func:`xqg_core.io.save_arrays_parquet`, ~20x smaller);
-- ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
-  [queries, d] of xquad-xr as int8 rows with float32 per-row scales (``P.scale``, ...;
-  studies before schema 3: float16); from schema 4 ``S`` is stored centred, ``S - S.mean``
-  with ``S.mean`` [n_max, d] in float32 (the sums of 35 query vectors share a large common
-  direction that per-row int8 scales would spend their steps on), read by
-  :meth:`Artifacts.index`: live search and off-grid alpha;
+- ``index/{plm}.safetensors`` and ``index/{plm}.S{n}.safetensors``: ``P`` [passages, d] and
+  ``Q`` [queries, d] of xquad-xr in float16, ``S.mean`` [n_max, d] in float32, and per n
+  ``S`` [passages, d] stored centred, ``S_n - S.mean[n - 1]``, in float16 (:func:`write_index`;
+  schemas 3-4: one file, int8 rows with float32 per-row scales ``P.scale``, ...; schema 2:
+  float16, S not centred), read by :meth:`Artifacts.index`: live search and off-grid alpha;
+  :mod:`xqg_core.reindex` rebuilds it from the study's own texts;
 - ``umap.parquet``: ``plm, kind, alpha, passage, lang, i, x, y``;
 - ``texts/``: passages, queries and live-search examples with their texts (:mod:`xqg_core.texts`).
 """
@@ -61,10 +61,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1;
-# 3: controls (variant, p_vs_xqg), avg_supported, the index as int8 rows with per-row scales
-SCHEMA_VERSION = 4
+# 3: controls (variant, p_vs_xqg), avg_supported, the index as int8 rows with per-row scales;
+# 4: S centred, outcomes in parquet; 5: the index in float16, S one file per n (write_index)
+SCHEMA_VERSION = 5
 # a version-2 study reads as xQG rows only, its index in float16; 3: S not centred, outcomes in safetensors
-READABLE_SCHEMAS = (2, 3, 4)
+READABLE_SCHEMAS = (2, 3, 4, 5)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 250 * 1024 * 1024  # the study, the generator weights beside it included
 BINARY_METRICS = {"R@2kt", "R@5kt", "clean", "adversarial", "win", "para"}
@@ -196,27 +197,12 @@ def export_artifacts(pipe: "Pipeline") -> Path:
     if cfg.xquad_xr:
         for plm in cfg.encoders:
             index = pipe.out(f"index-{slug(plm)}-xquad-xr")
-            # int8 rows with per-row scales: 12.7k passages x (1 + n_max) x 512 dims fit the 50 MB per file
-            tensors = {}
-            S = np.load(index / "S.npy")
-            tensors["S.mean"] = S.mean(axis=1).astype(np.float32)  # per n: the common direction, kept exact
-            for key, matrix in (("P", np.load(index / "P.npy")), ("S", S - tensors["S.mean"][:, None, :]),
-                                ("Q", np.load(pipe.out(f"queries-{slug(plm)}-xquad-xr") / "Q.npy"))):
-                tensors[key], tensors[f"{key}.scale"] = quantize_rows(matrix)
-            save_file(tensors, str(partial / "index" / f"{slug(plm)}.safetensors"))
+            write_index(partial / "index", plm, np.load(index / "P.npy"), np.load(index / "S.npy"),
+                        np.load(pipe.out(f"queries-{slug(plm)}-xquad-xr") / "Q.npy"))
     if cfg.umap and cfg.xquad_xr:
         shutil.copyfile(pipe.out("umap") / "umap.parquet", partial / "umap.parquet")
 
-    files = {}
-    for path in sorted(p for p in partial.rglob("*") if p.is_file()):
-        rel = path.relative_to(partial).as_posix()
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ArtifactError(f"{rel} is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit per file")
-        files[rel] = {"sha1": file_sha1(path), "bytes": size}
-    total = sum(f["bytes"] for f in files.values())
-    if total > MAX_TOTAL_BYTES:
-        raise ArtifactError(f"artifacts total {total / 2**20:.1f} MB, over the {MAX_TOTAL_BYTES // 2**20} MB limit")
+    files = manifest_files(partial)
 
     from .precompute import encoder_identity, generator_identity
 
@@ -248,6 +234,41 @@ def export_artifacts(pipe: "Pipeline") -> Path:
     write_json_atomic(partial / "manifest.json", manifest)  # the new study is complete from here on
     swap_in(out)
     return out
+
+
+def write_index(dest: Path, plm: str, P: np.ndarray, S: np.ndarray, Q: np.ndarray) -> list[Path]:
+    """``dest/{plm}.safetensors`` (``P``, ``Q`` in float16, ``S.mean`` [n_max, d] in float32) and
+    ``dest/{plm}.S{n}.safetensors`` (``S`` of n, centred on ``S.mean[n - 1]``, float16).
+
+    float16 because int8 rows moved metrics by up to 0.67 points at 12.7k passages (near-ties
+    swap); S is centred because the sums of 35 query vectors share a large common direction
+    (norm ~20-30 against unit passages) that would otherwise take the float16 digits; one file
+    per n keeps each under the 50 MB limit."""
+    from safetensors.numpy import save_file
+
+    dest.mkdir(parents=True, exist_ok=True)
+    mean = S.mean(axis=1).astype(np.float32)
+    paths = [dest / f"{slug(plm)}.safetensors"]
+    save_file({"P": P.astype(np.float16), "Q": Q.astype(np.float16), "S.mean": mean}, str(paths[0]))
+    for n in range(1, len(S) + 1):
+        paths.append(dest / f"{slug(plm)}.S{n}.safetensors")
+        save_file({"S": (S[n - 1] - mean[n - 1]).astype(np.float16)}, str(paths[-1]))
+    return paths
+
+
+def manifest_files(study: Path) -> dict[str, dict[str, Any]]:
+    """Every file of a study directory with its sha1 and size; refuses a file over 50 MB or a study over 250 MB."""
+    files = {}
+    for path in sorted(p for p in study.rglob("*") if p.is_file() and p.name != "manifest.json"):
+        rel = path.relative_to(study).as_posix()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ArtifactError(f"{rel} is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit per file")
+        files[rel] = {"sha1": file_sha1(path), "bytes": size}
+    total = sum(f["bytes"] for f in files.values())
+    if total > MAX_TOTAL_BYTES:
+        raise ArtifactError(f"artifacts total {total / 2**20:.1f} MB, over the {MAX_TOTAL_BYTES // 2**20} MB limit")
+    return files
 
 
 def unsupported_languages(cfg) -> dict[str, dict[str, list[str]]]:
@@ -363,10 +384,27 @@ class Artifacts:
                 raise ArtifactError(f"{exc}; {REBUILD_HINT}") from None
         return self.tensors(f"outcomes/{benchmark}/{slug(plm)}.safetensors")
 
+    def index_files(self, plm: str) -> list[str]:
+        """The index files of one PLM (:func:`write_index`; before schema 5, one file)."""
+        name = slug(plm)
+        return [rel for rel in self.manifest["files"]
+                if rel == f"index/{name}.safetensors" or (rel.startswith(f"index/{name}.S") and rel.endswith(".safetensors"))]
+
+    def stored_index(self, plm: str) -> dict[str, np.ndarray]:
+        """The index tensors of one PLM as stored (S of every n stacked; see :meth:`index`)."""
+        name = slug(plm)
+        t = self.tensors(f"index/{name}.safetensors")
+        n_files = sorted((rel for rel in self.index_files(plm) if rel != f"index/{name}.safetensors"),
+                         key=lambda rel: int(rel[len(f"index/{name}.S"):-len(".safetensors")]))
+        if n_files:
+            t["S"] = np.stack([self.tensors(rel)["S"] for rel in n_files])
+        return t
+
     def index(self, plm: str) -> dict[str, np.ndarray]:
-        """``P``, ``S``, ``Q`` of xquad-xr for one PLM in float32, whether stored in float16 or
-        as int8 rows with per-row scales (:func:`quantize_rows`), S centred on ``S.mean``."""
-        t = self.tensors(f"index/{slug(plm)}.safetensors")
+        """``P``, ``S``, ``Q`` of xquad-xr for one PLM in float32: from schema 5 float16 (S one file
+        per n, centred on ``S.mean``, :func:`write_index`); schemas 3-4 int8 rows with per-row
+        scales (:func:`dequantize_rows`, S centred from schema 4); schema 2 float16."""
+        t = self.stored_index(plm)
         out = {k: dequantize_rows(t[k], t[f"{k}.scale"]) if f"{k}.scale" in t else t[k].astype(np.float32)
                for k in ("P", "S", "Q")}
         if "S.mean" in t:
@@ -374,16 +412,17 @@ class Artifacts:
         return out
 
 
-def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """int8 values and float32 scales per row (last axis): ``x ~ q * scale``, ``scale = max|row| / 127``;
-    the error per component is at most ``scale / 2``."""
-    x = np.asarray(x, dtype=np.float32)
-    scale = np.abs(x).max(axis=-1) / 127.0
-    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    return np.clip(np.rint(x / scale[..., None]), -127, 127).astype(np.int8), scale
+def index_storage(schema_version: int) -> str:
+    """How a study of this schema stores its index (what the app's off-grid cells are computed from)."""
+    if schema_version >= 5:
+        return "float16, S centred on its mean per n"
+    if schema_version >= 3:
+        return "int8 rows with per-row scales" + (", S centred" if schema_version >= 4 else "")
+    return "float16"
 
 
 def dequantize_rows(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The index of schemas 3-4: int8 rows times their float32 scales (``scale = max|row| / 127``)."""
     return q.astype(np.float32) * scale[..., None].astype(np.float32)
 
 

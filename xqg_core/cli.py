@@ -182,6 +182,12 @@ def _cmd_encoders(args: argparse.Namespace) -> None:
               f"[{where}] {spec.description}")
 
 
+def _cmd_reindex(args: argparse.Namespace) -> None:
+    from .reindex import main_reindex
+
+    main_reindex(args.artifacts, args.work_dir)
+
+
 def int_at_least(minimum: int):
     """An argparse type: an integer >= ``minimum`` (argparse reports a bad value in one line, exit 2)."""
     def parse(text: str) -> int:
@@ -237,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", default=None, help="the study's directory (default: cached_artifacts)")
     p.add_argument("--output", default=None, help="write the Markdown here (default: print it)")
     p.set_defaults(func=_cmd_findings)
+
+    p = sub.add_parser("reindex", help="re-encode a study's index from its own texts, check it, store it as this code does")
+    p.add_argument("--artifacts", default=None, help="the study's directory (default: cached_artifacts)")
+    p.add_argument("--work-dir", default=None, help="where encoding resumes from (default: {cache}/reindex/{study})")
+    p.set_defaults(func=_cmd_reindex)
 
     p = sub.add_parser("generate", help="generate n queries per passage and language (resumable shards)")
     p.add_argument("--generator", required=True,

@@ -69,10 +69,8 @@ def evaluate_query_set(arts, study, plm: str, encoder, queries: QuerySet, lang: 
                        n: int) -> dict:
     """``{"benchmark", "plm", "lang", "num_queries", "rows": [{alpha, n, metric, value, p_value}]}``."""
     from .grid import RecallAtKTokensMemo, mixed_scores, retrieval_cell, significance, top_k
-    from .paths import slug
 
-    index = f"index/{slug(plm)}.safetensors"
-    if index not in arts.manifest["files"]:
+    if not arts.index_files(plm):
         raise XqgError(f"the study has no index for {plm!r}; it holds {', '.join(arts.encoders)}")
     t = arts.index(plm)
     if not 1 <= n <= t["S"].shape[0]:

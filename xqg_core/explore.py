@@ -301,7 +301,7 @@ _IDENTIFIER = None
 
 
 class LiveIndex:
-    """The shipped xquad-xr passages of one PLM: P and S_n (int8 or float16 on disk, float32 here)."""
+    """The shipped xquad-xr passages of one PLM: P and S_n (float16 on disk, int8 in studies before schema 5; float32 here)."""
 
     def __init__(self, arts: Artifacts, plm: str):
         t = arts.index(plm)

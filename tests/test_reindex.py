@@ -1,0 +1,73 @@
+"""``reindex``: a study's index re-encoded from its own texts, checked against the stored one, swapped in."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from xqg_core.artifacts import ArtifactError, load_artifacts, manifest_files
+from xqg_core.io import write_json_atomic
+from xqg_core.reindex import deviation_from_index, reindex
+
+
+@pytest.fixture()
+def study_copy(small_study, tmp_path):
+    root = tmp_path / "study"
+    shutil.copytree(small_study.resolved_output(), root)
+    return root
+
+
+def test_reindex_reproduces_the_precompute_index_and_keeps_the_rest(small_study, study_copy, tmp_path):
+    before = load_artifacts(study_copy).manifest
+    arts = reindex(study_copy, tmp_path / "work")
+    entry = arts.manifest["index"]
+    assert set(entry["deviation"]) == {"me5-small", "use-m-v3"}
+    assert all(0 <= v <= 1 for d in entry["deviation"].values() for v in d.values())
+    # every file but the index is the study's own; the new index holds the precompute's float32
+    # vectors in float16 (the same bytes as the precompute's export: the encodings are equal)
+    assert arts.manifest["files"] == before["files"]
+    assert {k: v for k, v in arts.manifest.items() if k != "index"} == before
+    work = small_study.resolved_work()
+    idx = arts.index("use-m-v3")
+    P = np.load(work / "index-use-m-v3-xquad-xr" / "P.npy")
+    assert np.all(np.abs(idx["P"] - P) <= np.abs(P) * 2.0**-11 + 2.0**-25)
+    assert not (study_copy / ".export.partial").exists() and not (study_copy / ".export.previous").exists()
+
+
+def test_an_index_that_is_not_the_studys_is_refused_and_the_study_left_as_it_was(study_copy, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    path = study_copy / "index" / "me5-small.safetensors"
+    tensors = load_file(str(path))
+    tensors["P"] = tensors["P"][::-1].copy()  # another passage's vector in every row
+    save_file(tensors, str(path))
+    manifest = json.loads((study_copy / "manifest.json").read_text())
+    write_json_atomic(study_copy / "manifest.json", {**manifest, "files": manifest_files(study_copy)})
+    listing = sorted(p.relative_to(study_copy).as_posix() for p in study_copy.rglob("*"))
+    with pytest.raises(ArtifactError, match="me5-small: the re-encoded index is not the study's"):
+        reindex(study_copy, tmp_path / "work")
+    assert sorted(p.relative_to(study_copy).as_posix() for p in study_copy.rglob("*")) == listing
+    assert load_artifacts(study_copy).manifest.get("index") is None
+
+
+def test_deviation_is_measured_in_the_storages_rounding_bound():
+    rng = np.random.default_rng(0)
+    x = {k: rng.normal(size=(2, 4, 8) if k == "S" else (4, 8)).astype(np.float32) for k in ("P", "S", "Q")}
+    stored = {k: v.astype(np.float16) for k, v in x.items()}
+    read = {k: v.astype(np.float32) for k, v in stored.items()}
+    assert max(deviation_from_index(stored, read, x).values()) <= 1.0
+    moved = {**x, "Q": x["Q"] + 0.01}  # a hundredth off: far beyond float16's rounding of values ~1
+    assert deviation_from_index(stored, read, moved)["Q"] > 1.0
+    scaled = {"P": np.full((4, 8), 3, np.int8), "P.scale": np.full(4, 0.1, np.float32), **{k: stored[k] for k in "SQ"}}
+    on_grid = {**x, "P": np.full((4, 8), 0.3 + 0.04, np.float32)}  # within half a step (0.05) of 3 x 0.1
+    assert deviation_from_index(scaled, {**read, "P": np.full((4, 8), 0.3, np.float32)}, on_grid)["P"] <= 1.0
+
+
+def test_reindex_cli_names_a_missing_study_in_one_line(tmp_path, capsys):
+    from xqg_core.cli import main
+
+    assert main(["reindex", "--artifacts", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "no artifacts here" in err and "\n" not in err

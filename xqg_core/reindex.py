@@ -1,0 +1,162 @@
+"""``python -m xqg_core reindex``: rebuild a shipped study's index from the study itself.
+
+The index (``P``, ``S_n`` and ``Q`` of xquad-xr per PLM) is what the dashboard recomputes
+an off-grid alpha, "Why did it move?" and "Your questions" from; the grid's numbers come
+from the float32 arrays of the precompute's work directory, which do not ship. This
+command re-encodes the study's own inputs - ``texts/passages.parquet``,
+``generated_queries.parquet`` and ``texts/queries.parquet`` - with the encoders the
+manifest names (their identity, weights' package and settings, must be the same), in the
+precompute's order and chunking, so the float32 vectors are the precompute's; then
+
+1. checks them against the study's current index: every component within that storage's
+   rounding bound (half a step of an int8 row, or float16's), so the study's
+   encodings are reproduced and no other;
+2. writes ``index/`` in this code's storage (:func:`xqg_core.artifacts.write_index`) and a
+   manifest with the new files, the schema version and an ``index`` entry saying when, by
+   which code and with what check the index was rebuilt; the study is swapped in whole
+   (:func:`xqg_core.artifacts.swap_in`): a kill leaves the old study or the new one.
+
+Encoding is resumable (chunks in ``{cache}/reindex/{study}/``, keyed to the inputs).
+
+    python -m xqg_core reindex [--artifacts DIR] [--work-dir DIR]
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import (SCHEMA_VERSION, STUDY_ENTRIES, ArtifactError, Artifacts, artifact_config, code_version,
+                        load_artifacts, manifest_files, recover_swap, resolve_study, swap_in, write_index)
+from .io import save_npy_atomic, write_json_atomic
+from .paths import cache_dir, slug
+from .stages import StageRunner
+
+log = logging.getLogger("xqg_core.reindex")
+
+# float32 products of vectors equal to the study's differ from its own by at most this (BLAS order)
+ENCODE_TOLERANCE = 1e-5
+
+
+def generated_records(arts: Artifacts, corpus: str, docids: list[str]) -> list[dict]:
+    """``generated_queries.parquet`` as the precompute's records (``{"generated_queries": {lang: [...]}}``
+    in corpus order, each language's queries by rank)."""
+    table = arts.table("generated_queries.parquet")
+    table = table[table.corpus == corpus].sort_values(["passage_id", "lang", "i"], kind="stable")
+    by_passage: dict[str, dict[str, list[str]]] = {d: {} for d in docids}
+    for pid, lang, text in zip(table.passage_id, table.lang, table.text):
+        if pid not in by_passage:
+            raise ArtifactError(f"{arts.path('generated_queries.parquet')}: passage {pid!r} is not in corpus {corpus}")
+        by_passage[pid].setdefault(lang, []).append(text)
+    return [{"docid": d, "generated_queries": by_passage[d]} for d in docids]
+
+
+def encode_index(arts: Artifacts, plm: str, work: Path | None = None) -> Path:
+    """float32 ``P.npy``, ``S.npy`` [n_max, passages, d] and ``Q.npy`` of xquad-xr, encoded from the
+    study's inputs as the precompute's encode, index and queries stages do; returns their directory."""
+    from .augment import sum_query_embeddings
+    from .encoders import load_encoder
+    from .precompute import encode_resumable, encoder_identity, flatten_generated
+
+    cfg = artifact_config(arts)
+    identity = encoder_identity(plm)
+    built_with = arts.manifest["models"]["encoders"].get(plm)
+    if json.loads(json.dumps(identity)) != built_with:
+        raise ArtifactError(f"encoder {plm}: this environment's {identity} is not the study's {built_with}; "
+                            "install the study's requirements to rebuild its index")
+    files = arts.manifest["files"]
+    inputs = {"study": arts.manifest.get("inputs_fingerprint"), "encoder": identity, "langs": list(cfg.generation_langs),
+              "n_max": cfg.n_max, "chunk": cfg.encode_chunk,
+              "texts": {rel: files[rel]["sha1"] for rel in ("texts/passages.parquet", "texts/queries.parquet",
+                                                            "generated_queries.parquet")}}
+    runner = StageRunner(work or cache_dir() / "reindex" / cfg.name)
+
+    def fn(out: Path, scratch: Path) -> None:
+        study = resolve_study(arts)
+        passages = study.corpora["xquad-xr"]
+        records = generated_records(arts, "xquad-xr", [p.docid for p in passages])
+        texts, passage_index, _, rank_index = flatten_generated(records, cfg.generation_langs, cfg.n_max)
+        encoder = load_encoder(plm, device=cfg.device)
+        P = encode_resumable(encoder.encode_passages, [p.contents for p in passages], scratch, "passages",
+                             cfg.encode_chunk)
+        E = encode_resumable(encoder.encode_queries, texts, scratch, "generated", cfg.encode_chunk)
+        S = np.stack([sum_query_embeddings(E, passage_index, rank_index, len(passages), n)
+                      for n in range(1, cfg.n_max + 1)])
+        Q = encode_resumable(encoder.encode_queries, [q["text"] for q in study.queries["xquad-xr"]], scratch,
+                             "queries", cfg.encode_chunk)
+        for name, array in (("P", P), ("S", S), ("Q", Q)):
+            save_npy_atomic(out / f"{name}.npy", array)
+
+    return runner.run(f"encode-{slug(plm)}", inputs, fn).output
+
+
+def deviation_from_index(stored: dict[str, np.ndarray], read: dict[str, np.ndarray],
+                         encoded: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per array, ``max |read - encoded| / bound``: at most 1 when ``encoded`` is what the index was
+    rounded from (``stored``: the tensors as stored, ``read``: them read back to float32). Bound:
+    half a step of the row's int8 scale (``*.scale`` stored), else float16's half unit in the last
+    place of the stored value (S centred from schema 4), plus :data:`ENCODE_TOLERANCE`."""
+    out = {}
+    for key in ("P", "S", "Q"):
+        if read[key].shape != encoded[key].shape:
+            raise ArtifactError(f"index {key}: the study's is {read[key].shape}, re-encoded {encoded[key].shape}")
+        if f"{key}.scale" in stored:
+            bound = stored[f"{key}.scale"][..., None] / 2
+        else:
+            bound = np.abs(stored[key].astype(np.float32)) * 2.0 ** -11
+        out[key] = float((np.abs(read[key] - encoded[key]) / (bound + ENCODE_TOLERANCE)).max())
+    return out
+
+
+def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifacts:
+    """Re-encode every PLM's index, check it against the study's, and swap in the study with
+    the index in this code's storage (module doc)."""
+    arts = load_artifacts(root)
+    start = time.perf_counter()
+    recover_swap(arts.root)
+    partial = arts.root / ".export.partial"
+    partial.mkdir()
+    try:
+        checks = {}
+        for plm in arts.encoders:
+            encoded = {k: np.load(encode_index(arts, plm, work) / f"{k}.npy") for k in ("P", "S", "Q")}
+            checks[plm] = deviation_from_index(arts.stored_index(plm), arts.index(plm), encoded)
+            if max(checks[plm].values()) > 1.0:
+                raise ArtifactError(f"{plm}: the re-encoded index is not the study's (max |difference| / rounding "
+                                    f"bound: {checks[plm]}); the encoder or the study's texts differ")
+            write_index(partial / "index", plm, encoded["P"], encoded["S"], encoded["Q"])
+            log.info("%s: re-encoded, within %s of the study's rounding bound", plm, checks[plm])
+        for name in STUDY_ENTRIES:
+            source = arts.path(name)
+            if name in ("index", "manifest.json") or not source.exists():
+                continue
+            # hard links: the unchanged files move in beside the new index without a copy
+            if source.is_dir():
+                shutil.copytree(source, partial / name, copy_function=os.link)
+            else:
+                os.link(source, partial / name)
+        manifest = {**arts.manifest, "schema_version": SCHEMA_VERSION, "files": manifest_files(partial)}
+        manifest["index"] = {
+            "rebuilt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code_version": code_version(),
+            "seconds": round(time.perf_counter() - start, 1),
+            "check": "float32 re-encoded from texts/ and generated_queries.parquet against the previous index: "
+                     "max |difference| / that storage's rounding bound, per array",
+            "deviation": {plm: {k: round(v, 4) for k, v in c.items()} for plm, c in checks.items()}}
+    except BaseException:
+        shutil.rmtree(partial)  # no manifest in it yet: the study stays as it was
+        raise
+    write_json_atomic(partial / "manifest.json", manifest)  # complete from here on (swap_in's recovery)
+    swap_in(arts.root)
+    return load_artifacts(arts.root)
+
+
+def main_reindex(artifacts: str | None, work_dir: str | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    arts = reindex(artifacts, Path(work_dir) if work_dir else None)
+    print(json.dumps(arts.manifest["index"], indent=1))
