@@ -1,6 +1,7 @@
 """What the shipped index's storage costs in metric points: every xquad-xr cell recomputed
-from ``cached_artifacts/`` (float16, S centred, from schema 5; int8 rows with per-row scales
-in schemas 3-4) against the same cell of ``results.parquet``, which the grid computed in float32.
+from ``cached_artifacts/`` against the same cell of ``results.parquet``, which the grid
+computed in float32; in the same run, the index's first level alone (int8 rows with per-row
+scales, what schemas 3-4 ship) when the study has the residual level (schema 5).
 
 The app evaluates an off-grid alpha, "Why did it move?" and "Your questions" from the shipped
 index, so its numbers are those of this storage; the budget is 0.1 point per cell, language
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -39,29 +41,37 @@ def main() -> None:
     args = ap.parse_args()
     arts = load_artifacts(args.artifacts)
     res = arts.results()
-    recompute = RetrievalRecompute(arts, resolve_study(arts, args.data_dir))
+    study = resolve_study(arts, args.data_dir)
     alphas = args.alphas or [a for a in arts.alphas if a > 0]
     storage = index_storage(arts.manifest.get("schema_version", 0))
+    # the first level alone: the same study without its residual files
+    first_only = replace(arts, manifest={**arts.manifest, "files": {
+        rel: info for rel, info in arts.manifest["files"].items() if not rel.endswith(".residual.safetensors")}})
+    storages = [(f"shipped ({storage})", arts)]
+    if first_only.manifest["files"] != arts.manifest["files"]:
+        storages.append(("first level alone (int8 rows with per-row scales, S centred)", first_only))
     lines = ["## The shipped index against the float32 grid (`python -m benchmarks.index_precision --write`)", "",
-             f"Machine: {machine_line()}. Study `{arts.root.name}` (schema {arts.manifest.get('schema_version')}, index stored "
-             f"as {storage}); xquad-xr, {len(alphas)} alphas x n = 1..{arts.n_max}, every language and macro, "
-             "R@2kt, R@5kt, Recall@20, Recall@100, MRR@10: each cell recomputed from the shipped index (as the app "
-             "does) minus the grid's float32 value, in points.", "",
-             "| PLM | cells | values compared | max abs diff | mean abs diff | values > 0.1 | worst (alpha, n, lang, metric) "
-             "| seconds per cell |", "|---|---|---|---|---|---|---|---|"]
+             f"Machine: {machine_line()}. Study `{arts.root.name}` (schema {arts.manifest.get('schema_version')}); "
+             f"xquad-xr, {len(alphas)} alphas x n = 1..{arts.n_max}, every language and macro, "
+             "R@2kt, R@5kt, Recall@20, Recall@100, MRR@10: each cell recomputed from the index (as the app "
+             "does) minus the grid's float32 value, in points; budget 0.1.", "",
+             "| PLM | index | cells | values compared | max abs diff | mean abs diff | values > 0.1 "
+             "| worst (alpha, n, lang, metric) | seconds per cell |", "|---|---|---|---|---|---|---|---|---|"]
     for plm in arts.encoders:
-        diffs, start = [], time.perf_counter()
-        for n in range(1, arts.n_max + 1):
-            for alpha in alphas:
-                stored = res[(res.benchmark == "xquad-xr") & (res.plm == plm) & np.isclose(res.alpha, alpha)
-                             & (res.n == n)]
-                diffs.append(cell_differences(stored, recompute.evaluate(plm, alpha, n)).assign(alpha=alpha, n=n))
-        seconds = (time.perf_counter() - start) / (len(alphas) * arts.n_max)
-        d = pd.concat(diffs, ignore_index=True)
-        worst = d.loc[d["diff"].idxmax()]
-        lines.append(f"| {plm} | {len(alphas) * arts.n_max} | {len(d):,} | {d['diff'].max():.3f} | {d['diff'].mean():.4f} "
-                     f"| {int((d['diff'] > BUDGET).sum())} | {worst.alpha:g}, {worst.n}, {worst.lang}, {worst.metric} "
-                     f"| {seconds:.2f} |")
+        for label, source in storages:
+            recompute = RetrievalRecompute(source, study)
+            diffs, start = [], time.perf_counter()
+            for n in range(1, arts.n_max + 1):
+                for alpha in alphas:
+                    stored = res[(res.benchmark == "xquad-xr") & (res.plm == plm) & np.isclose(res.alpha, alpha)
+                                 & (res.n == n)]
+                    diffs.append(cell_differences(stored, recompute.evaluate(plm, alpha, n)).assign(alpha=alpha, n=n))
+            seconds = (time.perf_counter() - start) / (len(alphas) * arts.n_max)
+            d = pd.concat(diffs, ignore_index=True)
+            worst = d.loc[d["diff"].idxmax()]
+            lines.append(f"| {plm} | {label} | {len(alphas) * arts.n_max} | {len(d):,} | {d['diff'].max():.3f} "
+                         f"| {d['diff'].mean():.4f} | {int((d['diff'] > BUDGET).sum())} "
+                         f"| {worst.alpha:g}, {worst.n}, {worst.lang}, {worst.metric} | {seconds:.2f} |")
     publish("index-precision", lines, args.write)
 
 

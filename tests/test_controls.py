@@ -98,50 +98,38 @@ def test_the_ablation_equals_augmenting_with_one_languages_queries(small_study):
                                                      for l in dict.fromkeys(q["lang"] for q in queries)]), abs=1e-6)
 
 
-def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The int8 storage of schemas 3-4 (``x ~ q * scale``, ``scale = max|row| / 127``), which studies
-    of those schemas hold and :meth:`Artifacts.index` still reads."""
-    scale = np.abs(x).max(axis=-1) / 127.0
-    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    return np.clip(np.rint(x / scale[..., None]), -127, 127).astype(np.int8), scale
-
-
 def test_int8_rows_with_scales_round_trip_within_half_a_step():
-    from xqg_core.artifacts import dequantize_rows
+    from xqg_core.artifacts import dequantize_rows, quantize_rows
 
     x = np.random.default_rng(0).normal(size=(3, 50, 16)).astype(np.float32)
     x[1, 7] = 0.0  # an all-zero row (a passage without generated queries) stays zero
     q, scale = quantize_rows(x)
+    assert q.dtype == np.int8 and scale.shape == (3, 50)
     back = dequantize_rows(q, scale)
     assert np.all(np.abs(back - x) <= scale[..., None] / 2 + 1e-7) and not back[1, 7].any()
 
 
-def test_a_schema_4_int8_index_still_reads(small_study, tmp_path):
-    """A study exported before schema 5 (one file, int8 rows, S centred) reads as float32 within half a step."""
+def test_a_schema_4_index_still_reads(small_study, tmp_path):
+    """A study exported before schema 5 (the int8 level alone) reads as float32 within half its step."""
     import shutil
-
-    from safetensors.numpy import save_file
 
     from xqg_core.artifacts import manifest_files
     from xqg_core.io import write_json_atomic
 
     root = tmp_path / "old"
     shutil.copytree(small_study.resolved_output(), root)
-    arts = load_artifacts(root)
-    exact = arts.index("me5-small")
-    tensors = {"S.mean": exact["S"].mean(axis=1)}
-    for key, matrix in (("P", exact["P"]), ("S", exact["S"] - tensors["S.mean"][:, None]), ("Q", exact["Q"])):
-        tensors[key], tensors[f"{key}.scale"] = quantize_rows(matrix)
-    for rel in arts.index_files("me5-small"):
-        (root / rel).unlink()
-    save_file(tensors, str(root / "index" / "me5-small.safetensors"))
-    write_json_atomic(root / "manifest.json", {**arts.manifest, "schema_version": 4, "files": manifest_files(root)})
+    exact = load_artifacts(root).index("me5-small")
+    for plm in ("me5-small", "use-m-v3"):
+        (root / "index" / f"{plm}.residual.safetensors").unlink()
+    manifest = load_artifacts(root, verify=False).manifest
+    write_json_atomic(root / "manifest.json", {**manifest, "schema_version": 4, "files": manifest_files(root)})
     old = load_artifacts(root)
     assert old.index_files("me5-small") == ["index/me5-small.safetensors"]
-    back = old.index("me5-small")
+    first, back = old.tensors("index/me5-small.safetensors"), old.index("me5-small")
     for key in ("P", "S", "Q"):
-        step = tensors[f"{key}.scale"][..., None]
+        step = first[f"{key}.scale"][..., None]
         assert back[key].shape == exact[key].shape and np.all(np.abs(back[key] - exact[key]) <= step / 2 + 1e-5)
+        assert np.abs(back[key] - exact[key]).max() > 0  # the residual level was read before
 
 
 def test_the_manifest_lists_unsupported_languages(small_study):
@@ -149,19 +137,21 @@ def test_the_manifest_lists_unsupported_languages(small_study):
     assert arts.manifest["unsupported_languages"] == {"use-m-v3": {"xquad-xr": ["hi", "vi"]}}
 
 
-def test_centred_sums_lose_less_to_float16_than_raw_sums():
-    """The sums of 35 query vectors share a large common direction: float16 spends its digits on
-    it and rounds what differs between passages coarsely. Stored centred (:func:`write_index`),
-    the error of <q, S_n(p)> shrinks."""
+def test_centred_sums_lose_less_to_int8_than_raw_sums():
+    """The sums of 35 query vectors share a large common direction: per-row int8 scales spent on
+    it leave coarse steps for what differs between passages. Stored centred (schema 4), the
+    error of <q, S_n(p)> shrinks."""
+    from xqg_core.artifacts import dequantize_rows, quantize_rows
+
     rng = np.random.default_rng(1)
-    common = rng.normal(size=64).astype(np.float32) * 20
+    common = rng.normal(size=64).astype(np.float32) * 4
     S = (common + rng.normal(size=(2, 300, 64))).astype(np.float32)
     q = rng.normal(size=(50, 64)).astype(np.float32)
-    raw = S.astype(np.float16).astype(np.float32)
+    raw = dequantize_rows(*quantize_rows(S))
     mean = S.mean(axis=1)
-    centred = (S - mean[:, None]).astype(np.float16).astype(np.float32) + mean[:, None]
+    centred = dequantize_rows(*quantize_rows(S - mean[:, None])) + mean[:, None]
     err = lambda X: np.abs(np.einsum("qd,npd->nqp", q, X - S)).max()  # noqa: E731
-    assert err(centred) < err(raw) / 4
+    assert err(centred) < err(raw) / 2
 
 
 def test_findings_report_the_controls_ablation_and_robustness_of_the_study(small_study, capsys):

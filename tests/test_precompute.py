@@ -57,21 +57,21 @@ def test_small_study_writes_every_cell(small_study):
     assert list(gq.columns) == ["corpus", "passage_id", "lang", "i", "text"] and set(gq.i) == {0, 1}
     umap = arts.table("umap.parquet")
     assert set(umap.kind) == {"passage", "augmented", "query"} and np.isfinite(umap[["x", "y"]].to_numpy()).all()
-    # schema 5: P, Q in float16 with S.mean beside them, S centred in one float16 file per n
-    assert arts.index_files("me5-small") == ["index/me5-small.S1.safetensors", "index/me5-small.S2.safetensors",
-                                             "index/me5-small.safetensors"]
-    stored = arts.tensors("index/me5-small.safetensors")
-    assert stored["P"].dtype == stored["Q"].dtype == np.float16 and stored["S.mean"].dtype == np.float32
-    assert arts.tensors("index/me5-small.S2.safetensors")["S"].dtype == np.float16
+    # schema 5: int8 rows with per-row scales, S centred on its per-n mean, plus an int8 residual level
+    assert arts.index_files("me5-small") == ["index/me5-small.safetensors", "index/me5-small.residual.safetensors"]
+    first = arts.tensors("index/me5-small.safetensors")
+    residual = arts.tensors("index/me5-small.residual.safetensors")
+    assert first["S"].dtype == residual["S"].dtype == np.int8 and residual["S.scale"].shape == first["S"].shape[:2]
     idx = arts.index("me5-small")
     assert idx["P"].dtype == np.float32 and idx["S"].shape == (2, *idx["P"].shape)
     assert arts.manifest["corpora"]["xquad-xr"]["num_passages"] == idx["P"].shape[0]
-    P = np.load(small_study.resolved_work() / "index-me5-small-xquad-xr" / "P.npy")
-    assert np.all(np.abs(idx["P"] - P) <= np.abs(P) * 2.0**-11 + 2.0**-25)  # float16: half a unit in the last place (subnormals: 2^-25)
-    S = np.load(small_study.resolved_work() / "index-me5-small-xquad-xr" / "S.npy")
-    assert stored["S.mean"].shape == (S.shape[0], S.shape[2]) and np.allclose(stored["S.mean"], S.mean(axis=1), atol=1e-5)
-    centred = S - S.mean(axis=1, keepdims=True)
-    assert np.all(np.abs(idx["S"] - S) <= np.abs(centred) * 2.0**-11 + 1e-5)
+    work = small_study.resolved_work()
+    P, S = np.load(work / "index-me5-small-xquad-xr" / "P.npy"), np.load(work / "index-me5-small-xquad-xr" / "S.npy")
+    assert first["S.mean"].shape == (S.shape[0], S.shape[2]) and np.allclose(first["S.mean"], S.mean(axis=1), atol=1e-5)
+    # half a step of the residual's scale, itself at most half a step of the first level's: 1/254 of it
+    for key, exact in (("P", P), ("S", S)):
+        assert np.all(np.abs(idx[key] - exact) <= residual[f"{key}.scale"][..., None] / 2 + 1e-6)
+        assert np.all(residual[f"{key}.scale"] <= first[f"{key}.scale"] / 254 + 1e-9)
     assert set(arts.manifest["stage_seconds"]) >= {"corpora", "grid-xquad-xr", "umap"}
 
 

@@ -27,12 +27,13 @@ Files (arrays in safetensors, tables in parquet, no pickle):
   int8 (1 hit, 0 miss, -1 not evaluated) for binary metrics, float16 fractions otherwise;
   pawsx-adv also ``parts`` (see :func:`xqg_core.grid.pawsx_score_parts`); one zstd parquet
   row per array (:func:`xqg_core.io.save_arrays_parquet`, ~20x smaller);
-- ``index/{plm}.safetensors`` and ``index/{plm}.S{n}.safetensors``: ``P`` [passages, d] and
-  ``Q`` [queries, d] of xquad-xr in float16, ``S.mean`` [n_max, d] in float32, and per n
-  ``S`` [passages, d] stored centred, ``S_n - S.mean[n - 1]``, in float16 (:func:`write_index`;
-  schemas 3-4: one file, int8 rows with float32 per-row scales ``P.scale``, ...; schema 2:
-  float16, S not centred), read by :meth:`Artifacts.index`: live search and off-grid alpha;
-  :mod:`xqg_core.reindex` rebuilds it from the study's own texts;
+- ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
+  [queries, d] of xquad-xr as int8 rows with float32 per-row scales (``P.scale``, ...;
+  schema 2: float16); from schema 4 ``S`` is stored centred, ``S - S.mean`` with
+  ``S.mean`` [n_max, d] in float32; from schema 5 ``index/{plm}.residual.safetensors`` holds
+  what that rounding lost, again as int8 rows with scales (16-bit fixed point per row in
+  all, :func:`write_index`). Read by :meth:`Artifacts.index`: live search and off-grid
+  alpha; :mod:`xqg_core.reindex` adds the residual to a study from its own texts;
 - ``umap.parquet``: ``plm, kind, alpha, passage, lang, i, x, y``;
 - ``texts/``: passages, queries and live-search examples with their texts (:mod:`xqg_core.texts`).
 """
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 
 # 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1;
 # 3: controls (variant, p_vs_xqg), avg_supported, the index as int8 rows with per-row scales;
-# 4: S centred, outcomes in parquet; 5: the index in float16, S one file per n (write_index)
+# 4: S centred, outcomes in parquet; 5: the index's residual level (write_index)
 SCHEMA_VERSION = 5
 # a version-2 study reads as xQG rows only, its index in float16; 3: S not centred, outcomes in safetensors
 READABLE_SCHEMAS = (2, 3, 4, 5)
@@ -129,7 +130,7 @@ def _compact(key: str, values: np.ndarray) -> np.ndarray:
 def export_artifacts(pipe: "Pipeline") -> Path:
     """Write ``cached_artifacts/`` from the finished stages; the manifest goes last."""
     import pandas as pd
-    from safetensors.numpy import load_file, save_file
+    from safetensors.numpy import load_file
 
     from .precompute import CORPUS_OF, read_corpus, read_jsonl
 
@@ -236,23 +237,46 @@ def export_artifacts(pipe: "Pipeline") -> Path:
     return out
 
 
-def write_index(dest: Path, plm: str, P: np.ndarray, S: np.ndarray, Q: np.ndarray) -> list[Path]:
-    """``dest/{plm}.safetensors`` (``P``, ``Q`` in float16, ``S.mean`` [n_max, d] in float32) and
-    ``dest/{plm}.S{n}.safetensors`` (``S`` of n, centred on ``S.mean[n - 1]``, float16).
+def index_tensors(P: np.ndarray, S: np.ndarray, Q: np.ndarray) -> dict[str, np.ndarray]:
+    """The index's first level (schema 4's file): ``P``, ``S - S.mean`` and ``Q`` as int8 rows with
+    float32 per-row scales (``P.scale``, ...), ``S.mean`` [n_max, d] in float32 (the sums of 35 query
+    vectors share a large common direction, norm ~20-30 against unit passages, that per-row
+    scales would otherwise spend their steps on)."""
+    tensors = {"S.mean": S.mean(axis=1).astype(np.float32)}
+    for key, matrix in (("P", P), ("S", S - tensors["S.mean"][:, None, :]), ("Q", Q)):
+        tensors[key], tensors[f"{key}.scale"] = quantize_rows(matrix)
+    return tensors
 
-    float16 because int8 rows moved metrics by up to 0.67 points at 12.7k passages (near-ties
-    swap); S is centred because the sums of 35 query vectors share a large common direction
-    (norm ~20-30 against unit passages) that would otherwise take the float16 digits; one file
-    per n keeps each under the 50 MB limit."""
+
+def residual_tensors(P: np.ndarray, S: np.ndarray, Q: np.ndarray, first: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The index's second level (schema 5): what the first level (:func:`index_tensors`) rounded
+    away, again as int8 rows with per-row scales. Together 16-bit fixed point per row: each
+    component within ``max|row| / 127 / 254 / 2`` of float32, where the first level alone
+    (0.67 points off the float32 grid at 12.7k passages: near-ties swap) is 254 times coarser."""
+    exact = {"P": P, "S": S - first["S.mean"][:, None, :], "Q": Q}
+    tensors = {}
+    for key, matrix in exact.items():
+        rest = np.asarray(matrix, dtype=np.float32) - dequantize_rows(first[key], first[f"{key}.scale"])
+        tensors[key], tensors[f"{key}.scale"] = quantize_rows(rest)
+    return tensors
+
+
+def write_index(dest: Path, plm: str, P: np.ndarray, S: np.ndarray, Q: np.ndarray,
+                first: dict[str, np.ndarray] | None = None) -> list[Path]:
+    """``dest/{plm}.safetensors`` (the first level, :func:`index_tensors`; not written when ``first``,
+    a study's existing one, is given) and ``dest/{plm}.residual.safetensors`` (:func:`residual_tensors`).
+    Two files of int8 rows rather than one of int16: each stays under the 50 MB limit at 12.7k
+    passages, and a study of schema 4 keeps its file."""
     from safetensors.numpy import save_file
 
     dest.mkdir(parents=True, exist_ok=True)
-    mean = S.mean(axis=1).astype(np.float32)
-    paths = [dest / f"{slug(plm)}.safetensors"]
-    save_file({"P": P.astype(np.float16), "Q": Q.astype(np.float16), "S.mean": mean}, str(paths[0]))
-    for n in range(1, len(S) + 1):
-        paths.append(dest / f"{slug(plm)}.S{n}.safetensors")
-        save_file({"S": (S[n - 1] - mean[n - 1]).astype(np.float16)}, str(paths[-1]))
+    paths = []
+    if first is None:
+        first = index_tensors(P, S, Q)
+        paths.append(dest / f"{slug(plm)}.safetensors")
+        save_file(first, str(paths[-1]))
+    paths.append(dest / f"{slug(plm)}.residual.safetensors")
+    save_file(residual_tensors(P, S, Q, first), str(paths[-1]))
     return paths
 
 
@@ -385,44 +409,41 @@ class Artifacts:
         return self.tensors(f"outcomes/{benchmark}/{slug(plm)}.safetensors")
 
     def index_files(self, plm: str) -> list[str]:
-        """The index files of one PLM (:func:`write_index`; before schema 5, one file)."""
-        name = slug(plm)
-        return [rel for rel in self.manifest["files"]
-                if rel == f"index/{name}.safetensors" or (rel.startswith(f"index/{name}.S") and rel.endswith(".safetensors"))]
-
-    def stored_index(self, plm: str) -> dict[str, np.ndarray]:
-        """The index tensors of one PLM as stored (S of every n stacked; see :meth:`index`)."""
-        name = slug(plm)
-        t = self.tensors(f"index/{name}.safetensors")
-        n_files = sorted((rel for rel in self.index_files(plm) if rel != f"index/{name}.safetensors"),
-                         key=lambda rel: int(rel[len(f"index/{name}.S"):-len(".safetensors")]))
-        if n_files:
-            t["S"] = np.stack([self.tensors(rel)["S"] for rel in n_files])
-        return t
+        """The index files of one PLM: the first level and, from schema 5, its residual (:func:`write_index`)."""
+        return [rel for rel in (f"index/{slug(plm)}.safetensors", f"index/{slug(plm)}.residual.safetensors")
+                if rel in self.manifest["files"]]
 
     def index(self, plm: str) -> dict[str, np.ndarray]:
-        """``P``, ``S``, ``Q`` of xquad-xr for one PLM in float32: from schema 5 float16 (S one file
-        per n, centred on ``S.mean``, :func:`write_index`); schemas 3-4 int8 rows with per-row
-        scales (:func:`dequantize_rows`, S centred from schema 4); schema 2 float16."""
-        t = self.stored_index(plm)
-        out = {k: dequantize_rows(t[k], t[f"{k}.scale"]) if f"{k}.scale" in t else t[k].astype(np.float32)
-               for k in ("P", "S", "Q")}
-        if "S.mean" in t:
-            out["S"] += t["S.mean"][:, None, :]
+        """``P``, ``S``, ``Q`` of xquad-xr for one PLM in float32: int8 rows with per-row scales
+        (:func:`dequantize_rows`; schema 2: float16), S centred on ``S.mean`` from schema 4, plus
+        from schema 5 the residual level (:func:`write_index`)."""
+        files = [self.tensors(rel) for rel in self.index_files(plm)]
+        out = {k: sum(dequantize_rows(t[k], t[f"{k}.scale"]) if f"{k}.scale" in t else t[k].astype(np.float32)
+                      for t in files) for k in ("P", "S", "Q")}
+        if "S.mean" in files[0]:
+            out["S"] += files[0]["S.mean"][:, None, :]
         return out
 
 
 def index_storage(schema_version: int) -> str:
     """How a study of this schema stores its index (what the app's off-grid cells are computed from)."""
     if schema_version >= 5:
-        return "float16, S centred on its mean per n"
+        return "int8 rows plus an int8 residual per row: 16-bit fixed point, S centred"
     if schema_version >= 3:
         return "int8 rows with per-row scales" + (", S centred" if schema_version >= 4 else "")
     return "float16"
 
 
+def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 values and float32 scales per row (last axis): ``x ~ q * scale``, ``scale = max|row| / 127``;
+    the error per component is at most ``scale / 2``."""
+    x = np.asarray(x, dtype=np.float32)
+    scale = np.abs(x).max(axis=-1) / 127.0
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    return np.clip(np.rint(x / scale[..., None]), -127, 127).astype(np.int8), scale
+
+
 def dequantize_rows(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """The index of schemas 3-4: int8 rows times their float32 scales (``scale = max|row| / 127``)."""
     return q.astype(np.float32) * scale[..., None].astype(np.float32)
 
 

@@ -11,9 +11,10 @@ precompute's order and chunking, so the float32 vectors are the precompute's; th
 1. checks them against the study's current index: every component within that storage's
    rounding bound (half a step of an int8 row, or float16's), so the study's
    encodings are reproduced and no other;
-2. writes ``index/`` in this code's storage (:func:`xqg_core.artifacts.write_index`) and a
+2. writes ``index/`` as this code stores it (:func:`xqg_core.artifacts.write_index`): a
+   schema-4 study keeps its int8 file byte for byte and gains the residual level; and a
    manifest with the new files, the schema version and an ``index`` entry saying when, by
-   which code and with what check the index was rebuilt; the study is swapped in whole
+   which code and with what check the index was rebuilt. The study is swapped in whole
    (:func:`xqg_core.artifacts.swap_in`): a kill leaves the old study or the new one.
 
 Encoding is resumable (chunks in ``{cache}/reindex/{study}/``, keyed to the inputs).
@@ -96,41 +97,46 @@ def encode_index(arts: Artifacts, plm: str, work: Path | None = None) -> Path:
     return runner.run(f"encode-{slug(plm)}", inputs, fn).output
 
 
-def deviation_from_index(stored: dict[str, np.ndarray], read: dict[str, np.ndarray],
+def deviation_from_index(finest: dict[str, np.ndarray], read: dict[str, np.ndarray],
                          encoded: dict[str, np.ndarray]) -> dict[str, float]:
     """Per array, ``max |read - encoded| / bound``: at most 1 when ``encoded`` is what the index was
-    rounded from (``stored``: the tensors as stored, ``read``: them read back to float32). Bound:
-    half a step of the row's int8 scale (``*.scale`` stored), else float16's half unit in the last
-    place of the stored value (S centred from schema 4), plus :data:`ENCODE_TOLERANCE`."""
+    rounded from (``read``: the index read back to float32, :meth:`Artifacts.index`; ``finest``:
+    the tensors of its finest stored level). Bound: half a step of the row's int8 scale
+    (``*.scale`` stored), else float16's half unit in the last place, plus :data:`ENCODE_TOLERANCE`."""
     out = {}
     for key in ("P", "S", "Q"):
         if read[key].shape != encoded[key].shape:
             raise ArtifactError(f"index {key}: the study's is {read[key].shape}, re-encoded {encoded[key].shape}")
-        if f"{key}.scale" in stored:
-            bound = stored[f"{key}.scale"][..., None] / 2
+        if f"{key}.scale" in finest:
+            bound = finest[f"{key}.scale"][..., None] / 2
         else:
-            bound = np.abs(stored[key].astype(np.float32)) * 2.0 ** -11
+            bound = np.abs(finest[key].astype(np.float32)) * 2.0 ** -11
         out[key] = float((np.abs(read[key] - encoded[key]) / (bound + ENCODE_TOLERANCE)).max())
     return out
 
 
 def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifacts:
     """Re-encode every PLM's index, check it against the study's, and swap in the study with
-    the index in this code's storage (module doc)."""
+    the index as this code stores it (module doc): a first level of int8 rows with S centred
+    (schema 4's file) is kept as it is, and the residual level added."""
     arts = load_artifacts(root)
     start = time.perf_counter()
     recover_swap(arts.root)
     partial = arts.root / ".export.partial"
-    partial.mkdir()
+    (partial / "index").mkdir(parents=True)
     try:
         checks = {}
         for plm in arts.encoders:
             encoded = {k: np.load(encode_index(arts, plm, work) / f"{k}.npy") for k in ("P", "S", "Q")}
-            checks[plm] = deviation_from_index(arts.stored_index(plm), arts.index(plm), encoded)
+            levels = [arts.tensors(rel) for rel in arts.index_files(plm)]
+            checks[plm] = deviation_from_index(levels[-1], arts.index(plm), encoded)
             if max(checks[plm].values()) > 1.0:
                 raise ArtifactError(f"{plm}: the re-encoded index is not the study's (max |difference| / rounding "
                                     f"bound: {checks[plm]}); the encoder or the study's texts differ")
-            write_index(partial / "index", plm, encoded["P"], encoded["S"], encoded["Q"])
+            first = levels[0] if all(k in levels[0] for k in ("S.mean", "P.scale", "S.scale", "Q.scale")) else None
+            if first is not None:  # schema 4's file stays, byte for byte
+                os.link(arts.path(f"index/{slug(plm)}.safetensors"), partial / "index" / f"{slug(plm)}.safetensors")
+            write_index(partial / "index", plm, encoded["P"], encoded["S"], encoded["Q"], first)
             log.info("%s: re-encoded, within %s of the study's rounding bound", plm, checks[plm])
         for name in STUDY_ENTRIES:
             source = arts.path(name)
@@ -146,7 +152,7 @@ def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifac
             "rebuilt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code_version": code_version(),
             "seconds": round(time.perf_counter() - start, 1),
             "check": "float32 re-encoded from texts/ and generated_queries.parquet against the previous index: "
-                     "max |difference| / that storage's rounding bound, per array",
+                     "max |difference| / that index's rounding bound, per array",
             "deviation": {plm: {k: round(v, 4) for k, v in c.items()} for plm, c in checks.items()}}
     except BaseException:
         shutil.rmtree(partial)  # no manifest in it yet: the study stays as it was
