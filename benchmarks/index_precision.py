@@ -1,7 +1,7 @@
 """What the shipped index's storage costs in metric points: every xquad-xr cell recomputed
 from ``cached_artifacts/`` against the same cell of ``results.parquet``, which the grid
 computed in float32; in the same run, the index's first level alone (int8 rows with per-row
-scales, what schemas 3-4 ship) when the study has the residual level (schema 5).
+scales, what schemas 3-4 ship) when the study has the residual levels (schema 5).
 
 The app evaluates an off-grid alpha, "Why did it move?" and "Your questions" from the shipped
 index, so its numbers are those of this storage; the budget is 0.1 point per cell, language
@@ -44,9 +44,9 @@ def main() -> None:
     study = resolve_study(arts, args.data_dir)
     alphas = args.alphas or [a for a in arts.alphas if a > 0]
     storage = index_storage(arts.manifest.get("schema_version", 0))
-    # the first level alone: the same study without its residual files
+    # the first level alone: the same study without its residual levels
     first_only = replace(arts, manifest={**arts.manifest, "files": {
-        rel: info for rel, info in arts.manifest["files"].items() if not rel.endswith(".residual.safetensors")}})
+        rel: info for rel, info in arts.manifest["files"].items() if ".level" not in rel}})
     storages = [(f"shipped ({storage})", arts)]
     if first_only.manifest["files"] != arts.manifest["files"]:
         storages.append(("first level alone (int8 rows with per-row scales, S centred)", first_only))

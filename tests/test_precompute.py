@@ -57,21 +57,25 @@ def test_small_study_writes_every_cell(small_study):
     assert list(gq.columns) == ["corpus", "passage_id", "lang", "i", "text"] and set(gq.i) == {0, 1}
     umap = arts.table("umap.parquet")
     assert set(umap.kind) == {"passage", "augmented", "query"} and np.isfinite(umap[["x", "y"]].to_numpy()).all()
-    # schema 5: int8 rows with per-row scales, S centred on its per-n mean, plus an int8 residual level
-    assert arts.index_files("me5-small") == ["index/me5-small.safetensors", "index/me5-small.residual.safetensors"]
-    first = arts.tensors("index/me5-small.safetensors")
-    residual = arts.tensors("index/me5-small.residual.safetensors")
-    assert first["S"].dtype == residual["S"].dtype == np.int8 and residual["S.scale"].shape == first["S"].shape[:2]
+    # schema 5: int8 rows with per-row scales, S centred on its per-n mean, then int8 residual levels
+    assert arts.index_files("me5-small") == ["index/me5-small.safetensors", "index/me5-small.level2.safetensors",
+                                             "index/me5-small.level3.safetensors"]
+    first, *levels = (arts.tensors(rel) for rel in arts.index_files("me5-small"))
+    assert [sorted(k for k in t if "." not in k) for t in levels] == [["P", "Q", "S"], ["P", "Q"]]
+    assert all(t[k].dtype == np.int8 and t[f"{k}.scale"].shape == first[k].shape[:-1] for t in levels for k in t
+               if "." not in k)
     idx = arts.index("me5-small")
     assert idx["P"].dtype == np.float32 and idx["S"].shape == (2, *idx["P"].shape)
     assert arts.manifest["corpora"]["xquad-xr"]["num_passages"] == idx["P"].shape[0]
     work = small_study.resolved_work()
     P, S = np.load(work / "index-me5-small-xquad-xr" / "P.npy"), np.load(work / "index-me5-small-xquad-xr" / "S.npy")
     assert first["S.mean"].shape == (S.shape[0], S.shape[2]) and np.allclose(first["S.mean"], S.mean(axis=1), atol=1e-5)
-    # half a step of the residual's scale, itself at most half a step of the first level's: 1/254 of it
-    for key, exact in (("P", P), ("S", S)):
-        assert np.all(np.abs(idx[key] - exact) <= residual[f"{key}.scale"][..., None] / 2 + 1e-6)
-        assert np.all(residual[f"{key}.scale"] <= first[f"{key}.scale"] / 254 + 1e-9)
+    # each level's step at most 1/254 of the one before; the index within half the last level's step
+    for key, exact, last in (("P", P, levels[1]), ("S", S, levels[0])):
+        assert np.all(np.abs(idx[key] - exact) <= last[f"{key}.scale"][..., None] / 2 + 1e-6)
+        assert np.all(levels[0][f"{key}.scale"] <= first[f"{key}.scale"] / 254 + 1e-9)
+    # level 3 works at float32's resolution: half level 2's step plus one rounding of the row's largest value
+    assert np.all(levels[1]["P.scale"] <= (levels[0]["P.scale"] / 2 + np.spacing(np.abs(P).max(axis=1))) / 127)
     assert set(arts.manifest["stage_seconds"]) >= {"corpora", "grid-xquad-xr", "umap"}
 
 

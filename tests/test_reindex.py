@@ -26,28 +26,29 @@ def test_reindex_reproduces_the_precompute_index_and_keeps_the_rest(small_study,
     assert set(entry["deviation"]) == {"me5-small", "use-m-v3"}
     assert all(0 <= v <= 1 for d in entry["deviation"].values() for v in d.values())
     # every file is the study's own: the re-encoded vectors are the precompute's, so the residual
-    # level comes out byte for byte as the export wrote it
+    # levels come out byte for byte as the export wrote them
     assert arts.manifest["files"] == before["files"]
     assert {k: v for k, v in arts.manifest.items() if k != "index"} == before
     work = small_study.resolved_work()
-    idx, residual = arts.index("use-m-v3"), arts.tensors("index/use-m-v3.residual.safetensors")
+    idx, last = arts.index("use-m-v3"), arts.tensors("index/use-m-v3.level3.safetensors")
     P = np.load(work / "index-use-m-v3-xquad-xr" / "P.npy")
-    assert np.all(np.abs(idx["P"] - P) <= residual["P.scale"][:, None] / 2 + 1e-7)
+    assert np.all(np.abs(idx["P"] - P) <= last["P.scale"][:, None] / 2 + 1e-7)
 
 
-def test_reindex_adds_the_residual_to_a_schema_4_study_and_keeps_its_file(small_study, study_copy, tmp_path):
+def test_reindex_adds_the_residuals_to_a_schema_4_study_and_keeps_its_file(small_study, study_copy, tmp_path):
     from xqg_core.stages import file_sha1
 
     full = load_artifacts(study_copy)
-    expected = {p: full.manifest["files"][f"index/{p}.residual.safetensors"] for p in ("me5-small", "use-m-v3")}
-    for plm in expected:
-        (study_copy / "index" / f"{plm}.residual.safetensors").unlink()
+    expected = {rel: info for rel, info in full.manifest["files"].items() if ".level" in rel}
+    assert len(expected) == 4  # levels 2 and 3 of both PLMs
+    for rel in expected:
+        (study_copy / rel).unlink()
     write_json_atomic(study_copy / "manifest.json", {**full.manifest, "schema_version": 4,
                                                      "files": manifest_files(study_copy)})
     first = file_sha1(study_copy / "index" / "me5-small.safetensors")
     arts = reindex(study_copy, tmp_path / "work")
     assert arts.manifest["schema_version"] == 5 and file_sha1(study_copy / "index" / "me5-small.safetensors") == first
-    assert {p: arts.manifest["files"][f"index/{p}.residual.safetensors"] for p in expected} == expected
+    assert {rel: arts.manifest["files"][rel] for rel in expected} == expected
     assert not (study_copy / ".export.partial").exists() and not (study_copy / ".export.previous").exists()
 
 

@@ -30,10 +30,10 @@ Files (arrays in safetensors, tables in parquet, no pickle):
 - ``index/{plm}.safetensors``: ``P`` [passages, d], ``S`` [n_max, passages, d] and ``Q``
   [queries, d] of xquad-xr as int8 rows with float32 per-row scales (``P.scale``, ...;
   schema 2: float16); from schema 4 ``S`` is stored centred, ``S - S.mean`` with
-  ``S.mean`` [n_max, d] in float32; from schema 5 ``index/{plm}.residual.safetensors`` holds
-  what that rounding lost, again as int8 rows with scales (16-bit fixed point per row in
-  all, :func:`write_index`). Read by :meth:`Artifacts.index`: live search and off-grid
-  alpha; :mod:`xqg_core.reindex` adds the residual to a study from its own texts;
+  ``S.mean`` [n_max, d] in float32; from schema 5 ``index/{plm}.level{k}.safetensors``
+  (k = 2, 3) hold what the levels before rounded away, again as int8 rows with scales
+  (:data:`INDEX_LEVELS`, :func:`write_index`). Read by :meth:`Artifacts.index`: live search
+  and off-grid alpha; :mod:`xqg_core.reindex` adds the levels to a study from its own texts;
 - ``umap.parquet``: ``plm, kind, alpha, passage, lang, i, x, y``;
 - ``texts/``: passages, queries and live-search examples with their texts (:mod:`xqg_core.texts`).
 """
@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 # 2: pawsx-adv over a pool of distinct sentences, label-0 headline metrics, para_acc1;
 # 3: controls (variant, p_vs_xqg), avg_supported, the index as int8 rows with per-row scales;
-# 4: S centred, outcomes in parquet; 5: the index's residual level (write_index)
+# 4: S centred, outcomes in parquet; 5: the index's residual levels (write_index)
 SCHEMA_VERSION = 5
 # a version-2 study reads as xQG rows only, its index in float16; 3: S not centred, outcomes in safetensors
 READABLE_SCHEMAS = (2, 3, 4, 5)
@@ -248,25 +248,36 @@ def index_tensors(P: np.ndarray, S: np.ndarray, Q: np.ndarray) -> dict[str, np.n
     return tensors
 
 
-def residual_tensors(P: np.ndarray, S: np.ndarray, Q: np.ndarray, first: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The index's second level (schema 5): what the first level (:func:`index_tensors`) rounded
-    away, again as int8 rows with per-row scales. Together 16-bit fixed point per row: each
-    component within ``max|row| / 127 / 254 / 2`` of float32, where the first level alone
-    (0.67 points off the float32 grid at 12.7k passages: near-ties swap) is 254 times coarser."""
+# int8 levels per array: each level after the first stores, again as int8 rows with per-row
+# scales, what the levels before it rounded away; k levels are 8k-bit fixed point per row.
+# P and Q (the score's (1 - alpha) <q, p> term) take 3, S (weighted by alpha) 2: measured on
+# use-m-v3, every off-grid cell then within 0.084 points of the float32 grid, where 2 levels
+# everywhere leave near-ties 3e-7 apart to swap (0.168) and the first level alone 0.34
+INDEX_LEVELS = {"P": 3, "S": 2, "Q": 3}
+
+
+def residual_levels(P: np.ndarray, S: np.ndarray, Q: np.ndarray, first: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Levels 2, 3, ... of the index (:data:`INDEX_LEVELS`) after ``first`` (:func:`index_tensors`): level
+    k holds what levels 1..k-1 rounded away; after k levels each component is within
+    ``max|row| / (127 * 254 ** (k - 1) * 2)`` of float32."""
     exact = {"P": P, "S": S - first["S.mean"][:, None, :], "Q": Q}
-    tensors = {}
-    for key, matrix in exact.items():
-        rest = np.asarray(matrix, dtype=np.float32) - dequantize_rows(first[key], first[f"{key}.scale"])
-        tensors[key], tensors[f"{key}.scale"] = quantize_rows(rest)
-    return tensors
+    read = {key: dequantize_rows(first[key], first[f"{key}.scale"]) for key in exact}
+    levels = []
+    for level in range(2, max(INDEX_LEVELS.values()) + 1):
+        tensors = {}
+        for key in (k for k in exact if INDEX_LEVELS[k] >= level):
+            tensors[key], tensors[f"{key}.scale"] = quantize_rows(np.asarray(exact[key], dtype=np.float32) - read[key])
+            read[key] = read[key] + dequantize_rows(tensors[key], tensors[f"{key}.scale"])
+        levels.append(tensors)
+    return levels
 
 
 def write_index(dest: Path, plm: str, P: np.ndarray, S: np.ndarray, Q: np.ndarray,
                 first: dict[str, np.ndarray] | None = None) -> list[Path]:
     """``dest/{plm}.safetensors`` (the first level, :func:`index_tensors`; not written when ``first``,
-    a study's existing one, is given) and ``dest/{plm}.residual.safetensors`` (:func:`residual_tensors`).
-    Two files of int8 rows rather than one of int16: each stays under the 50 MB limit at 12.7k
-    passages, and a study of schema 4 keeps its file."""
+    a study's existing one, is given) and ``dest/{plm}.level{k}.safetensors`` for k = 2, 3, ...
+    (:func:`residual_levels`). Files of int8 rows rather than one of wider integers: each stays
+    under the 50 MB limit at 12.7k passages, and a study of schema 4 keeps its file."""
     from safetensors.numpy import save_file
 
     dest.mkdir(parents=True, exist_ok=True)
@@ -275,8 +286,9 @@ def write_index(dest: Path, plm: str, P: np.ndarray, S: np.ndarray, Q: np.ndarra
         first = index_tensors(P, S, Q)
         paths.append(dest / f"{slug(plm)}.safetensors")
         save_file(first, str(paths[-1]))
-    paths.append(dest / f"{slug(plm)}.residual.safetensors")
-    save_file(residual_tensors(P, S, Q, first), str(paths[-1]))
+    for level, tensors in enumerate(residual_levels(P, S, Q, first), start=2):
+        paths.append(dest / f"{slug(plm)}.level{level}.safetensors")
+        save_file(tensors, str(paths[-1]))
     return paths
 
 
@@ -409,26 +421,29 @@ class Artifacts:
         return self.tensors(f"outcomes/{benchmark}/{slug(plm)}.safetensors")
 
     def index_files(self, plm: str) -> list[str]:
-        """The index files of one PLM: the first level and, from schema 5, its residual (:func:`write_index`)."""
-        return [rel for rel in (f"index/{slug(plm)}.safetensors", f"index/{slug(plm)}.residual.safetensors")
-                if rel in self.manifest["files"]]
+        """The index files of one PLM, first level first (:func:`write_index`; before schema 5, one)."""
+        first = f"index/{slug(plm)}.safetensors"
+        levels = sorted((rel for rel in self.manifest["files"] if rel.startswith(f"index/{slug(plm)}.level")),
+                        key=lambda rel: int(rel[len(f"index/{slug(plm)}.level"):-len(".safetensors")]))
+        return ([first] if first in self.manifest["files"] else []) + levels
 
     def index(self, plm: str) -> dict[str, np.ndarray]:
         """``P``, ``S``, ``Q`` of xquad-xr for one PLM in float32: int8 rows with per-row scales
         (:func:`dequantize_rows`; schema 2: float16), S centred on ``S.mean`` from schema 4, plus
-        from schema 5 the residual level (:func:`write_index`)."""
-        files = [self.tensors(rel) for rel in self.index_files(plm)]
+        from schema 5 the further levels (:func:`write_index`)."""
+        levels = [self.tensors(rel) for rel in self.index_files(plm)]
         out = {k: sum(dequantize_rows(t[k], t[f"{k}.scale"]) if f"{k}.scale" in t else t[k].astype(np.float32)
-                      for t in files) for k in ("P", "S", "Q")}
-        if "S.mean" in files[0]:
-            out["S"] += files[0]["S.mean"][:, None, :]
+                      for t in levels if k in t) for k in ("P", "S", "Q")}
+        if "S.mean" in levels[0]:
+            out["S"] += levels[0]["S.mean"][:, None, :]
         return out
 
 
 def index_storage(schema_version: int) -> str:
     """How a study of this schema stores its index (what the app's off-grid cells are computed from)."""
     if schema_version >= 5:
-        return "int8 rows plus an int8 residual per row: 16-bit fixed point, S centred"
+        return ("int8 rows with per-row scales and their int8 residuals: " +
+                ", ".join(f"{k} {8 * v}-bit" for k, v in INDEX_LEVELS.items()) + " fixed point per row, S centred")
     if schema_version >= 3:
         return "int8 rows with per-row scales" + (", S centred" if schema_version >= 4 else "")
     return "float16"

@@ -12,7 +12,7 @@ precompute's order and chunking, so the float32 vectors are the precompute's; th
    rounding bound (half a step of an int8 row, or float16's), so the study's
    encodings are reproduced and no other;
 2. writes ``index/`` as this code stores it (:func:`xqg_core.artifacts.write_index`): a
-   schema-4 study keeps its int8 file byte for byte and gains the residual level; and a
+   schema-4 study keeps its int8 file byte for byte and gains the residual levels; and a
    manifest with the new files, the schema version and an ``index`` entry saying when, by
    which code and with what check the index was rebuilt. The study is swapped in whole
    (:func:`xqg_core.artifacts.swap_in`): a kill leaves the old study or the new one.
@@ -118,7 +118,7 @@ def deviation_from_index(finest: dict[str, np.ndarray], read: dict[str, np.ndarr
 def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifacts:
     """Re-encode every PLM's index, check it against the study's, and swap in the study with
     the index as this code stores it (module doc): a first level of int8 rows with S centred
-    (schema 4's file) is kept as it is, and the residual level added."""
+    (schema 4's file) is kept as it is, and the residual levels added."""
     arts = load_artifacts(root)
     start = time.perf_counter()
     recover_swap(arts.root)
@@ -129,7 +129,8 @@ def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifac
         for plm in arts.encoders:
             encoded = {k: np.load(encode_index(arts, plm, work) / f"{k}.npy") for k in ("P", "S", "Q")}
             levels = [arts.tensors(rel) for rel in arts.index_files(plm)]
-            checks[plm] = deviation_from_index(levels[-1], arts.index(plm), encoded)
+            finest = {k: v for t in levels for k, v in t.items()}  # each array's scale from its last level
+            checks[plm] = deviation_from_index(finest, arts.index(plm), encoded)
             if max(checks[plm].values()) > 1.0:
                 raise ArtifactError(f"{plm}: the re-encoded index is not the study's (max |difference| / rounding "
                                     f"bound: {checks[plm]}); the encoder or the study's texts differ")
