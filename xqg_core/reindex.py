@@ -41,7 +41,8 @@ from .stages import StageRunner
 
 log = logging.getLogger("xqg_core.reindex")
 
-# float32 products of vectors equal to the study's differ from its own by at most this (BLAS order)
+# allowed on top of the rounding bound: another CPU's BLAS may sum the encoder's float32 products
+# in another order (the vectors then differ from the study's by float rounding, ~1e-7)
 ENCODE_TOLERANCE = 1e-5
 
 
@@ -74,8 +75,9 @@ def encode_index(arts: Artifacts, plm: str, work: Path | None = None) -> Path:
     files = arts.manifest["files"]
     inputs = {"study": arts.manifest.get("inputs_fingerprint"), "encoder": identity, "langs": list(cfg.generation_langs),
               "n_max": cfg.n_max, "chunk": cfg.encode_chunk,
-              "texts": {rel: files[rel]["sha1"] for rel in ("texts/passages.parquet", "texts/queries.parquet",
-                                                            "generated_queries.parquet")}}
+              "texts": {rel: files.get(rel, {}).get("sha1") for rel in ("texts/passages.parquet",
+                                                                         "texts/queries.parquet",
+                                                                         "generated_queries.parquet")}}
     runner = StageRunner(work or cache_dir() / "reindex" / cfg.name)
 
     def fn(out: Path, scratch: Path) -> None:
