@@ -23,7 +23,8 @@ def test_reindex_reproduces_the_precompute_index_and_keeps_the_rest(small_study,
     before = load_artifacts(study_copy).manifest
     arts = reindex(study_copy, tmp_path / "work")
     entry = arts.manifest["index"]
-    assert set(entry["deviation"]) == {"me5-small", "use-m-v3"}
+    assert set(entry["deviation"]) == set(entry["encode_seconds"]) == {"me5-small", "use-m-v3"}
+    assert all(v > 0 for v in entry["encode_seconds"].values())
     assert all(0 <= v <= 1 for d in entry["deviation"].values() for v in d.values())
     # every file is the study's own: the re-encoded vectors are the precompute's, so the residual
     # levels come out byte for byte as the export wrote them

@@ -59,6 +59,10 @@ def generated_records(arts: Artifacts, corpus: str, docids: list[str]) -> list[d
     return [{"docid": d, "generated_queries": by_passage[d]} for d in docids]
 
 
+def default_work(arts: Artifacts) -> Path:
+    return cache_dir() / "reindex" / artifact_config(arts).name
+
+
 def encode_index(arts: Artifacts, plm: str, work: Path | None = None) -> Path:
     """float32 ``P.npy``, ``S.npy`` [n_max, passages, d] and ``Q.npy`` of xquad-xr, encoded from the
     study's inputs as the precompute's encode, index and queries stages do; returns their directory."""
@@ -78,7 +82,7 @@ def encode_index(arts: Artifacts, plm: str, work: Path | None = None) -> Path:
               "texts": {rel: files.get(rel, {}).get("sha1") for rel in ("texts/passages.parquet",
                                                                          "texts/queries.parquet",
                                                                          "generated_queries.parquet")}}
-    runner = StageRunner(work or cache_dir() / "reindex" / cfg.name)
+    runner = StageRunner(work or default_work(arts))
 
     def fn(out: Path, scratch: Path) -> None:
         study = resolve_study(arts)
@@ -96,7 +100,13 @@ def encode_index(arts: Artifacts, plm: str, work: Path | None = None) -> Path:
         for name, array in (("P", P), ("S", S), ("Q", Q)):
             save_npy_atomic(out / f"{name}.npy", array)
 
-    return runner.run(f"encode-{slug(plm)}", inputs, fn).output
+    runner.run(f"encode-{slug(plm)}", inputs, fn)
+    return runner.output(f"encode-{slug(plm)}")
+
+
+def encode_seconds(work: Path, plm: str) -> float:
+    """How long :func:`encode_index` took when it encoded (a skipped rerun takes none)."""
+    return json.loads((work / f"encode-{slug(plm)}.done.json").read_text(encoding="utf-8"))["seconds"]
 
 
 def deviation_from_index(finest: dict[str, np.ndarray], read: dict[str, np.ndarray],
@@ -154,6 +164,7 @@ def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifac
         manifest["index"] = {
             "rebuilt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code_version": code_version(),
             "seconds": round(time.perf_counter() - start, 1),
+            "encode_seconds": {plm: round(encode_seconds(work or default_work(arts), plm), 1) for plm in arts.encoders},
             "check": "float32 re-encoded from texts/ and generated_queries.parquet against the previous index: "
                      "max |difference| / that index's rounding bound, per array",
             "deviation": {plm: {k: round(v, 4) for k, v in c.items()} for plm, c in checks.items()}}
