@@ -250,9 +250,10 @@ def index_tensors(P: np.ndarray, S: np.ndarray, Q: np.ndarray) -> dict[str, np.n
 
 # int8 levels per array: each level after the first stores, again as int8 rows with per-row
 # scales, what the levels before it rounded away; k levels are 8k-bit fixed point per row.
-# P and Q (the score's (1 - alpha) <q, p> term) take 3, S (weighted by alpha) 2: measured on
-# use-m-v3, every off-grid cell then within 0.084 points of the float32 grid, where 2 levels
-# everywhere leave near-ties 3e-7 apart to swap (0.168) and the first level alone 0.34
+# P and Q (the score's (1 - alpha) <q, p> term) take 3, S (weighted by alpha) 2: every
+# off-grid cell of the default study then within 0.084 points of the float32 grid (both PLMs,
+# benchmarks/index_precision.py), where 2 levels everywhere leave near-ties 3e-7 apart to swap
+# (use-m-v3: 0.168) and the first level alone 0.67 (me5-small)
 INDEX_LEVELS = {"P": 3, "S": 2, "Q": 3}
 
 
