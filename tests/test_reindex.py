@@ -88,3 +88,12 @@ def test_reindex_cli_names_a_missing_study_in_one_line(tmp_path, capsys):
     assert main(["reindex", "--artifacts", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "no artifacts here" in err and "\n" not in err
+
+
+def test_a_study_without_an_index_is_named_in_one_line(study_copy, tmp_path):
+    manifest = json.loads((study_copy / "manifest.json").read_text())
+    shutil.rmtree(study_copy / "index")
+    write_json_atomic(study_copy / "manifest.json", {**manifest, "files": manifest_files(study_copy)})
+    with pytest.raises(ArtifactError, match="no xquad-xr index of me5-small, use-m-v3 to rebuild"):
+        reindex(study_copy, tmp_path / "work")
+    assert not (study_copy / ".export.partial").exists()

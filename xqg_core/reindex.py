@@ -132,6 +132,10 @@ def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifac
     the index as this code stores it (module doc): a first level of int8 rows with S centred
     (schema 4's file) is kept as it is, and the residual levels added."""
     arts = load_artifacts(root)
+    missing = [plm for plm in arts.encoders if not arts.index_files(plm)]
+    if missing:
+        raise ArtifactError(f"{arts.root}: no xquad-xr index of {', '.join(missing)} to rebuild "
+                            "(the study's config has no xquad_xr, or its index files are not in the manifest)")
     start = time.perf_counter()
     recover_swap(arts.root)
     partial = arts.root / ".export.partial"
