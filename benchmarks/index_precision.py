@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.report import machine_line, publish
-from xqg_core.artifacts import index_storage, load_artifacts, resolve_study
+from xqg_core.artifacts import Artifacts, index_storage, load_artifacts, resolve_study
 from xqg_core.explore import RetrievalRecompute
 from xqg_core.paths import slug
 from xqg_core.reindex import default_work
@@ -37,17 +37,11 @@ def cell_differences(stored: pd.DataFrame, recomputed: pd.DataFrame) -> pd.DataF
     return (both["index"] - both["stored"]).abs().rename("diff").reset_index()
 
 
-class ReencodedIndex:
+class ReencodedIndex(Artifacts):
     """The study with the float32 index that ``reindex`` encoded in its work directory."""
 
-    def __init__(self, arts):
-        self._arts = arts
-
-    def __getattr__(self, name):
-        return getattr(self._arts, name)
-
     def index(self, plm: str) -> dict[str, np.ndarray]:
-        work = default_work(self._arts) / f"encode-{slug(plm)}"
+        work = default_work(self) / f"encode-{slug(plm)}"
         return {key: np.load(work / f"{key}.npy") for key in ("P", "S", "Q")}
 
 
@@ -72,7 +66,7 @@ def main() -> None:
     if first_only.manifest["files"] != arts.manifest["files"]:
         storages.append(("first level alone (int8 rows with per-row scales, S centred)", first_only))
     if args.reencoded:
-        storages.append(("float32 re-encoded from the study's texts (`reindex`)", ReencodedIndex(arts)))
+        storages.append(("float32 re-encoded from the study's texts (`reindex`)", ReencodedIndex(arts.root, arts.manifest)))
     lines = ["## The shipped index against the float32 grid (`python -m benchmarks.index_precision --write`)", "",
              f"Machine: {machine_line()}. Study `{arts.root.name}` (schema {arts.manifest.get('schema_version')}); "
              f"xquad-xr, {len(alphas)} alphas x n = 1..{arts.n_max}, every language and macro, "

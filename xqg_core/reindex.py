@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import (SCHEMA_VERSION, STUDY_ENTRIES, ArtifactError, Artifacts, artifact_config, code_version,
-                        load_artifacts, manifest_files, recover_swap, resolve_study, swap_in, write_index)
+                        load_artifacts, manifest_files, resolve_study, swap_in, write_index)
 from .io import save_npy_atomic, write_json_atomic
 from .paths import cache_dir, slug
 from .stages import StageRunner
@@ -137,9 +137,11 @@ def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifac
         raise ArtifactError(f"{arts.root}: no xquad-xr index of {', '.join(missing)} to rebuild "
                             "(the study's config has no xquad_xr, or its index files are not in the manifest)")
     start = time.perf_counter()
-    recover_swap(arts.root)
     partial = arts.root / ".export.partial"
-    (partial / "index").mkdir(parents=True)
+    try:
+        (partial / "index").mkdir(parents=True)
+    except OSError as exc:  # load_artifacts cleared any partial it could: a read-only study, say
+        raise ArtifactError(f"{partial}: cannot write the rebuilt study there ({exc.strerror})") from None
     try:
         checks = {}
         for plm in arts.encoders:
