@@ -13,9 +13,9 @@ st.set_page_config(page_title="xQG Explorer", layout="wide")
 
 def overview() -> None:
     from pages import ui
-    from xqg_core.artifacts import commits_since
-    from xqg_core.explore import headline, unsupported_of
+    from xqg_core.explore.tables import headline, unsupported_of
     from xqg_core.paper import PAPER_AVERAGES_R2KT, PAPER_CITATION, PAPER_SETTING, paper_table
+    from xqg_core.study.artifacts import commits_since
 
     st.title("xQG Explorer")
     st.markdown(

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from benchmarks.report import machine_line, publish
-from xqg_core.artifacts import load_artifacts
+from xqg_core.study.artifacts import load_artifacts
 
 QUERIES = ["Wie lang ist der Nil?", "¿Quién ganó el Super Bowl 50?", "Какая самая длинная река?", "尼罗河有多长？",
            "ما هي عاصمة فرنسا؟", "सुपर बाउल 50 किसने जीता?", "Ai là người phát minh ra bóng đèn?"]
@@ -40,8 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     from streamlit.testing.v1 import AppTest
 
-    from xqg_core.encoders import load_encoder
-    from xqg_core.explore import LiveIndex
+    from xqg_core.explore.live import LiveIndex
+    from xqg_core.models.encoders import load_encoder
     from xqg_core.paths import PROJECT_ROOT
 
     arts = load_artifacts(os.environ.get("XQG_ARTIFACTS"))

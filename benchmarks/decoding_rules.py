@@ -6,7 +6,7 @@ ranked against all MLQA contexts (the retrieval corpus of this check). Settings:
 
 - ``plain``: the trained model's own mixture of generating and copying;
 - ``words``: whole-word copying, no repeated bigram, a passage word copied once
-  (:class:`xqg_core.qg_model.DecodingRules`);
+  (:class:`xqg_core.models.qg_decoding.DecodingRules`);
 - ``words, bias b``: the same, with the copy gate's logit lowered by b in every language.
 
 Per language the rule keeps, among the biases whose queries stay in their language -
@@ -29,11 +29,11 @@ import numpy as np
 
 from benchmarks.generator_quality import CLOSED_SET, LANGS, language_accuracy, script_share, self_retrieval_ranks
 from benchmarks.report import machine_line, publish
-from xqg_core.data import Passage
-from xqg_core.generate import Me5QueryGenerator
+from xqg_core.data.records import Passage
 from xqg_core.io import write_json_atomic
-from xqg_core.qg_model import DecodingRules
-from xqg_core.train_generator import GeneratorTrainConfig, build_pairs
+from xqg_core.models.generate import Me5QueryGenerator
+from xqg_core.models.qg_data import GeneratorTrainConfig, build_pairs
+from xqg_core.models.qg_decoding import DecodingRules
 
 
 def mlqa_passages(pairs) -> dict[str, Passage]:
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
-    from xqg_core.encoders import load_encoder
+    from xqg_core.models.encoders import load_encoder
 
     me5 = load_encoder("me5-small", device="cpu")
     pairs = build_pairs(GeneratorTrainConfig.from_yaml("configs/generator.yaml"))

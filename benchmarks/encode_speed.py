@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 from benchmarks.report import machine_line, publish
-from xqg_core.data import load_squad, load_vital_articles
-from xqg_core.encoders import load_encoder
+from xqg_core.data.loaders import load_squad, load_vital_articles
+from xqg_core.models.encoders import load_encoder
 from xqg_core.paths import resolve_data_dir
 
 QUERY_LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")

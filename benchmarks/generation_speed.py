@@ -16,7 +16,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from benchmarks.report import machine_line, publish
@@ -27,8 +26,12 @@ LANGS = ["ar", "de", "es", "hi", "ru", "vi", "zh"]
 # Run inside either tree: time the generation of the given passages, print JSON.
 CHILD = r"""
 import json, sys, time
-from xqg_core.data import Passage
-from xqg_core.generate import load_generator
+try:
+    from xqg_core.data.records import Passage
+    from xqg_core.models.generate import load_generator
+except ImportError:  # a tree from before the subpackages
+    from xqg_core.data import Passage
+    from xqg_core.generate import load_generator
 passages = [Passage(**p) for p in json.loads(open(sys.argv[1], encoding="utf-8").read())]
 gen = load_generator("me5-qg:" + sys.argv[2])
 gen.generate(passages[:8], LANGS, 5, 42)  # warm-up
@@ -41,7 +44,7 @@ print(json.dumps({"seconds": time.perf_counter() - start, "queries": out}, ensur
 def sample_passages(count: int, seed: int) -> list[dict]:
     import numpy as np
 
-    from xqg_core.artifacts import load_artifacts, resolve_study
+    from xqg_core.study.artifacts import load_artifacts, resolve_study
 
     corpus = resolve_study(load_artifacts()).corpora["xquad-xr"]
     vital = [p for p in corpus if p.docid.startswith("vital-")]

@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import machine_line, publish
-from xqg_core.data import Passage
-from xqg_core.generate import LANGUAGE_NAMES, Me5QueryGenerator
+from xqg_core.data.records import Passage
+from xqg_core.models.generate import LANGUAGE_NAMES, Me5QueryGenerator
+from xqg_core.models.qg_data import GeneratorTrainConfig, build_pairs
+from xqg_core.models.qg_decoding import DecodingRules
 from xqg_core.paths import ARTIFACTS_DIR, cache_dir
-from xqg_core.qg_model import DecodingRules
-from xqg_core.train_generator import GeneratorTrainConfig, build_pairs
 
 LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
 CLOSED_SET = (*LANGS, "en")  # langid choosing among the generation languages and English
@@ -63,7 +63,7 @@ def language_accuracy(queries: list[str], lang: str, candidates: tuple[str, ...]
 def script_share(queries: list[str], lang: str) -> float:
     """Mean over queries of the share of letters written in ``lang``'s script (1.0 for a query
     without letters): how much of a query is copied text in another script."""
-    from xqg_core.qg_model import LANG_SCRIPTS, char_script
+    from xqg_core.models.qg_decoding import LANG_SCRIPTS, char_script
 
     shares = []
     for q in queries:
@@ -111,7 +111,7 @@ class Me5Adapter:
 
 def untrained_copy(gen: Me5QueryGenerator) -> Me5QueryGenerator:
     """A generator with ``gen``'s vocabulary and architecture, weights as initialised (the warm start)."""
-    from xqg_core.train_generator import build_model
+    from xqg_core.models.train_generator import build_model
 
     meta = gen.meta["train_config"]
     cfg = GeneratorTrainConfig(**{k: v for k, v in meta.items() if k in GeneratorTrainConfig.__dataclass_fields__})
@@ -123,7 +123,7 @@ def untrained_copy(gen: Me5QueryGenerator) -> Me5QueryGenerator:
 
 def study_sample(root: Path, size: int, seed: int):
     """A fixed sample of a study's xquad-xr passages, the corpus and its me5-small P."""
-    from xqg_core.artifacts import load_artifacts, resolve_study
+    from xqg_core.study.artifacts import load_artifacts, resolve_study
 
     arts = load_artifacts(root)
     passages = resolve_study(arts).corpora["xquad-xr"]
@@ -154,7 +154,8 @@ def query_metrics(queries: dict[int, dict[str, list[str]]], passages: list[Passa
 
 def heldout_loss(gen: Me5QueryGenerator, me5, pairs, seed: int) -> dict[str, float]:
     """Teacher-forced loss with the true / a shuffled / an empty passage (train_generator.heldout_losses)."""
-    from xqg_core.train_generator import heldout_losses, make_batcher, target_ids
+    from xqg_core.models.qg_data import make_batcher, target_ids
+    from xqg_core.models.train_generator import heldout_losses
 
     pairs = [p for p in pairs if p.lang in LANGS and p.lang in gen.model.cfg.langs]  # the same pairs for every model
     cfg = GeneratorTrainConfig(max_source_len=gen.model.cfg.max_source_len, max_target_len=gen.model.cfg.max_target_len)
@@ -205,7 +206,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
-    from xqg_core.encoders import load_encoder
+    from xqg_core.models.encoders import load_encoder
 
     me5 = load_encoder("me5-small", device="cpu")
     arts, passages, P, chosen = study_sample(Path(args.artifacts), args.passages, args.seed)

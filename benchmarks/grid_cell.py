@@ -5,7 +5,7 @@ benchmark and PLM, at n = n_max over the config's alphas:
 
 - ranking: P'(alpha) materialised + faiss IndexFlatIP top-k (the naive way), the top-k of
   the whole (1 - alpha) Q P^T + alpha Q S_n^T, and the grid's pruned exact ranking
-  (:func:`xqg_core.grid.dense_ranking`) timed over every cell of the grid, setup included;
+  (:func:`xqg_core.retrieval.ranking.dense_ranking`) timed over every cell of the grid, setup included;
 - a whole cell as the grid runs it (ranking + every metric), the R@kt memo cold (first
   PLM, first pass) and warm (second pass), and the significance tests of one cell.
 
@@ -20,21 +20,15 @@ import time
 import numpy as np
 
 from benchmarks.report import machine_line, publish
-from xqg_core.augment import augment_passages
-from xqg_core.grid import (
-    PassageSide,
-    RecallAtKTokensMemo,
-    dense_ranking,
-    gold_matrix,
-    mixed_scores,
-    retrieval_cell,
-    score_matrices,
-    significance,
-    top_k,
-)
-from xqg_core.precompute import CORPUS_OF, PrecomputeConfig, read_corpus, read_jsonl, slug
-from xqg_core.search import search
-from xqg_core.studies import pawsx_outcomes
+from xqg_core.paths import slug
+from xqg_core.retrieval.augment import augment_passages
+from xqg_core.retrieval.cells import gold_matrix, pawsx_outcomes, retrieval_cell
+from xqg_core.retrieval.ranking import PassageSide, dense_ranking, mixed_scores, score_matrices, top_k
+from xqg_core.retrieval.recall_tokens import RecallAtKTokensMemo
+from xqg_core.retrieval.search import search
+from xqg_core.retrieval.significance import significance
+from xqg_core.study.config import CORPUS_OF, PrecomputeConfig
+from xqg_core.study.inputs import read_corpus, read_jsonl
 
 
 def median_seconds(fn, repeats: int) -> float:

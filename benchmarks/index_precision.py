@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.report import machine_line, publish
-from xqg_core.artifacts import Artifacts, index_storage, load_artifacts, resolve_study
-from xqg_core.explore import RetrievalRecompute
+from xqg_core.explore.recompute import RetrievalRecompute
 from xqg_core.paths import slug
-from xqg_core.reindex import default_work
+from xqg_core.pipeline.reindex import default_work
+from xqg_core.study.artifacts import Artifacts, index_storage, load_artifacts, resolve_study
 
 BUDGET = 0.1  # metric points
 

@@ -5,7 +5,7 @@ S_n for n = 1..5 (sums of 7n unit "query" vectors, each its passage's direction 
 as generated queries are about their passage), short synthetic
 texts (``corpus.jsonl``) and ``--queries`` queries, each near one gold passage whose text
 holds the query's planted answer. Then ranks every (alpha, n) cell of the paper's grid
-(36 alphas x 5 n) with :func:`xqg_core.sharded_grid.sharded_ranking` on a local Ray
+(36 alphas x 5 n) with :func:`xqg_core.study.sharded_grid.sharded_ranking` on a local Ray
 cluster, one task per grid shard of ``--shard-passages`` passages, and evaluates R@2kt /
 R@5kt of every cell from the merged top-k with the official rule, reading passage texts
 lazily by docid. Measures per shard task its time and peak memory (each task in a fresh
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import machine_line, publish
-from xqg_core.grid import RecallAtKTokensMemo
 from xqg_core.io import write_json_atomic
 from xqg_core.paths import cache_dir
-from xqg_core.sharded_grid import LazyTexts, sharded_ranking
+from xqg_core.retrieval.recall_tokens import RecallAtKTokensMemo
+from xqg_core.study.sharded_grid import LazyTexts, sharded_ranking
 
 ALPHAS = tuple(round(0.0025 * i, 4) for i in range(21)) + tuple(round(0.01 * i, 2) for i in range(6, 21))
 N_MAX = 5
@@ -104,7 +104,7 @@ def main() -> None:
 
     import ray
 
-    from xqg_core.executors import RayExecutor
+    from xqg_core.study.executors import RayExecutor
 
     work = Path(args.work) if args.work else cache_dir() / "scale-grid"
     meta = build(work, args.passages, args.dim, args.queries)
@@ -119,7 +119,7 @@ def main() -> None:
                                    args.shard_passages, scratch, ("ar", "bn", "fi", "ja", "ko", "ru", "te"), seed=0)
     ranking_wall = time.perf_counter() - started
     ray.shutdown()
-    from xqg_core.sharded_grid import merge_shard_files, tree_merge
+    from xqg_core.study.sharded_grid import merge_shard_files, tree_merge
 
     files = sorted((scratch / "xqg").glob("shard-*.npz"))  # the shard files (merge-*.npz are the tree's)
     # the merge tree again in warm workers (as the precompute runs it; the fresh worker per task

@@ -3,8 +3,8 @@ passage index, so shard top-k lists merge exactly), on the shipped study's index
 
 For each PLM: Q P'^T of one xquad-xr cell (alpha 0.01, n = n_max) from the shipped index,
 then its top-100 by ``torch.topk`` alone (the grid's former step) and by
-:func:`xqg_core.topk.top_k_exact`; scores by one product and by score tiles
-(:func:`xqg_core.topk.passage_scores`). Median of ``--repeats``; how many rows differ.
+:func:`xqg_core.retrieval.topk.top_k_exact`; scores by one product and by score tiles
+(:func:`xqg_core.retrieval.topk.passage_scores`). Median of ``--repeats``; how many rows differ.
 
     python -m benchmarks.topk_order [--repeats 7] [--write]
 """
@@ -16,9 +16,9 @@ import numpy as np
 
 from benchmarks.grid_cell import median_seconds
 from benchmarks.report import machine_line, publish
-from xqg_core.artifacts import load_artifacts
-from xqg_core.grid import mixed_scores
-from xqg_core.topk import passage_scores, top_k_exact
+from xqg_core.retrieval.ranking import mixed_scores
+from xqg_core.retrieval.topk import passage_scores, top_k_exact
+from xqg_core.study.artifacts import load_artifacts
 
 
 def main() -> None:

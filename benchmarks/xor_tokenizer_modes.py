@@ -16,11 +16,11 @@ import time
 import numpy as np
 
 from benchmarks.report import publish
-from xqg_core.data import load_squad, load_vital_articles, split_into_passages
-from xqg_core.encoders import load_encoder
-from xqg_core.evaluate import TokenCache, evaluate_xor_retrieve, recall_at_k_tokens
+from xqg_core.data.loaders import load_squad, load_vital_articles, split_into_passages
+from xqg_core.models.encoders import load_encoder
 from xqg_core.paths import resolve_data_dir
-from xqg_core.search import search, xor_predictions
+from xqg_core.retrieval.evaluate import TokenCache, evaluate_xor_retrieve, recall_at_k_tokens
+from xqg_core.retrieval.search import search, xor_predictions
 
 LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import check_query, corpus_coverage, example_queries, search_titles, vital_topics
+from xqg_core.explore.live import check_query, corpus_coverage, example_queries, search_titles, vital_topics
 
 arts = ui.index_artifacts("Live search")
 c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)

@@ -7,10 +7,10 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from xqg_core.artifacts import index_storage
-from xqg_core.explore import (
+from xqg_core.explore.recompute import RetrievalRecompute
+from xqg_core.explore.tables import (
     BENCHMARK_METRICS,
-    RetrievalRecompute,
+    SIGNIFICANCE_LEVEL,
     ablation_alphas,
     ablation_gains,
     alpha_curve,
@@ -22,8 +22,8 @@ from xqg_core.explore import (
     plm_comparison,
     unsupported_of,
 )
-from xqg_core.grid import SIGNIFICANCE_LEVEL
-from xqg_core.precompute import PAPER_ALPHA
+from xqg_core.paper import PAPER_ALPHA
+from xqg_core.study.artifacts import index_storage
 
 st.title("Results")
 arts = ui.artifacts()

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import alpha_curve, cell_frame, comparison_table, pawsx_flips, query_contributions
-from xqg_core.grid import PAWSX_METRICS, SIGNIFICANCE_LEVEL
+from xqg_core.explore.recompute import pawsx_flips, query_contributions
+from xqg_core.explore.tables import PAWSX_METRICS, SIGNIFICANCE_LEVEL, alpha_curve, cell_frame, comparison_table
 
 st.title("Robustness (PAWS-X adversarial pairs)")
 arts = ui.artifacts()

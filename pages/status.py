@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from xqg_core.status import collect_status
+from xqg_core.explore.status import collect_status
 
 
 @st.cache_data(ttl=60)

@@ -14,9 +14,9 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from xqg_core.artifacts import ArtifactError, Artifacts, load_artifacts, read_results, resolve_study
 from xqg_core.errors import XqgError
 from xqg_core.paths import ARTIFACTS_DIR
+from xqg_core.study.artifacts import ArtifactError, Artifacts, load_artifacts, read_results, resolve_study
 
 ARTIFACTS_ENV = "XQG_ARTIFACTS"  # another artifacts directory (tests, the small config)
 CHROMIUM = "/usr/bin/chromium"
@@ -104,19 +104,19 @@ def table(root: str, rel: str) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False)
 def _generated_queries(root: str):
-    from xqg_core.explore import PassageQueries
+    from xqg_core.explore.live import PassageQueries
 
     return PassageQueries(pd.read_parquet(Path(root) / "generated_queries.parquet"))
 
 
 def generated_queries(arts: Artifacts):
-    """Each passage's generated queries by ``(corpus, docid)`` (:class:`xqg_core.explore.PassageQueries`)."""
+    """Each passage's generated queries by ``(corpus, docid)`` (:class:`xqg_core.explore.live.PassageQueries`)."""
     return _generated_queries(str(arts.root))
 
 
 @st.cache_resource(show_spinner="Loading the index ...")
 def _live_index(root: str, plm: str):
-    from xqg_core.explore import LiveIndex
+    from xqg_core.explore.live import LiveIndex
 
     return LiveIndex(_load(root), plm)
 
@@ -130,7 +130,7 @@ def delta_text(deltas: Sequence[float], p_values: Sequence[float]) -> list[str]:
     """Differences as "+0.52 ▲": signed, with the significance marker (p < 0.05); "-" when undefined."""
     import numpy as np
 
-    from xqg_core.explore import significance_marker
+    from xqg_core.explore.tables import significance_marker
 
     return [f"{d:+.2f} {significance_marker(d, p)}".strip() if np.isfinite(d) else "-" for d, p in zip(deltas, p_values)]
 
@@ -144,7 +144,7 @@ def comparison_view(table: pd.DataFrame, metrics: Sequence[str], unsupported: Se
     """A comparison table that fits the page: per metric the xQG value and "Δ" with its
     significance marker (the baseline and p-values stay in :func:`full_comparison_view` and
     the exports); languages the PLM was not trained on marked " †"."""
-    from xqg_core.explore import mark_unsupported
+    from xqg_core.explore.tables import mark_unsupported
 
     shown = pd.DataFrame(index=pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
     for m in metrics:
@@ -157,7 +157,7 @@ def comparison_view(table: pd.DataFrame, metrics: Sequence[str], unsupported: Se
 
 def full_comparison_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
     """Every column of a comparison table (baseline, xQG, Δ, p, marker), languages marked."""
-    from xqg_core.explore import mark_unsupported
+    from xqg_core.explore.tables import mark_unsupported
 
     shown = table.set_axis(pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
     return shown.style.format({c: "{:.2f}" for c in shown.columns if c.endswith(("base", "xQG", "Δ"))} |
@@ -166,7 +166,7 @@ def full_comparison_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
 
 def controls_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
     """The controls table for display: gains as "+0.52 ▲" with their significance, languages marked."""
-    from xqg_core.explore import mark_unsupported
+    from xqg_core.explore.tables import mark_unsupported
 
     shown = table.set_axis(pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
     for delta, p in (("xQG Δ", "xQG p"), ("shuffled Δ", "shuffled p"), ("xQG - shuffled", "xQG vs shuffled p")):
@@ -181,8 +181,7 @@ def ablation_heatmap(gains: pd.DataFrame, p_values: pd.DataFrame, unsupported: S
     import numpy as np
     import plotly.graph_objects as go
 
-    from xqg_core.explore import mark_unsupported
-    from xqg_core.grid import SIGNIFICANCE_LEVEL
+    from xqg_core.explore.tables import SIGNIFICANCE_LEVEL, mark_unsupported
 
     z = gains.to_numpy(dtype=float)
     p = p_values.to_numpy(dtype=float)
@@ -202,7 +201,7 @@ def ablation_heatmap(gains: pd.DataFrame, p_values: pd.DataFrame, unsupported: S
 def unsupported_caption(arts: Artifacts, benchmark: str, plms: Sequence[str], container=st) -> list[str]:
     """Say which languages each PLM was not trained on (marked †) and what avg_supported is;
     returns those of the first PLM."""
-    from xqg_core.explore import unsupported_of
+    from xqg_core.explore.tables import unsupported_of
 
     marks = unsupported_of(arts)
     notes = [f"{plm}: {', '.join(marks[plm][benchmark])}" for plm in plms if marks.get(plm, {}).get(benchmark)]
@@ -215,7 +214,7 @@ def unsupported_caption(arts: Artifacts, benchmark: str, plms: Sequence[str], co
 
 @st.cache_resource(show_spinner="Loading the encoder ...")
 def encoder(name: str):
-    from xqg_core.encoders import load_encoder
+    from xqg_core.models.encoders import load_encoder
 
     return load_encoder(name, device="cpu")
 
@@ -276,7 +275,7 @@ def select(label: str, key: str, options: Sequence[Any], default: Any = None, co
 def cell_controls(arts: Artifacts, benchmarks: Sequence[str], prefix: str = "", container=st.sidebar,
                   exact_alpha: bool = True) -> dict[str, Any]:
     """Benchmark, PLM, alpha (grid slider + optional exact value) and n, bound to the URL."""
-    from xqg_core.precompute import PAPER_ALPHA
+    from xqg_core.paper import PAPER_ALPHA
 
     alphas = arts.alphas
     bench = select("Benchmark", f"{prefix}benchmark", benchmarks, container=container)
@@ -313,7 +312,7 @@ def _is_alpha(v: str) -> bool:
 
 # ----------------------------------------------------------------------------- export
 def download_table(df: pd.DataFrame, name: str, caption: str, container=st) -> None:
-    from xqg_core.explore import to_csv, to_latex
+    from xqg_core.explore.reports import to_csv, to_latex
 
     c1, c2 = container.columns(2)
     c1.download_button("CSV", to_csv(df), file_name=f"{name}.csv", mime="text/csv", key=f"csv-{name}")
@@ -340,7 +339,7 @@ def figure_downloads(figures: dict[str, Any], container=st) -> None:
 
 def report_downloads(title: str, params: dict[str, Any], tables: dict[str, pd.DataFrame], notes: Sequence[str] = (),
                      container=st) -> None:
-    from xqg_core.explore import report_html, report_markdown
+    from xqg_core.explore.reports import report_html, report_markdown
 
     query = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
     md = report_markdown(title, params, tables, link=f"?{query}" if query else "", notes=notes)

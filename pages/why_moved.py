@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import gold_movement, query_contributions, question_changes
+from xqg_core.explore.recompute import gold_movement, query_contributions, question_changes
 
 arts = ui.index_artifacts("Why did it move?")
 c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)

@@ -7,7 +7,8 @@ import time
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore import check_query, own_passage, own_passage_queries, rank_among
+from xqg_core.explore.live import check_query
+from xqg_core.explore.own_passage import own_passage, own_passage_queries, rank_among
 
 arts = ui.index_artifacts("Augment your own passage")
 c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
@@ -27,7 +28,7 @@ text = st.text_area("Passage (English, up to ~100 words are read like the study'
 
 @st.cache_resource(show_spinner="Loading the generator ...")
 def generator():
-    from xqg_core.generate import load_generator
+    from xqg_core.models.generate import load_generator
 
     return load_generator("me5-qg", device="cpu")
 

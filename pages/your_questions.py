@@ -10,8 +10,8 @@ import streamlit as st
 
 from pages import ui
 from xqg_core.errors import XqgError
-from xqg_core.evaluate_queries import evaluate_query_set, read_query_file
-from xqg_core.grid import SIGNIFICANCE_LEVEL
+from xqg_core.explore.evaluate_queries import evaluate_query_set, read_query_file
+from xqg_core.explore.tables import SIGNIFICANCE_LEVEL
 
 arts = ui.index_artifacts("Your questions")
 st.markdown(

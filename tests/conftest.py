@@ -26,7 +26,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def me5():
-    from xqg_core.encoders import load_encoder
+    from xqg_core.models.encoders import load_encoder
 
     return load_encoder("me5-small", device="cpu")
 
@@ -87,7 +87,8 @@ def _small_config(tmp: Path, data_dir: Path):
     import dataclasses
 
     from xqg_core.paths import PROJECT_ROOT
-    from xqg_core.precompute import PrecomputeConfig, UmapSection, build_study_inputs
+    from xqg_core.study.config import PrecomputeConfig, UmapSection
+    from xqg_core.study.inputs import build_study_inputs
 
     cfg = PrecomputeConfig.from_yaml(PROJECT_ROOT / "configs" / "small.yaml")
     cfg = dataclasses.replace(cfg, data_dir=str(data_dir), work_dir=str(tmp / "work"), output_dir=str(tmp / "out"),
@@ -115,7 +116,7 @@ def make_small_config():
 @pytest.fixture(scope="session")
 def small_study(tmp_path_factory, data_dir, me5):
     """A miniature of the default study run end to end (real data, me5-small and USE)."""
-    from xqg_core.run_study import run_study
+    from xqg_core.pipeline.run import run_study
 
     cfg = _small_config(tmp_path_factory.mktemp("small"), data_dir)
     run_study(cfg)
@@ -131,7 +132,7 @@ def write_xor_miniature(tiny_bert_dir):
 
     import yaml
 
-    from xqg_core.data import Passage
+    from xqg_core.data.records import Passage
 
     def write(tmp: Path, **settings) -> Path:
         data = tmp / "data"

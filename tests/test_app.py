@@ -14,8 +14,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from xqg_core.artifacts import load_artifacts
 from xqg_core.paths import PROJECT_ROOT
+from xqg_core.study.artifacts import load_artifacts
 
 APP = str(PROJECT_ROOT / "app.py")
 
@@ -44,7 +44,7 @@ def results_frame(arts_dir) -> pd.DataFrame:
     """xQG's rows (the pages show those; controls are other variants)."""
     from pathlib import Path
 
-    from xqg_core.artifacts import read_results
+    from xqg_core.study.artifacts import read_results
 
     return read_results(Path(arts_dir) / "results.parquet")
 
@@ -127,7 +127,7 @@ def test_results_table_controls_and_url(arts_dir):
 def test_results_show_the_shuffled_control_and_the_ablation(arts_dir):
     import json
 
-    from xqg_core.artifacts import read_results
+    from xqg_core.study.artifacts import read_results
 
     rows = read_results(Path(arts_dir) / "results.parquet", variant=None)
 
@@ -324,7 +324,7 @@ def test_status_page_shows_encoders_and_datasets(data_dir, tmp_path, monkeypatch
 def test_a_fresh_clone_shows_every_text_without_a_data_directory(small_study, data_dir, tmp_path, monkeypatch):
     """The texts ship in texts/: with no data directory, Live search, Embedding shift and the
     PAWS-X flips show the real passages and sentences (compared with the official files)."""
-    from xqg_core.precompute import build_study_inputs
+    from xqg_core.study.inputs import build_study_inputs
 
     monkeypatch.setenv("XQG_ARTIFACTS", small_study.output_dir)
     monkeypatch.setenv("XQG_DATA_DIR", str(tmp_path / "no-data-here"))
@@ -414,7 +414,7 @@ def test_overview_says_when_the_checkout_is_past_the_build(small_study, tmp_path
 
 
 def test_why_did_it_move_shows_ranks_and_the_gold_passages_queries(arts_dir):
-    from xqg_core.explore import rank_positions
+    from xqg_core.explore.live import rank_positions
 
     arts = load_artifacts(arts_dir)
     at = open_page("pages/why_moved.py", alpha="0.05", n="2", why_change="all")
@@ -468,9 +468,9 @@ def test_live_search_says_what_the_corpus_holds_and_finds_titles(arts_dir):
 def test_your_questions_evaluates_an_upload_like_the_command_line(arts_dir, data_dir):
     import json
 
-    from xqg_core.artifacts import resolve_study
-    from xqg_core.encoders import load_encoder
-    from xqg_core.evaluate_queries import evaluate_query_set, read_query_file
+    from xqg_core.explore.evaluate_queries import evaluate_query_set, read_query_file
+    from xqg_core.models.encoders import load_encoder
+    from xqg_core.study.artifacts import resolve_study
 
     arts = load_artifacts(arts_dir)
     ids = {i.rsplit("-", 1)[0] for i in arts.table("queries/xquad-xr.parquet").id}
@@ -501,8 +501,8 @@ def test_your_questions_evaluates_an_upload_like_the_command_line(arts_dir, data
 
 
 def test_your_passage_generates_queries_and_ranks_it(arts_dir):
-    from xqg_core.encoders import load_encoder
-    from xqg_core.explore import rank_among
+    from xqg_core.explore.own_passage import rank_among
+    from xqg_core.models.encoders import load_encoder
 
     arts = load_artifacts(arts_dir)
     at = open_page("pages/your_passage.py", alpha="0.05", n="2")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from xqg_core import artifacts
-from xqg_core.artifacts import recover_swap, swap_in
+from xqg_core.study import artifacts
+from xqg_core.study.swap import recover_swap, swap_in
 
 
 def make_study(root: Path, tag: str, with_umap: bool) -> dict[str, str]:

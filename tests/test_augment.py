@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xqg_core.augment import augment_passages, language_mask, sum_query_embeddings
+from xqg_core.retrieval.augment import augment_passages, language_mask, sum_query_embeddings
 
 LANGS = np.array(["ar", "de", "ja"])
 

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from xqg_core import download
 from xqg_core.cli import main
+from xqg_core.data import download
 from xqg_core.paths import PROJECT_ROOT
 
 
@@ -147,7 +147,7 @@ def test_evaluate_xor_refuses_what_it_cannot_score(tmp_path, capsys, gold_rows, 
 
 
 def test_evaluate_xor_passage_nltk_cannot_tokenise_in_time(tmp_path, capsys, monkeypatch):
-    from xqg_core import evaluate
+    from xqg_core.retrieval import evaluate
 
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"id": "a", "question": "q", "answers": ["x"], "lang": "ja"}) + "\n")

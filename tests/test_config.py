@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xqg_core.errors import DataFormatError, XqgError
-from xqg_core.precompute import PrecomputeConfig
-from xqg_core.train_generator import GeneratorTrainConfig
+from xqg_core.models.qg_data import GeneratorTrainConfig
+from xqg_core.study.config import PrecomputeConfig
 
 
 @pytest.mark.parametrize("text, message", [

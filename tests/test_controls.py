@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xqg_core.artifacts import load_artifacts
-from xqg_core.controls import derangement, shuffled_sums, versus_p_values
 from xqg_core.errors import XqgError
+from xqg_core.study.artifacts import load_artifacts
+from xqg_core.study.controls import derangement, shuffled_sums, versus_p_values
 
 
 @pytest.mark.parametrize("n", [2, 3, 10, 1001])
@@ -64,9 +64,9 @@ def test_study_carries_the_shuffled_control(small_study):
 
 def test_the_ablation_equals_augmenting_with_one_languages_queries(small_study):
     """only-de at n = n_max: P' = (1 - alpha) P + alpha * (sum of the de queries), checked by brute force."""
-    from xqg_core.artifacts import resolve_study
-    from xqg_core.augment import augment_passages
-    from xqg_core.search import search
+    from xqg_core.retrieval.augment import augment_passages
+    from xqg_core.retrieval.search import search
+    from xqg_core.study.artifacts import resolve_study
 
     arts = load_artifacts(small_study.output_dir)
     every = arts.results(None)
@@ -99,7 +99,7 @@ def test_the_ablation_equals_augmenting_with_one_languages_queries(small_study):
 
 
 def test_int8_rows_with_scales_round_trip_within_half_a_step():
-    from xqg_core.artifacts import dequantize_rows, quantize_rows
+    from xqg_core.study.index_store import dequantize_rows, quantize_rows
 
     x = np.random.default_rng(0).normal(size=(3, 50, 16)).astype(np.float32)
     x[1, 7] = 0.0  # an all-zero row (a passage without generated queries) stays zero
@@ -113,8 +113,8 @@ def test_a_schema_4_index_still_reads(small_study, tmp_path):
     """A study exported before schema 5 (the int8 level alone) reads as float32 within half its step."""
     import shutil
 
-    from xqg_core.artifacts import manifest_files
     from xqg_core.io import write_json_atomic
+    from xqg_core.pipeline.stage_export import manifest_files
 
     root = tmp_path / "old"
     shutil.copytree(small_study.resolved_output(), root)
@@ -141,7 +141,7 @@ def test_centred_sums_lose_less_to_int8_than_raw_sums():
     """The sums of 35 query vectors share a large common direction: per-row int8 scales spent on
     it leave coarse steps for what differs between passages. Stored centred (schema 4), the
     error of <q, S_n(p)> shrinks."""
-    from xqg_core.artifacts import dequantize_rows, quantize_rows
+    from xqg_core.study.index_store import dequantize_rows, quantize_rows
 
     rng = np.random.default_rng(1)
     common = rng.normal(size=64).astype(np.float32) * 4
@@ -156,8 +156,8 @@ def test_centred_sums_lose_less_to_int8_than_raw_sums():
 
 def test_findings_report_the_controls_ablation_and_robustness_of_the_study(small_study, capsys):
     from xqg_core.cli import main
-    from xqg_core.explore import ablation_gains
-    from xqg_core.findings import best_alpha, diagonal_pattern, findings_markdown
+    from xqg_core.explore.findings import best_alpha, diagonal_pattern, findings_markdown
+    from xqg_core.explore.tables import ablation_gains
 
     arts = load_artifacts(small_study.output_dir)
     every, res = arts.results(None), arts.results()
@@ -190,8 +190,9 @@ def test_findings_report_the_controls_ablation_and_robustness_of_the_study(small
 def test_off_grid_recompute_keeps_the_supported_language_macro(small_study, data_dir):
     """The dashboard's live cell (an off-grid alpha from the shipped index) reports
     ``avg_supported`` over the PLM's own languages, as the grid does: use-m-v3 leaves hi and vi out."""
-    from xqg_core.artifacts import resolve_study
-    from xqg_core.explore import RetrievalRecompute, unsupported_of
+    from xqg_core.explore.recompute import RetrievalRecompute
+    from xqg_core.explore.tables import unsupported_of
+    from xqg_core.study.artifacts import resolve_study
 
     arts = load_artifacts(small_study.output_dir)
     recompute = RetrievalRecompute(arts, resolve_study(arts, data_dir))

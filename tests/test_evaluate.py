@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xqg_core.evaluate import (
+from xqg_core.retrieval.evaluate import (
     TokenCache,
     evaluate_xor_retrieve,
     hit_rate_at_k,

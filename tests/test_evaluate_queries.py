@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from xqg_core.artifacts import load_artifacts
 from xqg_core.cli import main
+from xqg_core.study.artifacts import load_artifacts
 
 
 def squad_subset(data_dir, lang: str, ids: set[str]) -> dict:

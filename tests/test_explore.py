@@ -6,18 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xqg_core.evaluate import TokenCache, recall_at_k_tokens
-from xqg_core.explore import (
-    check_query,
-    comparison_table,
-    markdown_table,
-    rank_positions,
-    report_html,
-    report_markdown,
-    significance_marker,
-    to_latex,
-)
-from xqg_core.grid import RecallAtKTokensMemo, tune_threshold
+from xqg_core.explore.live import check_query, rank_positions
+from xqg_core.explore.reports import markdown_table, report_html, report_markdown, to_latex
+from xqg_core.explore.tables import comparison_table, significance_marker
+from xqg_core.retrieval.cells import tune_threshold
+from xqg_core.retrieval.evaluate import TokenCache, recall_at_k_tokens
+from xqg_core.retrieval.recall_tokens import RecallAtKTokensMemo
 
 
 def rows(alpha, values, p=1.0):
@@ -80,10 +74,10 @@ def test_tune_threshold_maximises_dev_accuracy():
 def test_rkt_memo_equals_the_official_evaluation(tables, monkeypatch):
     """With lookup tables, and without (the lazy path of a corpus too big for them, which
     tokenises passages only as far as a window reaches)."""
-    from xqg_core import grid
+    from xqg_core.retrieval import recall_tokens
 
     if not tables:
-        monkeypatch.setattr(grid, "DENSE_RKT_LIMIT", 0)
+        monkeypatch.setattr(recall_tokens, "DENSE_RKT_LIMIT", 0)
     texts = ["The Nile is long . It flows north .", "Paris is the capital of France .", "Nothing here at all .",
              "It is a long river", "Nile is its name", "x", ""] * 2
     # "river Nile" only ever spans a junction; "river x Nile" runs over the whole one-token
@@ -124,7 +118,7 @@ def test_rkt_memo_tables_on_answers_across_junctions(texts, answers, seed, k):
 
 
 def test_passage_queries_find_a_passages_rows_without_a_scan():
-    from xqg_core.explore import PassageQueries
+    from xqg_core.explore.live import PassageQueries
 
     frame = pd.DataFrame({"corpus": ["a", "a", "b", "a"], "passage_id": ["p1", "p2", "p1", "p1"],
                           "lang": ["de", "de", "de", "zh"], "i": [0, 0, 0, 0], "text": ["x", "y", "z", "w"]})

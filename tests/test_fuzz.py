@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xqg_core import data
 from xqg_core.cli import load_xor_predictions, main
+from xqg_core.data import loaders as data
 from xqg_core.errors import XqgError
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True,  # the same examples on every CI run

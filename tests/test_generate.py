@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from xqg_core.cli import main
-from xqg_core.data import Passage
+from xqg_core.data.records import Passage
 from xqg_core.errors import XqgError
-from xqg_core.generate import (
+from xqg_core.models.generate import (
     ReleasedQueries,
     check_languages,
     format_prompt,
@@ -127,7 +127,7 @@ def test_released_reader_and_cli(tmp_path, capsys):
 def test_the_shipped_me5_qg_generates_without_training(tmp_path):
     """A fresh clone generates with the float16 weights in cached_artifacts/generator (no
     train-generator run): the default me5-qg loads them, through the CLI too."""
-    from xqg_core.generate import Me5QueryGenerator, load_generator
+    from xqg_core.models.generate import Me5QueryGenerator, load_generator
     from xqg_core.paths import SHIPPED_GENERATOR_DIR
 
     assert (SHIPPED_GENERATOR_DIR / "model.safetensors").is_file(), "the generator weights must ship in git"

@@ -14,13 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xqg_core.artifacts import ArtifactError, load_artifacts, resolve_study
-from xqg_core.augment import augment_passages
 from xqg_core.cli import main
-from xqg_core.evaluate import evaluate_xor_retrieve
-from xqg_core.precompute import Pipeline, PrecomputeConfig, read_jsonl
-from xqg_core.run_study import run_study
-from xqg_core.search import search
+from xqg_core.pipeline.context import Pipeline
+from xqg_core.pipeline.run import run_study
+from xqg_core.retrieval.augment import augment_passages
+from xqg_core.retrieval.evaluate import evaluate_xor_retrieve
+from xqg_core.retrieval.search import search
+from xqg_core.study.artifacts import ArtifactError, load_artifacts, resolve_study
+from xqg_core.study.config import PrecomputeConfig
+from xqg_core.study.inputs import read_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
@@ -114,7 +116,7 @@ def test_grid_equals_brute_force(small_study):
     for lang, value in by_lang.items():
         assert got[lang] == pytest.approx(value, abs=1e-6)
     # the shuffled control: each passage augmented with the sums of another (a derangement, seed from the config)
-    from xqg_core.controls import derangement
+    from xqg_core.study.controls import derangement
 
     _, ranked = search(augment_passages(P, S[derangement(len(P), cfg.seed)], alpha), Q, 100)
     preds = [{"id": q["id"], "lang": q["lang"], "ctxs": [passages[d].text for d in ranked[i]]}
@@ -197,7 +199,7 @@ def test_artifact_validation_explains_mismatches(small_study, tmp_path):
 
 def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkeypatch, make_small_config):
     """A kill in the middle of encoding: no stage output, finished chunks reused, same result."""
-    from xqg_core import encoders
+    from xqg_core.models import encoders
 
     cfg = make_small_config(tmp_path, data_dir)
     cfg = dataclasses.replace(cfg, encoders=("use-m-v3",), pawsx_adv=None, umap=None)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import torch
 
-from xqg_core.qg_model import DecodingRules, QGConfig, QueryGenerator, copy_mask, script_masks
+from xqg_core.models.qg_decoding import DecodingRules, sample_queries, script_masks
+from xqg_core.models.qg_model import QGConfig, QueryGenerator, copy_mask
 
 
 def tiny_model(seed: int = 0, copy: bool = False) -> QueryGenerator:
@@ -47,7 +48,7 @@ def test_padding_of_the_encoder_is_ignored():
 def test_sampling_is_seeded_shaped_and_within_vocab():
     model = tiny_model()
     enc, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)
-    run = lambda seed: model.sample(enc, mask, ["de", "ja"], 3, torch.rand((2, 2, 3, 8), generator=torch.Generator().manual_seed(seed)),
+    run = lambda seed: sample_queries(model, enc, mask, ["de", "ja"], 3, torch.rand((2, 2, 3, 8), generator=torch.Generator().manual_seed(seed)),
                                     top_k=3, max_new_tokens=8)
     a = run(1)
     assert len(a) == 2 and all(len(per_lang) == 2 and all(len(s) == 3 for s in per_lang) for per_lang in a)
@@ -86,7 +87,7 @@ def test_sampling_respects_allowed_pieces():
     allowed[..., 1] = True  # </s> (vocab position 1 holds id 2)
     allowed[0, 0, 3] = True  # "de" may only produce piece id 5
     allowed[0, 1, 5] = True  # "ja" may only produce piece id 9
-    out = model.sample(enc, mask, ["de", "ja"], 4, torch.rand((1, 2, 4, 32)), top_k=5, allowed=allowed)
+    out = sample_queries(model, enc, mask, ["de", "ja"], 4, torch.rand((1, 2, 4, 32)), top_k=5, allowed=allowed)
     assert all(set(seq) <= {5} and seq for seq in out[0][0]) and all(set(seq) <= {9} and seq for seq in out[0][1])
 
 
@@ -141,7 +142,7 @@ def test_sampling_can_copy_a_piece_outside_the_vocabulary():
     src = torch.tensor([[0, 17, 19, 2]])
     allowed = torch.zeros(1, 2, len(model.vocab), dtype=torch.bool)
     allowed[..., 1] = True  # </s> only from the vocabulary
-    out = model.sample(enc, mask, ["de", "ja"], 3, torch.rand((1, 2, 3, 8)), top_k=5, max_new_tokens=6,
+    out = sample_queries(model, enc, mask, ["de", "ja"], 3, torch.rand((1, 2, 3, 8)), top_k=5, max_new_tokens=6,
                        allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0))
     pieces = {t for per_lang in out[0] for seq in per_lang for t in seq}
     assert pieces and pieces <= {17, 19}
@@ -179,7 +180,7 @@ def test_whole_word_copying_never_starts_inside_a_word():
     allowed = torch.zeros(1, 2, len(model.vocab), dtype=torch.bool)
     allowed[..., 1] = True
     for seed in range(5):
-        out = model.sample(torch.randn(1, 6, 16), torch.ones(1, 6, dtype=torch.long), ["de", "ja"], 6,
+        out = sample_queries(model, torch.randn(1, 6, 16), torch.ones(1, 6, dtype=torch.long), ["de", "ja"], 6,
                            torch.rand((1, 2, 6, 8), generator=torch.Generator().manual_seed(seed)), top_k=5,
                            max_new_tokens=8, allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0),
                            word_start=word_start, rules=DecodingRules(whole_words=True))
@@ -198,7 +199,7 @@ def test_no_bigram_repeats_from_the_vocabulary_or_by_copying():
     with torch.no_grad():
         model.out_bias[is_eos] = -30.0  # long queries
     def run(rules):
-        out = model.sample(torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long), ["de", "ja"], 8,
+        out = sample_queries(model, torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long), ["de", "ja"], 8,
                            torch.rand((1, 2, 8, 8), generator=torch.Generator().manual_seed(3)), top_k=5,
                            max_new_tokens=8, allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0),
                            rules=rules)
@@ -231,7 +232,7 @@ def test_a_word_begun_from_the_passage_is_finished_from_it():
     word_start = torch.tensor([[False, True, False, True, False]])
     allowed = torch.ones(1, 2, len(model.vocab), dtype=torch.bool)
     def run(rules):
-        out = model.sample(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(1)),
+        out = sample_queries(model, torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(1)),
                            torch.ones(1, 5, dtype=torch.long), ["de", "ja"], 16,
                            torch.rand((1, 2, 16, 8), generator=torch.Generator().manual_seed(2)), top_k=8,
                            max_new_tokens=8, allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0),
@@ -252,7 +253,7 @@ def test_a_passage_word_is_copied_once():
     allowed = torch.zeros(1, 2, len(model.vocab), dtype=torch.bool)
     allowed[..., 1] = True
     def run(rules):
-        out = model.sample(torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long), ["de", "ja"], 8,
+        out = sample_queries(model, torch.randn(1, 5, 16), torch.ones(1, 5, dtype=torch.long), ["de", "ja"], 8,
                            torch.rand((1, 2, 8, 8), generator=torch.Generator().manual_seed(0)), top_k=5,
                            max_new_tokens=8, allowed=allowed, src_ids=src, copy_mask=copy_mask(src, 0),
                            word_start=word_start, rules=rules)
@@ -274,7 +275,7 @@ def test_finished_rows_leave_the_batch_without_changing_the_others():
     uniforms = torch.rand((3, 2, 4, 8), generator=gen)
     rules = DecodingRules(whole_words=True, no_repeat_bigrams=True, copy_words_once=True)
     def run(rows):
-        return model.sample(enc[rows], mask[rows], ["de", "ja"], 4, uniforms[rows], top_k=4, max_new_tokens=8,
+        return sample_queries(model, enc[rows], mask[rows], ["de", "ja"], 4, uniforms[rows], top_k=4, max_new_tokens=8,
                             src_ids=src[rows], copy_mask=copy_mask(src[rows], 0), word_start=word_start[rows],
                             rules=rules)
     together = run([0, 1, 2])
@@ -299,7 +300,7 @@ def test_each_language_scores_only_its_allowed_columns_without_changing_the_quer
 
     def run(rows, langs):
         li = [["de", "ja"].index(lang) for lang in langs]
-        return model.sample(enc[rows], mask[rows], langs, 3, uniforms[rows][:, li], top_k=3, max_new_tokens=8,
+        return sample_queries(model, enc[rows], mask[rows], langs, 3, uniforms[rows][:, li], top_k=3, max_new_tokens=8,
                             allowed=allowed[rows][:, li], src_ids=src[rows], copy_mask=copy_mask(src[rows], 0),
                             word_start=word_start[rows], rules=rules)
     together = run([0, 1, 2], ["de", "ja"])

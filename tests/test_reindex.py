@@ -7,9 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from xqg_core.artifacts import ArtifactError, load_artifacts, manifest_files
 from xqg_core.io import write_json_atomic
-from xqg_core.reindex import deviation_from_index, reindex
+from xqg_core.pipeline.reindex import deviation_from_index, reindex
+from xqg_core.pipeline.stage_export import manifest_files
+from xqg_core.study.artifacts import ArtifactError, load_artifacts
 
 
 @pytest.fixture()
@@ -37,7 +38,7 @@ def test_reindex_reproduces_the_precompute_index_and_keeps_the_rest(small_study,
 
 
 def test_reindex_adds_the_residuals_to_a_schema_4_study_and_keeps_its_file(small_study, study_copy, tmp_path):
-    from xqg_core.stages import file_sha1
+    from xqg_core.checksums import file_sha1
 
     full = load_artifacts(study_copy)
     expected = {rel: info for rel, info in full.manifest["files"].items() if ".level" in rel}

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from xqg_core.search import search, write_trec_run, write_xor_predictions
+from xqg_core.retrieval.search import search, write_trec_run, write_xor_predictions
 
 
 def test_flat_ip_equals_brute_force():

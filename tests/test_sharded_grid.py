@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xqg_core.controls import ablation_variants, variant_sums
-from xqg_core.executors import LocalExecutor, make_executor
-from xqg_core.grid import PassageSide, dense_ranking, mixed_scores
-from xqg_core.sharded_grid import LazyTexts, rank_shard, shard_ranges, sharded_ranking
-from xqg_core.topk import merge_top_k, passage_scores, top_k_exact
+from xqg_core.retrieval.ranking import PassageSide, dense_ranking, mixed_scores
+from xqg_core.retrieval.topk import merge_top_k, passage_scores, top_k_exact
+from xqg_core.study.controls import ablation_variants, variant_sums
+from xqg_core.study.executors import LocalExecutor, make_executor
+from xqg_core.study.sharded_grid import LazyTexts, rank_shard, shard_ranges, sharded_ranking
 
 LANGS = ("ar", "de", "zh")
 
@@ -126,20 +126,20 @@ def test_lazy_texts_read_only_what_is_asked(tmp_path):
 def test_file_checksums_are_cached_by_path_size_and_mtime(tmp_path, monkeypatch):
     import hashlib
 
-    from xqg_core import stages
+    from xqg_core import checksums
 
     monkeypatch.setenv("XQG_CACHE", str(tmp_path / "cache"))
     f = tmp_path / "big.bin"
     f.write_bytes(b"abc" * 1000)
     expected = hashlib.sha1(b"abc" * 1000).hexdigest()
-    assert stages.file_sha1(f) == expected
+    assert checksums.file_sha1(f) == expected
     reads = []
     real_open = open
     monkeypatch.setattr("builtins.open", lambda path, *a, **kw: reads.append(str(path)) or real_open(path, *a, **kw))
-    assert stages.file_sha1(f) == expected and str(f) not in reads  # from the cache: the file is not read
+    assert checksums.file_sha1(f) == expected and str(f) not in reads  # from the cache: the file is not read
     monkeypatch.setattr("builtins.open", real_open)
     f.write_bytes(b"abd" * 1000)  # same size, new contents (and mtime)
-    assert stages.file_sha1(f) == hashlib.sha1(b"abd" * 1000).hexdigest()
+    assert checksums.file_sha1(f) == hashlib.sha1(b"abd" * 1000).hexdigest()
 
 
 def test_executor_names_are_checked():
@@ -154,9 +154,8 @@ def test_executor_names_are_checked():
 def test_xor_miniature_on_ray_equals_the_local_run(tmp_path, write_xor_miniature):
     """generate and encode shards as Ray tasks, the grid ranked by Ray shard tasks and merged:
     the same results.parquet and per-query outcomes as the in-process run (dense grid)."""
-    from xqg_core.io import load_arrays_parquet
-
     from xqg_core.cli import main
+    from xqg_core.io import load_arrays_parquet
 
     local = write_xor_miniature(tmp_path / "local")
     on_ray = write_xor_miniature(tmp_path / "ray")

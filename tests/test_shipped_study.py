@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from xqg_core.artifacts import load_artifacts
-from xqg_core.grid import continuity_jumps
 from xqg_core.paths import ARTIFACTS_DIR
+from xqg_core.study.artifacts import load_artifacts
+from xqg_core.study.grid import continuity_jumps
 
 
 @pytest.fixture(scope="module")

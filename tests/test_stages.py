@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from xqg_core.stages import StageRunner, file_sha1, fingerprint
+from xqg_core.checksums import file_sha1, fingerprint
+from xqg_core.pipeline.runner import StageRunner
 
 
 def writer(text, calls):

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xqg_core.studies import build_pawsx_adv, build_xquad_xr, pawsx_outcomes
+from xqg_core.data.benchmarks import build_pawsx_adv, build_xquad_xr
+from xqg_core.retrieval.cells import pawsx_outcomes
 
 
 def test_xquad_xr(data_dir):
@@ -30,7 +31,7 @@ def test_pawsx_adv_pool_holds_distinct_sentences(data_dir):
     assert {it.lang for it in bench.items} == {"de", "es", "fr", "ja", "ko", "zh"}
     assert all(bench.pool[it.twin] != bench.pool[it.gold] for it in bench.items)
     # every pool sentence is named by the row and side where it first occurs
-    from xqg_core.data import load_pawsx
+    from xqg_core.data.loaders import load_pawsx
 
     english = {p.row: p for p in load_pawsx(data_dir, "test", "en")}
     for sentence, pid in zip(bench.pool[:50], bench.pool_ids[:50]):
@@ -46,8 +47,8 @@ def test_xquad_xr_has_no_duplicate_passages(data_dir):
 
 
 def test_distinct_passages_maps_copies_to_the_first():
-    from xqg_core.data import Passage
-    from xqg_core.studies import distinct_passages
+    from xqg_core.data.benchmarks import distinct_passages
+    from xqg_core.data.records import Passage
 
     kept, alias = distinct_passages([Passage("a", "T", "x"), Passage("b", "T", "y"), Passage("c", "T", "x")])
     assert [p.docid for p in kept] == ["a", "b"] and alias == {"c": "a"}

@@ -3,15 +3,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 import pytest
 from safetensors.torch import load_file
 
 from xqg_core.cli import main
-from xqg_core.data import Passage
+from xqg_core.data.records import Passage
 from xqg_core.errors import DataFormatError, XqgError
-from xqg_core.generate import load_generator
-from xqg_core.train_generator import GeneratorTrainConfig, build_pairs, is_heldout, train
+from xqg_core.models.generate import load_generator
+from xqg_core.models.qg_data import GeneratorTrainConfig, build_pairs, is_heldout
+from xqg_core.models.train_generator import train
 
 
 def tiny_config(tmp_path, name, steps, **extra):
@@ -36,7 +36,7 @@ def test_pairs_hold_out_whole_contexts_and_skip_eval_sets(data_dir):
 def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, monkeypatch):
     """With the copy mechanism, dropout and held-out evaluation: a killed run resumes to
     the same weights (dropout masks are seeded by step) and the same best checkpoint."""
-    from xqg_core import train_generator as tg
+    from xqg_core.models import train_generator as tg
 
     straight = train(tiny_config(tmp_path, "straight", 4, data_dir=str(data_dir)))
     meta = json.loads((straight / "generator.json").read_text())
@@ -80,7 +80,7 @@ def test_config_rejects_unknown_settings(tmp_path):
 
 
 def test_language_lexicon_marks_the_pieces_of_each_language():
-    from xqg_core.train_generator import Pair, language_lexicon
+    from xqg_core.models.qg_data import Pair, language_lexicon
 
     pairs = [Pair("s", "de", "t", "mlqa", "g"), Pair("s", "ja", "t", "mlqa", "g"), Pair("s", "de", "t", "mlqa", "g")]
     targets = [[10, 2], [11, 12, 2], [13, 2]]
@@ -90,7 +90,7 @@ def test_language_lexicon_marks_the_pieces_of_each_language():
 
 
 def test_shipped_float16_weights_generate_like_the_trained_ones(tmp_path, data_dir):
-    from xqg_core.train_generator import ship_generator
+    from xqg_core.models.train_generator import ship_generator
 
     trained = train(tiny_config(tmp_path, "t", 2, data_dir=str(data_dir)))
     shipped = ship_generator(trained, tmp_path / "shipped")
@@ -108,8 +108,9 @@ def test_heldout_losses_see_the_passage_of_a_copying_model():
     passage's pieces higher than another passage's."""
     import torch
 
-    from xqg_core.train_generator import Batcher, Pair, heldout_losses
     from tests.test_qg_model import tiny_model
+    from xqg_core.models.qg_data import Batcher, Pair
+    from xqg_core.models.train_generator import heldout_losses
 
     model = tiny_model(copy=True)
     with torch.no_grad():  # generate nothing from the vocabulary: every piece must be copied

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFormatError, XqgError
+from xqg_core.errors import DataFormatError, XqgError
 
 
 def _cmd_embed(args: argparse.Namespace) -> None:
-    from .encoders import load_encoder
-    from .io import save_npy_atomic
-
-    from .data import read_text
+    from xqg_core.data.records import read_text
+    from xqg_core.io import save_npy_atomic
+    from xqg_core.models.encoders import load_encoder
 
     output = Path(args.output)
     if output.is_dir() or output.exists():
@@ -37,7 +36,7 @@ def _cmd_embed(args: argparse.Namespace) -> None:
 
 def load_xor_predictions(path: Path) -> list[dict]:
     """Read and validate an official XOR-Retrieve prediction file."""
-    from .data import parse_json, read_text
+    from xqg_core.data.records import parse_json, read_text
 
     preds = parse_json(path, read_text(path))
     if not isinstance(preds, list):
@@ -58,8 +57,8 @@ def load_xor_predictions(path: Path) -> list[dict]:
 
 
 def _cmd_evaluate_xor(args: argparse.Namespace) -> None:
-    from .data import load_xor_queries
-    from .evaluate import evaluate_xor_retrieve
+    from xqg_core.data.loaders import load_xor_queries
+    from xqg_core.retrieval.evaluate import evaluate_xor_retrieve
 
     questions = load_xor_queries(args.data_file)
     if not questions:
@@ -81,9 +80,9 @@ def _cmd_evaluate_xor(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate_queries(args: argparse.Namespace) -> None:
-    from .artifacts import load_artifacts, resolve_study
-    from .encoders import load_encoder
-    from .evaluate_queries import evaluate_query_set, read_query_file
+    from xqg_core.explore.evaluate_queries import evaluate_query_set, read_query_file
+    from xqg_core.models.encoders import load_encoder
+    from xqg_core.study.artifacts import load_artifacts, resolve_study
 
     if any(not 0.0 <= a <= 1.0 for a in args.alpha):
         raise XqgError("--alpha must be in [0, 1]")
@@ -97,9 +96,9 @@ def _cmd_evaluate_queries(args: argparse.Namespace) -> None:
 
 
 def _cmd_findings(args: argparse.Namespace) -> None:
-    from .artifacts import load_artifacts
-    from .findings import findings_markdown
-    from .io import write_text_atomic
+    from xqg_core.explore.findings import findings_markdown
+    from xqg_core.io import write_text_atomic
+    from xqg_core.study.artifacts import load_artifacts
 
     text = findings_markdown(load_artifacts(args.artifacts))
     if args.output:
@@ -109,8 +108,8 @@ def _cmd_findings(args: argparse.Namespace) -> None:
 
 
 def _cmd_data(args: argparse.Namespace) -> None:
-    from .download import DATASETS, download_dataset
-    from .status import collect_status
+    from xqg_core.data.download import DATASETS, download_dataset
+    from xqg_core.explore.status import collect_status
 
     if args.data_cmd == "download":
         dest = download_dataset(args.name, args.to)
@@ -127,8 +126,8 @@ def _cmd_data(args: argparse.Namespace) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
-    from .data import load_corpus
-    from .generate import check_languages, generate_to_shards, load_generator
+    from xqg_core.data.loaders import load_corpus
+    from xqg_core.models.generate import check_languages, generate_to_shards, load_generator
 
     langs = check_languages([lang.strip() for lang in args.langs.split(",") if lang.strip()])
     output = Path(args.output)
@@ -145,7 +144,8 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 def _cmd_train_generator(args: argparse.Namespace) -> None:
     import logging
 
-    from .train_generator import GeneratorTrainConfig, train
+    from xqg_core.models.qg_data import GeneratorTrainConfig
+    from xqg_core.models.train_generator import train
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = GeneratorTrainConfig.from_yaml(args.config)
@@ -154,26 +154,26 @@ def _cmd_train_generator(args: argparse.Namespace) -> None:
     out = train(cfg)
     print(f"generator written to {out}", file=sys.stderr)
     if args.ship:
-        from .paths import SHIPPED_GENERATOR_DIR
-        from .train_generator import ship_generator
+        from xqg_core.models.train_generator import ship_generator
+        from xqg_core.paths import SHIPPED_GENERATOR_DIR
 
         print(f"float16 copy shipped in {ship_generator(out, SHIPPED_GENERATOR_DIR)}", file=sys.stderr)
 
 
 def _cmd_precompute(args: argparse.Namespace) -> None:
-    from .run_study import main_precompute
+    from xqg_core.pipeline.run import main_precompute
 
     main_precompute(args.config, args.stage, args.force, args.shard, args.num_shards, args.executor, args.ray_address)
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
-    from .status import collect_status
+    from xqg_core.explore.status import collect_status
 
     print(json.dumps(collect_status(args.data_dir).to_dict(), indent=2))
 
 
 def _cmd_encoders(args: argparse.Namespace) -> None:
-    from .encoders import ENCODERS
+    from xqg_core.models.encoders import ENCODERS
 
     for spec in ENCODERS.values():
         where = "offline" if spec.offline else f"hub: {spec.model_id}"
@@ -183,7 +183,7 @@ def _cmd_encoders(args: argparse.Namespace) -> None:
 
 
 def _cmd_reindex(args: argparse.Namespace) -> None:
-    from .reindex import main_reindex
+    from xqg_core.pipeline.reindex import main_reindex
 
     main_reindex(args.artifacts, args.work_dir)
 
@@ -271,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("precompute", help="run the study: corpora -> ... -> cached_artifacts (resumable)")
     p.add_argument("--config", required=True, help="YAML, e.g. configs/default.yaml")
-    from .executors import EXECUTORS
-    from .run_study import STAGES
+    from xqg_core.pipeline.run import STAGES
+    from xqg_core.study.executors import EXECUTORS
 
     p.add_argument("--stage", choices=STAGES,
                    default=None, help="run only this stage (its inputs must be complete)")

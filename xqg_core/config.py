@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from .errors import DataFormatError
+from xqg_core.errors import DataFormatError
 
 T = TypeVar("T")
 

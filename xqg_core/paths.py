@@ -11,7 +11,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import MissingResourceError
+from xqg_core.errors import MissingResourceError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_ROOT / "cached_artifacts"

@@ -1,0 +1,80 @@
+"""Exports of a view: CSV, LaTeX, a Markdown report and its HTML rendering (text escaped).
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    return df.to_csv(float_format="%.4f")
+
+
+def to_latex(df: pd.DataFrame, caption: str) -> str:
+    """A booktabs table; every cell is escaped as LaTeX text."""
+    shown = df.copy()
+    shown.columns = [str(c) for c in shown.columns]
+    return shown.to_latex(float_format="%.2f", escape=True, caption=caption, na_rep="-")
+
+
+def report_markdown(title: str, params: dict[str, object], tables: dict[str, pd.DataFrame], link: str = "",
+                    notes: Sequence[str] = ()) -> str:
+    """A Markdown report of a view: its parameters, link, tables and notes."""
+    lines = [f"# {title}", ""]
+    lines += [f"- **{k}**: {v}" for k, v in params.items()]
+    if link:
+        lines += [f"- **view**: {link}"]
+    for name, df in tables.items():
+        lines += ["", f"## {name}", "", markdown_table(df)]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "-" if not np.isfinite(v) else f"{v:.4g}" if abs(v) < 0.01 and v else f"{v:.2f}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    index_name = df.index.name or ""
+    header = [index_name, *map(str, df.columns)]
+    rows = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    for idx, r in df.iterrows():
+        rows.append("| " + " | ".join(cell(v) for v in [idx, *r.tolist()]) + " |")
+    return "\n".join(rows)
+
+
+def report_html(markdown: str) -> str:
+    """A standalone HTML page of the Markdown report; all text is escaped, tables become <table>."""
+    body, table = [], []
+
+    def flush():
+        if table:
+            rows = [r for r in table if not re.fullmatch(r"\|(-+\|)+", r)]
+            cells = [[html.escape(c.strip().replace("\\|", "|")) for c in re.split(r"(?<!\\)\|", r)[1:-1]] for r in rows]
+            head = "".join(f"<th>{c}</th>" for c in cells[0])
+            rest = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in cells[1:])
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rest}</tbody></table>")
+            table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("- "):
+            body.append(f"<p>&bull; {html.escape(line[2:]).replace('**', '')}</p>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #999;padding:2px 6px;text-align:right}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(body)}</body></html>"
