@@ -132,8 +132,23 @@ def study_sample(root: Path, size: int, seed: int):
     return arts, passages, P, chosen
 
 
+def no_copy_self_retrieval(texts: list[str], owner: np.ndarray, passages: list[Passage], P: np.ndarray,
+                           me5) -> float:
+    """sr@10 of the queries with the words copied from their passage removed
+    (:func:`xqg_core.study.copying.split_copied`); a query left empty is a miss."""
+    from xqg_core.study.copying import passage_words, split_copied
+
+    stripped = [split_copied(q, passage_words(passages[i].title, passages[i].text))[1] for q, i in zip(texts, owner)]
+    keep = np.array([bool(q.strip()) for q in stripped])
+    if not keep.any():
+        return 0.0
+    ranks = self_retrieval_ranks(me5.encode_queries([q for q, k in zip(stripped, keep) if k]), owner[keep], P)
+    return float(np.sum(ranks < 10) / len(texts))
+
+
 def query_metrics(queries: dict[int, dict[str, list[str]]], passages: list[Passage], P: np.ndarray, me5) -> dict:
-    """Per language (and macro): self-retrieval @1 / @10, langid accuracy, distinct-2, copy rate."""
+    """Per language (and macro): self-retrieval @1 / @10 (and @10 without the copied words), langid
+    accuracy, distinct-2, copy rate."""
     rows: dict[str, dict[str, float]] = {}
     for lang in LANGS:
         owner = np.array([i for i, by_lang in queries.items() for _ in by_lang.get(lang, [])])
@@ -141,6 +156,7 @@ def query_metrics(queries: dict[int, dict[str, list[str]]], passages: list[Passa
         ranks = self_retrieval_ranks(me5.encode_queries(texts), owner, P)
         rows[lang] = {
             "sr@1": float(np.mean(ranks < 1)), "sr@10": float(np.mean(ranks < 10)),
+            "sr@10 no-copy": no_copy_self_retrieval(texts, owner, passages, P, me5),
             "sr@10 xquad": float(np.mean((ranks < 10)[[passages[i].docid.startswith("xquad-") for i in owner]])),
             "lang_acc": language_accuracy(texts, lang, CLOSED_SET),
             "lang_acc97": language_accuracy(texts, lang),
@@ -195,6 +211,8 @@ def old_queries_from_parquet(path: Path, passages: list[Passage], chosen: np.nda
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generator", default=None, help="me5-qg directory (default: the shipped weights)")
+    parser.add_argument("--candidate", action="append", default=[],
+                        help="another me5-qg directory measured beside it in the same run (repeatable)")
     parser.add_argument("--old", default=None, help="the first generator's directory, when trained here")
     parser.add_argument("--old-queries", default=str(ARTIFACTS_DIR / "generated_queries.parquet"),
                         help="without --old: a generated_queries.parquet holding the first generator's queries")
@@ -217,6 +235,8 @@ def main() -> None:
     plain.rules = DecodingRules()
     models = {f"me5-qg ({trained.directory.name})": trained, "me5-qg, no decoding rules": plain,
               "untrained warm start": untrained_copy(trained)}
+    for directory in args.candidate:
+        models[f"candidate {Path(directory).name}"] = Me5QueryGenerator(directory)
     if args.old:
         models["first me5-qg"] = Me5QueryGenerator(args.old)
     study_rows, losses, chrfs, speed = {}, {}, {}, {}
@@ -250,7 +270,8 @@ def main() -> None:
         "lang_acc: `langid` choosing among the seven generation languages and English; lang_acc97: among its 97 "
         "languages (short questions lose to close neighbours: es to gl/ca, ru to bg/uk, hi to mr/ne; the held-out "
         "real questions are the reference row). script: share of a query's letters in its language's script "
-        "(copied names lower it). distinct-2 over mE5 pieces; copy = query found verbatim in its "
+        "(copied names lower it). `sr@10 no-copy`: sr@10 with every query word that occurs in its passage's title or text "
+        "removed (a query left empty counts as a miss). distinct-2 over mE5 pieces; copy = query found verbatim in its "
         f"passage. Reference: the passage's English title as the query reaches sr@1 {np.mean(title_ranks < 1):.2f}, "
         f"sr@10 {np.mean(title_ranks < 10):.2f}. {machine_line()}.",
         "",
@@ -258,7 +279,8 @@ def main() -> None:
         "|---|---|" + "---|" * (len(LANGS) + 1),
     ]
     for name, rows in study_rows.items():
-        for metric, fmt in (("sr@1", "{:.3f}"), ("sr@10", "{:.3f}"), ("sr@10 xquad", "{:.3f}"), ("lang_acc", "{:.2f}"),
+        for metric, fmt in (("sr@1", "{:.3f}"), ("sr@10", "{:.3f}"), ("sr@10 no-copy", "{:.3f}"),
+                            ("sr@10 xquad", "{:.3f}"), ("lang_acc", "{:.2f}"),
                             ("lang_acc97", "{:.2f}"), ("script", "{:.2f}"), ("distinct2", "{:.2f}"), ("copy", "{:.1%}")):
             cells = [fmt.format(rows[key][metric]) for key in (*LANGS, "macro")]
             lines.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")

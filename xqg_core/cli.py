@@ -117,12 +117,40 @@ def _cmd_data(args: argparse.Namespace) -> None:
     elif args.data_cmd == "list":
         for s in DATASETS.values():
             print(f"{s.name:16s} {s.description}\n{'':16s} source: {s.official}\n{'':16s} license: {s.license}")
+        print_qg_sources(args.data_dir)
     else:
         status = collect_status(args.data_dir)
         print(f"data directory: {status.data_dir or 'not found'}")
         for d in status.datasets:
             state = "ok" if d.found else d.note or "missing " + ", ".join(d.missing)
             print(f"  {d.name:16s} {state}")
+
+
+def print_qg_sources(data_dir: str | None) -> None:
+    """The generator's extra training sources, with what each yields here (after the XQuAD
+    exclusion), or where to get it."""
+    from xqg_core.data.qg_sources import QG_SOURCES, TWIN, load_qg_source, source_counts
+    from xqg_core.errors import MissingResourceError
+    from xqg_core.models.qg_data import GeneratorTrainConfig, qg_data_dir
+    from xqg_core.paths import resolve_data_dir
+
+    try:
+        root = resolve_data_dir(data_dir)
+    except MissingResourceError:
+        root = None
+    qg_dir = qg_data_dir(GeneratorTrainConfig(), root) if root else None
+    print(f"\nquestion-generation training sources (train-generator qg_sources; read from {qg_dir or 'no data dir'}):")
+    for s in QG_SOURCES.values():
+        print(f"qg-{s.name:13s} {s.description}\n{'':16s} source: github.com/{s.repository} @ {s.commit[:10]}, "
+              f"license: {s.license}\n{'':16s} kind: {s.kind}, languages: {', '.join(s.langs)}")
+        if s.name == TWIN or qg_dir is None:
+            continue
+        try:
+            counts = source_counts(load_qg_source(s.name, qg_dir, root / "xquad" / "xquad.en.json"))
+            print(f"{'':16s} here: {sum(counts.values()):,} pairs (" +
+                  ", ".join(f"{k} {v:,}" for k, v in counts.items()) + ")")
+        except XqgError as exc:
+            print(f"{'':16s} here: not available ({exc})")
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
@@ -290,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser("download", help="fetch a dataset from its official source")
     d.add_argument("name")
     d.add_argument("--to", required=True, help="data directory to write into")
-    dsub.add_parser("list", help="datasets, official sources and licenses")
+    d = dsub.add_parser("list", help="datasets, official sources and licenses; the generator's extra sources "
+                                     "with their counts here")
+    d.add_argument("--data-dir", default=None)
     d = dsub.add_parser("check", help="which datasets the data directory holds")
     d.add_argument("--data-dir", default=None)
     p.set_defaults(func=_cmd_data)

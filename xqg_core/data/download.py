@@ -162,11 +162,32 @@ DATASETS: dict[str, DatasetSource] = {
 }
 
 
+def qg_dataset(name: str) -> DatasetSource:
+    """``qg-{source}``: a question-generation training source (:mod:`xqg_core.data.qg_sources`),
+    fetched file by file from its repository at the pinned commit into ``{to}/qg/{source}``."""
+    from xqg_core.data.qg_sources import QG_SOURCES
+
+    source = QG_SOURCES[name.removeprefix("qg-")]
+
+    def fetch(dest: Path) -> None:
+        for local in source.files:
+            _write(dest / local, _http_get(source.url(local)))
+
+    return DatasetSource(name, f"qg/{source.name}", source.description, source.license,
+                         f"github.com/{source.repository} @ {source.commit[:10]}", (), fetch)
+
+
 def download_dataset(name: str, to: str | Path) -> Path:
     """Fetch dataset ``name`` from its official source into ``{to}/{folder}``; return that folder."""
-    if name not in DATASETS:
-        raise XqgError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
-    source = DATASETS[name]
+    from xqg_core.data.qg_sources import QG_SOURCES
+
+    if name.startswith("qg-") and name.removeprefix("qg-") in QG_SOURCES:
+        source = qg_dataset(name)
+    elif name in DATASETS:
+        source = DATASETS[name]
+    else:
+        raise XqgError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} or qg-NAME "
+                       f"({', '.join(QG_SOURCES)})")
     if source.fetch is None:
         raise XqgError(f"{name} has no direct download; get it from {source.official}")
     dest = Path(to) / source.folder

@@ -25,6 +25,7 @@ import numpy as np
 
 from xqg_core.config import load_yaml_config
 from xqg_core.data.loaders import load_squad, load_xor_translations
+from xqg_core.data.qg_sources import load_qg_source, normalise_space
 from xqg_core.io import atomic_path, write_json_atomic
 from xqg_core.models.qg_decoding import DecodingRules
 from xqg_core.paths import cache_dir, resolve_data_dir
@@ -71,6 +72,11 @@ class GeneratorTrainConfig:
     encode_batch_size: int = 16
     max_train_pairs: int | None = None  # a deterministic subsample, for quick checks
     data_dir: str | None = None
+    # more real pairs (xqg_core.data.qg_sources): source names, where they live (default:
+    # {data_dir}/qg if it exists, else {cache}/qg-data) and what of SQuAD dev XQuAD excludes
+    qg_sources: tuple[str, ...] = ()
+    qg_data_dir: str | None = None
+    squad_exclusion: str = "paragraph"  # or "article": every paragraph of an article XQuAD drew from
     # how the trained model samples (qg_model.DecodingRules; chosen by benchmarks/decoding_rules.py
     # on held-out data); not part of training, so a changed rule resumes a run
     decoding: DecodingRules = field(default_factory=DecodingRules)
@@ -94,9 +100,10 @@ class Pair:
     source: str  # encoder input, with its mE5 prefix
     lang: str
     target: str
-    origin: str  # mlqa / tydi / xor-translation
+    origin: str  # mlqa / tydi / xor-translation / a qg_sources name
     group: str  # the context, for the held-out split
     title: str = ""
+    kind: str = ""  # a qg_sources kind (en-context: an English passage, as MLQA's)
 
 
 @dataclass
@@ -129,7 +136,32 @@ def build_pairs(cfg: GeneratorTrainConfig) -> PairSet:
         for lang in (lang for lang in XOR_TRANSLATION_LANGS if lang in cfg.langs):
             for en, xx in load_xor_translations(data_dir, lang):
                 pairs.train.append(Pair(f"query: {en}", lang, clean_question(xx), "xor-translation", en))
+    pairs.train += source_pairs(cfg, data_dir, {normalise_space(p.group) for p in pairs.heldout})
     return pairs
+
+
+def qg_data_dir(cfg: GeneratorTrainConfig, data_dir: Path) -> Path:
+    if cfg.qg_data_dir:
+        return Path(cfg.qg_data_dir)
+    return data_dir / "qg" if (data_dir / "qg").is_dir() else cache_dir() / "qg-data"
+
+
+def source_pairs(cfg: GeneratorTrainConfig, data_dir: Path, heldout_groups: set[str]) -> list[Pair]:
+    """The pairs of ``cfg.qg_sources`` in the target languages, none of whose passages is a
+    held-out MLQA context (XQuAD's are left out by the sources' reader)."""
+    out = []
+    for name in cfg.qg_sources:
+        examples = load_qg_source(name, qg_data_dir(cfg, data_dir), data_dir / "xquad" / "xquad.en.json",
+                                  cfg.squad_exclusion)
+        for e in examples:
+            if e.lang not in cfg.langs or normalise_space(e.group) in heldout_groups:
+                continue
+            if e.kind == "en-question":  # a question to write in another language, as XOR's translations
+                source = f"query: {e.passage}"
+            else:
+                source = f"passage: {e.title} {e.passage}" if e.title else f"passage: {e.passage}"
+            out.append(Pair(source, e.lang, clean_question(e.question), name, e.group, e.title, e.kind))
+    return out
 
 
 def encode_sources(sources: list[str], out: Path, cfg: GeneratorTrainConfig, me5) -> tuple[np.ndarray, np.ndarray]:
@@ -258,9 +290,10 @@ def target_ids(pairs: list[Pair], me5, max_target_len: int) -> list[list[int]]:
 
 def sampling_weights(pairs: list[Pair], temperature: float, mlqa_weight: float) -> np.ndarray:
     """p(pair) = p(lang) * p(pair | lang): p(lang) ~ N_lang ** temperature (multilingual
-    sampling as in XLM / mT5), and within a language MLQA pairs weigh ``mlqa_weight``."""
+    sampling as in XLM / mT5), and within a language the pairs of the task itself, an English
+    passage and a question in the language (MLQA, ``en-context`` sources), weigh ``mlqa_weight``."""
     langs = np.array([p.lang for p in pairs])
-    within = np.array([mlqa_weight if p.origin == "mlqa" else 1.0 for p in pairs])
+    within = np.array([mlqa_weight if p.origin == "mlqa" or p.kind == "en-context" else 1.0 for p in pairs])
     weights = np.zeros(len(pairs))
     names, counts = np.unique(langs, return_counts=True)
     lang_p = counts ** temperature / (counts ** temperature).sum()
