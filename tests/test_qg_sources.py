@@ -169,3 +169,19 @@ def test_the_real_training_pairs_hold_no_xquad_or_pawsx_text(data_dir):
     leaks = [p for p in pairs.train if norm(p.group) in forbidden or norm(p.target) in forbidden]
     assert not leaks, leaks[:3]
     assert len(pairs.train) > 15000
+
+
+def test_a_source_downloads_from_its_pinned_commit_or_fails_in_one_line(tmp_path, monkeypatch, capsys):
+    """The real fetch code against a closed local port: one line, nothing half-written."""
+    from xqg_core.cli import main
+    from xqg_core.data import download, qg_sources
+
+    assert QG_SOURCES["arcd"].url("arcd.json") == ("https://raw.githubusercontent.com/husseinmozannar/SOQAL/"
+                                                  "1229d34aa2b7a0b9a2e4858c9268e68f45d7e3c4/data/arcd.json")
+    closed = qg_sources.QGSource("arcd", ("ar",), "same-language", "x/y", "c", {"arcd.json": "arcd.json"}, "", "")
+    monkeypatch.setitem(QG_SOURCES, "arcd", closed)
+    monkeypatch.setattr(closed.__class__, "url", lambda self, local: f"http://127.0.0.1:9/{local}")
+    assert main(["data", "download", "qg-arcd", "--to", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot download http://127.0.0.1:9/arcd.json") and "\n" not in err
+    assert list(tmp_path.iterdir()) == [] and download.qg_dataset("qg-arcd").folder == "qg/arcd"

@@ -191,7 +191,7 @@ def download_dataset(name: str, to: str | Path) -> Path:
     if source.fetch is None:
         raise XqgError(f"{name} has no direct download; get it from {source.official}")
     dest = Path(to) / source.folder
-    staging = Path(to) / f".{source.folder}.partial"
+    staging = Path(to) / f".{source.folder.replace('/', '-')}.partial"  # qg/NAME: the parent only once complete
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -199,6 +199,7 @@ def download_dataset(name: str, to: str | Path) -> Path:
         source.fetch(staging)
         if dest.exists():
             shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(dest)
     finally:
         if staging.exists():
