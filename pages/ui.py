@@ -30,7 +30,7 @@ def artifacts_dir() -> Path | None:
 
 @st.cache_resource(show_spinner="Checking the precomputed artifacts ...")
 def _load(root: str | None) -> Artifacts:
-    return load_artifacts(root)
+    return load_artifacts(root, read_content=True)  # once per process: a file changed in place is caught
 
 
 def index_artifacts(title: str) -> Artifacts:

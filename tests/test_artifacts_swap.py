@@ -52,7 +52,37 @@ def test_a_kill_during_the_swap_recovers_a_whole_study(tmp_path, monkeypatch, ki
     # the new study was complete before the swap began, so recovery always finishes it
     assert study_files(out) == new, kill_after
     assert (out / "generator" / "model.safetensors").read_text() == "weights"
-    assert not (out / ".export.partial").exists() and not (out / ".export.previous").exists()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".export")]
+
+
+@pytest.mark.parametrize("files_removed", range(5))
+@pytest.mark.parametrize("new_has_umap", [False, True])
+def test_a_kill_while_the_old_study_is_removed_keeps_the_new_one(tmp_path, monkeypatch, files_removed, new_has_umap):
+    """The last step removes the old study file by file; a kill part way through it must not
+    make recovery move the old study's remains over the new one (it did: the `.complete`
+    marker can go before the folder). The same swap serves the export and reindex."""
+    import shutil
+
+    out = tmp_path / "cached_artifacts"
+    make_study(out, "old", with_umap=True)
+    new = make_study(out / ".export.partial", "new", with_umap=new_has_umap)
+    real_rmtree = shutil.rmtree
+
+    def dying_rmtree(path, *args, **kwargs):
+        files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+        marker = [p for p in files if p.name == ".complete"]
+        for p in (marker + [p for p in files if p not in marker])[:files_removed]:  # the marker first: worst case
+            p.unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", dying_rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        swap_in(out)
+    monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+    assert study_files(out) == new  # the new study is in place even before recovery
+    recover_swap(out)
+    assert study_files(out) == new
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".export")]
 
 
 def test_a_partial_export_without_manifest_is_removed(tmp_path):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from xqg_core.errors import DataFormatError, XqgError
 from xqg_core.models.qg_data import GeneratorTrainConfig
-from xqg_core.study.config import PrecomputeConfig
+from xqg_core.study.config import SETTING_RANGES, PrecomputeConfig
 
 
 @pytest.mark.parametrize("text, message", [
@@ -23,7 +23,18 @@ from xqg_core.study.config import PrecomputeConfig
     ("top_k: 0\n", "top_k must be at least 1"),
     ("shard_size: -1\n", "shard_size must be at least 1"),
     ("num_shards: 0\n", "num_shards must be at least 1"),
-    ("significance_resamples: -5\n", "significance_resamples must be 0"),
+    ("significance_resamples: -5\n", "significance_resamples must be at least 0, not -5"),
+    ("umap: {alphas: [.nan]}\n", "umap.alphas must be numbers in \\[0, 1\\]"),
+    ("umap: {alphas: [5.0]}\n", "umap.alphas must be numbers in \\[0, 1\\]"),
+    ("umap: {neighbors: 0}\n", "umap.neighbors must be at least 2, not 0"),
+    ("umap: {passages: 0}\n", "umap.passages must be at least 3, not 0"),
+    ("umap: {passages: 10, neighbors: 10}\n", "umap.neighbors \\(10\\) must be below umap.passages \\(10\\)"),
+    ("xquad_xr: {max_paragraphs: -3}\n", "xquad_xr.max_paragraphs must be at least 1, not -3"),
+    ("xquad_xr: {max_paragraphs: 0}\n", "xquad_xr.max_paragraphs must be at least 1, not 0"),
+    ("xquad_xr: {max_words: 0}\n", "xquad_xr.max_words must be at least 1, not 0"),
+    ("xquad_xr: {langs: []}\n", "xquad_xr.langs: name at least one"),
+    ("pawsx_adv: {max_rows: -5}\n", "pawsx_adv.max_rows must be at least 1, not -5"),
+    ("generation_langs: []\n", "generation_langs: name at least one"),
     ("n_max: 3\numap: {n: 5}\n", "umap.n \\(5\\) must not exceed n_max \\(3\\)"),
     ("xquad_xr: [1, 2]\n", "field 'xquad_xr': expected a mapping"),
     ("name: [a, b]\n", "field 'name': expected a string"),
@@ -119,3 +130,24 @@ def test_a_setting_name_with_a_line_break_stays_one_line(tmp_path):
     with pytest.raises(DataFormatError) as err:
         PrecomputeConfig.from_yaml(path)
     assert "\n" not in str(err.value) and "field 'umap.a\\nb'" in str(err.value)
+
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(SETTING_RANGES.items())), st.integers(-3, 3))
+def test_every_numeric_setting_is_refused_below_its_range_and_accepted_at_it(tmp_path, entry, offset):
+    """Each setting of SETTING_RANGES at its minimum + offset: accepted from the minimum on,
+    refused below it in one line naming the setting (the other settings of its section valid)."""
+    name, (low, _) = entry
+    value = low + offset
+    section, _, field = name.rpartition(".")
+    valid = {"umap": {"passages": 50, "neighbors": 2, "n": 1}, "xor_retrieve": {"queries": "q.jsonl", "corpus": "c.jsonl"}}
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({section: {**valid.get(section, {}), field: value}} if section else {field: value}),
+                    encoding="utf-8")
+    if value >= low:
+        PrecomputeConfig.from_yaml(path)
+    else:
+        with pytest.raises(DataFormatError, match=name.replace(".", "\\.")) as err:
+            PrecomputeConfig.from_yaml(path)
+        assert "\n" not in str(err.value)

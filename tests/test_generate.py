@@ -105,6 +105,19 @@ def test_interrupted_run_resumes_to_the_same_output(tiny_t5_dir, tmp_path):
     assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == ["run.json", "shard-00000.jsonl", "shard-00001.jsonl"]
 
 
+def test_a_run_that_wrote_no_shard_does_not_hold_its_directory(tiny_t5_dir, tmp_path):
+    """`--n 5` fails before its first shard; `--n 2` in the same directory then runs (it was
+    told the directory held a run with other settings)."""
+    inner = load_generator(str(tiny_t5_dir), device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        generate_to_shards(CountingGenerator(inner, fail_on="d0"), PASSAGES, ["ja"], 5, tmp_path / "out",
+                           shard_size=3, show_progress=False)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["run.json"]
+    generate_to_shards(inner, PASSAGES, ["ja"], 2, tmp_path / "out", shard_size=3, show_progress=False)
+    full = generate_to_shards(inner, PASSAGES, ["ja"], 2, tmp_path / "full", shard_size=3, show_progress=False)
+    assert read_generation_run(tmp_path / "out") == read_generation_run(full)
+
+
 def test_released_reader_and_cli(tmp_path, capsys):
     released = tmp_path / "released.jsonl"
     released.write_text("\n".join(json.dumps({"docid": p.docid, "text": p.text, "generated_queries": {

@@ -177,6 +177,44 @@ def test_unchanged_inputs_skip_every_stage(small_study):
     assert (Path(cfg.output_dir) / "manifest.json").read_text() == manifest
 
 
+def test_a_damaged_or_half_swapped_study_is_repaired_by_the_export(small_study, tmp_path):
+    """`--stage export` re-exports a study whose files no longer match its manifest (it used to
+    skip it, its inputs unchanged) and finishes a swap a kill cut short."""
+    import dataclasses
+    import shutil
+
+    out = tmp_path / "arts"
+    shutil.copytree(small_study.output_dir, out)
+    cfg = dataclasses.replace(small_study, output_dir=str(out))
+    results = (out / "results.parquet").read_bytes()
+    (out / "results.parquet").write_bytes(results[:-10])
+    run_study(cfg, stage="export")
+    assert load_artifacts(out).results().equals(load_artifacts(small_study.output_dir).results())
+    (out / ".export.discard" / "texts").mkdir(parents=True)  # killed while removing the old study
+    run_study(cfg, stage="export")
+    assert not (out / ".export.discard").exists()
+
+
+def test_a_file_changed_in_place_with_its_mtime_put_back_is_caught_by_reading_it(small_study, tmp_path):
+    """The checksum cache trusts path, size, mtime and inode; the dashboard's first load per
+    process reads every byte (read_content) and sees the change."""
+    import os
+    import shutil
+
+    out = tmp_path / "arts"
+    shutil.copytree(small_study.output_dir, out)
+    load_artifacts(out)  # the checksums are cached now
+    target = next((out / "index").glob("*.safetensors"))
+    stat = target.stat()
+    with open(target, "r+b") as fh:  # in place: same inode, same size
+        fh.seek(stat.st_size // 2)
+        fh.write(bytes(64))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    load_artifacts(out)  # what the cache alone cannot see
+    with pytest.raises(ArtifactError, match="checksum differs"):
+        load_artifacts(out, read_content=True)
+
+
 def test_artifact_validation_explains_mismatches(small_study, tmp_path):
     import shutil
 
@@ -222,7 +260,7 @@ def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkey
     assert not (work / "encode-use-m-v3-xquad-xr").exists()
     assert not (work / "encode-use-m-v3-xquad-xr.done.json").exists()
     chunks = sorted(p.name for p in (work / "encode-use-m-v3-xquad-xr.scratch").iterdir() if not p.name.startswith("."))
-    assert chunks[:2] == ["generated-00000.npy", "generated-00001.npy"]
+    assert [c.rsplit("-", 1)[0] for c in chunks[:2]] == ["generated-64-00000", "generated-64-00001"]
     calls["n"] = -100
     Pipeline(cfg).encode("use-m-v3", "xquad-xr", 0)
     assert calls["n"] == -100 + (len(read_jsonl(work / "generate-xquad-xr" / "generated.jsonl")) * 14 + 63) // 64 - 2
@@ -235,6 +273,30 @@ def test_killed_encode_resumes_without_corrupt_output(tmp_path, data_dir, monkey
     p2.generate("xquad-xr", 0)
     p2.encode("use-m-v3", "xquad-xr", 0)
     assert np.array_equal(E, np.load(fresh / "encode-use-m-v3-xquad-xr" / "E.npy"))
+
+
+def test_encoding_resumed_with_another_chunk_size_never_reads_the_old_chunks(tmp_path):
+    """A kill, then `encode_chunk` changed: the chunks cut for the old size are not resumed
+    (they were: P.npy got rows from both cuttings, then an IndexError)."""
+    from xqg_core.pipeline.stage_encode import encode_resumable
+
+    texts = [f"text {i}" for i in range(10)]
+    encode = lambda batch: np.array([[float(t.split()[1]), len(batch)] for t in batch])
+    seen = []
+
+    def dying(batch):
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        seen.append(batch)
+        return encode(batch)
+
+    with pytest.raises(KeyboardInterrupt):
+        encode_resumable(dying, texts, tmp_path, "q", 4)
+    out = encode_resumable(encode, texts, tmp_path, "q", 3)
+    assert out[:, 0].tolist() == list(range(10)) and set(out[:, 1]) == {3, 1}  # every chunk cut by 3
+    seen.clear()
+    again = encode_resumable(lambda b: seen.append(b) or encode(b), texts, tmp_path, "q", 4)
+    assert len(seen) == 1 and again[:, 0].tolist() == list(range(10))  # the two chunks of 4 resumed
 
 
 def test_xor_miniature_end_to_end_with_shards(tmp_path, write_xor_miniature):

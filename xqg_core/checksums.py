@@ -10,8 +10,10 @@ from typing import Any
 from xqg_core.io import write_json_atomic
 
 
-def file_sha1(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-1 of a file's bytes, remembered by (path, size, mtime, inode).
+def file_sha1(path: str | Path, chunk: int = 1 << 20, cached: bool = True) -> str:
+    """SHA-1 of a file's bytes, remembered by (path, size, mtime, inode); ``cached=False``
+    reads the bytes whatever the cache says (a file rewritten in place with its mtime put
+    back keeps all four).
 
     A data file of the paper's setting is 13 GB: every shard job of a cluster run would
     re-read it to fingerprint its inputs. The digest is kept in the cache directory, one
@@ -25,9 +27,9 @@ def file_sha1(path: str | Path, chunk: int = 1 << 20) -> str:
     key = {"path": str(resolved), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
     entry = cache_dir() / "checksums" / f"{hashlib.sha1(str(resolved).encode('utf-8')).hexdigest()}.json"
     try:
-        cached = json.loads(entry.read_text(encoding="utf-8"))
-        if {k: cached.get(k) for k in key} == key and isinstance(cached.get("sha1"), str):
-            return cached["sha1"]
+        known = json.loads(entry.read_text(encoding="utf-8"))
+        if cached and {k: known.get(k) for k in key} == key and isinstance(known.get("sha1"), str):
+            return known["sha1"]
     except (OSError, ValueError):
         pass  # no entry yet, or an unreadable one: compute
     digest = hashlib.sha1()

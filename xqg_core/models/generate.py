@@ -288,7 +288,8 @@ def generate_to_shards(generator: Generator, passages: Sequence[Passage], langs:
     """Generate into ``out_dir/shard-*.jsonl`` (released form), skipping finished shards.
 
     A directory holding a run with other settings is an error, or, with
-    ``restart_other_runs`` (a scratch directory the caller owns), emptied first."""
+    ``restart_other_runs`` (a scratch directory the caller owns), emptied first; a run that
+    wrote no shard yet (it failed before its first) holds nothing and is replaced."""
     from tqdm.auto import tqdm
 
     langs = check_languages(langs)
@@ -301,7 +302,7 @@ def generate_to_shards(generator: Generator, passages: Sequence[Passage], langs:
     run = GenerationRun(generator.name, tuple(langs), n, seed, shard_size, len(passages), _docids_sha1(passages))
     manifest = out / "run.json"
     if manifest.is_file() and json.loads(manifest.read_text(encoding="utf-8")) != json.loads(json.dumps(asdict(run))):
-        if not restart_other_runs:
+        if not restart_other_runs and any(out.glob("shard-*.jsonl")):
             raise XqgError(f"{out} holds a run with other settings ({manifest}): give another --output, "
                            "or delete that directory to start over")
         for stale in [manifest, *out.glob("shard-*.jsonl")]:

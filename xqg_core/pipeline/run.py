@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from xqg_core.checksums import fingerprint
 from xqg_core.errors import DataFormatError, XqgError
 from xqg_core.pipeline.context import Pipeline
+from xqg_core.pipeline.runner import work_dir_lock
 from xqg_core.study.config import PrecomputeConfig
 from xqg_core.study.executors import Job, LocalExecutor, make_executor
 
@@ -57,11 +58,26 @@ def shard_jobs(pipe: Pipeline, stage: str, shards: Sequence[int]) -> list[Job]:
 def run_study(cfg: PrecomputeConfig, stage: str | None = None, shard: int | None = None, force: bool = False,
               executor=None) -> Pipeline:
     """Run the study's stages (``stage``: that one only; ``shard``: that generate / encode shard
-    only, a job of a cluster array) on ``executor`` (default: this process)."""
-    from xqg_core.pipeline.stage_export import export_artifacts
-
+    only, a job of a cluster array) on ``executor`` (default: this process), holding the work
+    directory (:func:`~xqg_core.pipeline.runner.work_dir_lock`)."""
     if shard is not None and not 0 <= shard < cfg.num_shards:
         raise XqgError(f"--shard {shard}: must be in 0..{cfg.num_shards - 1}")
+    check_directories(cfg)
+    with work_dir_lock(cfg.resolved_work(), shard):
+        return _run_stages(cfg, stage, shard, force, executor)
+
+
+def check_directories(cfg: PrecomputeConfig) -> None:
+    """The output and work directories are directories (or can be made), before any stage runs."""
+    for name, path in (("output_dir", cfg.resolved_output()), ("work_dir", cfg.resolved_work())):
+        blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise XqgError(f"{name}: {path} cannot be a directory, {blocker} is a file")
+
+
+def _run_stages(cfg: PrecomputeConfig, stage: str | None, shard: int | None, force: bool, executor) -> Pipeline:
+    from xqg_core.pipeline.stage_export import export_artifacts
+
     executor = executor or LocalExecutor()
     pipe = Pipeline(cfg, force=force, only=[stage] if stage else None, executor=executor)
     _PIPELINES[_pipeline_key(cfg, pipe.force, sorted(pipe.only))] = pipe

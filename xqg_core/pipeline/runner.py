@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from xqg_core.checksums import fingerprint
 from xqg_core.io import write_json_atomic, write_text_atomic
@@ -90,3 +91,40 @@ class StageRunner:
         with open(self.work / "timings.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"stage": result.name, "seconds": round(result.seconds, 3), "skipped": result.skipped,
                                  "fingerprint": result.fingerprint, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+
+
+@contextmanager
+def work_dir_lock(work: Path, shard: int | None = None) -> Iterator[None]:
+    """Hold the work directory for one run: a whole run alone; the jobs of a cluster array
+    (``--shard i``) side by side, but each shard once and never beside a whole run. A second
+    run is refused in one line; the locks go with the process (``flock``), so a killed run
+    leaves none behind."""
+    import fcntl
+    import os
+
+    from xqg_core.errors import XqgError
+
+    work.mkdir(parents=True, exist_ok=True)
+    held = []
+    wanted = [(work / ".lock", fcntl.LOCK_SH if shard is not None else fcntl.LOCK_EX)]
+    if shard is not None:
+        wanted.append((work / f".lock-shard-{shard}", fcntl.LOCK_EX))
+    try:
+        for path, mode in wanted:
+            fh = open(path, "a+", encoding="utf-8")
+            held.append(fh)
+            try:
+                fcntl.flock(fh, mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                owner = fh.read().strip() or "unknown"
+                raise XqgError(f"{work} is in use by another precompute (pid {owner}); wait for it to end, or give "
+                               "this run another work_dir") from None
+            if mode == fcntl.LOCK_EX:
+                fh.truncate(0)
+                fh.write(str(os.getpid()))
+                fh.flush()
+        yield
+    finally:
+        for fh in held:
+            fh.close()

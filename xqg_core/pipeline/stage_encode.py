@@ -13,6 +13,7 @@ language, for the ablation; never shipped).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -33,10 +34,13 @@ log = logging.getLogger("xqg_core.pipeline")
 
 
 def encode_resumable(encode, texts: Sequence[str], scratch: Path, tag: str, chunk: int) -> np.ndarray:
-    """``encode(texts)`` in chunks saved under ``scratch``: a killed run re-encodes one chunk at most."""
+    """``encode(texts)`` in chunks saved under ``scratch``: a killed run re-encodes one chunk at most.
+    A chunk's file is named by its size and the checksum of its texts too, so a run resumed with
+    another ``encode_chunk`` (or other texts) never reads a chunk cut for the earlier one."""
     parts = []
     for k, start in enumerate(range(0, len(texts), chunk)):
-        path = scratch / f"{tag}-{k:05d}.npy"
+        digest = hashlib.sha1("\x00".join(texts[start : start + chunk]).encode("utf-8")).hexdigest()[:12]
+        path = scratch / f"{tag}-{chunk}-{k:05d}-{digest}.npy"
         if path.is_file():
             parts.append(np.load(path))
             continue

@@ -7,6 +7,7 @@ last) and swaps it in (:mod:`xqg_core.study.swap`).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from dataclasses import asdict
@@ -32,6 +33,8 @@ from xqg_core.study.swap import recover_swap, swap_in
 
 if TYPE_CHECKING:
     from xqg_core.pipeline.context import Pipeline
+
+log = logging.getLogger("xqg_core.pipeline")
 
 BINARY_METRICS = {"R@2kt", "R@5kt", "clean", "adversarial", "win", "para"}
 
@@ -61,6 +64,18 @@ def _compact(key: str, values: np.ndarray) -> np.ndarray:
     return values.astype(np.float16)
 
 
+def study_is_current(out: Path, inputs_fp: str) -> bool:
+    """The study in ``out`` was exported from these stages and every file still matches its
+    manifest (a damaged study is exported again, not skipped)."""
+    from xqg_core.study.artifacts import load_artifacts
+
+    try:
+        return load_artifacts(out).manifest.get("inputs_fingerprint") == inputs_fp
+    except ArtifactError as exc:
+        log.warning("export: the study in %s is exported again (%s)", out, exc)
+        return False
+
+
 def export_artifacts(pipe: Pipeline) -> Path:
     """Write ``cached_artifacts/`` from the finished stages; the manifest goes last."""
     import pandas as pd
@@ -78,14 +93,9 @@ def export_artifacts(pipe: Pipeline) -> Path:
         stage_names.append("umap")
     inputs = {name: pipe.stage_fp(name) for name in stage_names}
     inputs_fp = fingerprint({"stages": inputs, "schema": SCHEMA_VERSION})
-    manifest_path = out / "manifest.json"
-    if manifest_path.is_file() and not pipe.force:
-        try:
-            if json.loads(manifest_path.read_text(encoding="utf-8")).get("inputs_fingerprint") == inputs_fp:
-                return out
-        except json.JSONDecodeError:
-            pass
     recover_swap(out)
+    if not pipe.force and study_is_current(out, inputs_fp):
+        return out
     partial = out / ".export.partial"
     if partial.exists():
         shutil.rmtree(partial)

@@ -238,8 +238,10 @@ def check_manifest_shape(manifest: dict, path: Path) -> None:
             bad(f"significance.{key}", "missing")
 
 
-def load_artifacts(root: str | Path | None = None, verify: bool = True) -> Artifacts:
-    """Read and check ``manifest.json``: schema version, every file present with its checksum."""
+def load_artifacts(root: str | Path | None = None, verify: bool = True, read_content: bool = False) -> Artifacts:
+    """Read and check ``manifest.json``: schema version, every file present with its checksum
+    (``read_content``: every byte hashed again, not the checksum cache's entry; the dashboard
+    does this once per server process)."""
     root = Path(root) if root else ARTIFACTS_DIR
     try:
         recover_swap(root)
@@ -263,7 +265,7 @@ def load_artifacts(root: str | Path | None = None, verify: bool = True) -> Artif
             path = root / rel
             if not path.is_file():
                 raise ArtifactError(f"{path}: listed in the manifest but missing; {REBUILD_HINT}")
-            if path.stat().st_size != info["bytes"] or file_sha1(path) != info["sha1"]:
+            if path.stat().st_size != info["bytes"] or file_sha1(path, cached=not read_content) != info["sha1"]:
                 raise ArtifactError(f"{path}: checksum differs from the manifest (changed or truncated); "
                                     f"{REBUILD_HINT}")
     return Artifacts(root, manifest)

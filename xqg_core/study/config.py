@@ -15,6 +15,67 @@ from xqg_core.paths import PROJECT_ROOT, cache_dir
 DEFAULT_ALPHAS = tuple(round(0.0025 * i, 4) for i in range(21)) + tuple(round(0.01 * i, 2) for i in range(6, 21))
 
 
+# Every numeric setting's range, in one place: (minimum, maximum), None for no bound; a
+# setting left null (None) is not checked. Checked when a config is built, before any stage.
+SETTING_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "n_max": (1, None), "num_shards": (1, None), "top_k": (1, None), "shard_size": (1, None),
+    "encode_chunk": (1, None), "grid_shard_passages": (1, None), "significance_resamples": (0, None),
+    "generation_batch_size": (1, None),
+    "xquad_xr.distractors": (0, None), "xquad_xr.max_paragraphs": (1, None), "xquad_xr.max_words": (1, None),
+    "pawsx_adv.max_rows": (1, None), "xor_retrieve.max_queries": (1, None),
+    "umap.passages": (3, None), "umap.n": (1, None), "umap.queries_per_passage": (0, None),
+    "umap.query_passages": (0, None), "umap.neighbors": (2, None),
+}
+# Lists that must name at least one item (a section left out is not checked).
+NONEMPTY_LISTS = ("encoders", "generation_langs", "alphas", "xquad_xr.langs", "pawsx_adv.langs", "umap.alphas")
+
+
+def setting(cfg, name: str):
+    """The value of ``name`` (``section.field``), or None when the section is left out."""
+    obj = cfg
+    for part in name.split("."):
+        obj = getattr(obj, part, None) if obj is not None else None
+    return obj
+
+
+def check_alphas(name: str, alphas, baseline: bool) -> None:
+    if not all(isinstance(a, (int, float)) and math.isfinite(a) and 0.0 <= a <= 1.0 for a in alphas):
+        raise ValueError(f"{name} must be numbers in [0, 1], not {list(alphas)}")
+    if baseline and (not alphas or alphas[0] != 0.0):
+        raise ValueError(f"{name} must start at 0 (the baseline every cell is compared with)")
+    if sorted(alphas) != list(alphas) or len(set(alphas)) != len(alphas):
+        raise ValueError(f"{name} must be increasing and distinct")
+
+
+def check_ranges(cfg: "PrecomputeConfig") -> None:
+    """Every setting of :data:`SETTING_RANGES` and :data:`NONEMPTY_LISTS`, and the settings that
+    depend on each other; the first violation is raised, naming the setting."""
+    for name, (low, high) in SETTING_RANGES.items():
+        value = setting(cfg, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a number, not {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bound = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise ValueError(f"{name} must be {bound}, not {value!r}")
+    for name in NONEMPTY_LISTS:
+        section = name.split(".")[0]
+        if "." in name and getattr(cfg, section) is None:
+            continue
+        if not setting(cfg, name):
+            raise ValueError(f"{name}: name at least one")
+    if not cfg.continuity_tolerance > 0:
+        raise ValueError("continuity_tolerance must be positive")
+    if cfg.umap is not None:
+        check_alphas("umap.alphas", cfg.umap.alphas, baseline=False)
+        if cfg.umap.n > cfg.n_max:
+            raise ValueError(f"umap.n ({cfg.umap.n}) must not exceed n_max ({cfg.n_max})")
+        if cfg.umap.neighbors >= cfg.umap.passages:
+            raise ValueError(f"umap.neighbors ({cfg.umap.neighbors}) must be below umap.passages ({cfg.umap.passages})")
+    cfg._check_names()
+
+
 @dataclass
 class XquadXrSection:
     langs: tuple[str, ...] = XQUAD_XR_LANGS
@@ -25,7 +86,7 @@ class XquadXrSection:
     def __post_init__(self) -> None:
         if self.distractors == "all":
             self.distractors = None
-        if self.distractors is not None and (isinstance(self.distractors, str) or self.distractors < 0):
+        if isinstance(self.distractors, str):
             raise ValueError(f"xquad_xr.distractors must be a count >= 0 or all, not {self.distractors!r}")
 
 
@@ -90,27 +151,8 @@ class PrecomputeConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not all(math.isfinite(a) and 0.0 <= a <= 1.0 for a in self.alphas):
-            raise ValueError("alphas must be numbers in [0, 1]")
-        if not self.alphas or self.alphas[0] != 0.0:
-            raise ValueError("alphas must start at 0 (the baseline every cell is compared with)")
-        if sorted(self.alphas) != list(self.alphas) or len(set(self.alphas)) != len(self.alphas):
-            raise ValueError("alphas must be increasing and distinct")
-        if self.n_max < 1:
-            raise ValueError("n_max must be at least 1")
-        if self.num_shards < 1:
-            raise ValueError("num_shards must be at least 1")
-        if not self.encoders:
-            raise ValueError("encoders: name at least one")
-        if not self.continuity_tolerance > 0:
-            raise ValueError("continuity_tolerance must be positive")
-        for name in ("top_k", "shard_size", "encode_chunk", "grid_shard_passages"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.significance_resamples < 0:
-            raise ValueError("significance_resamples must be 0 (no test) or more")
-        if self.umap is not None and self.umap.n > self.n_max:
-            raise ValueError(f"umap.n ({self.umap.n}) must not exceed n_max ({self.n_max})")
+        check_alphas("alphas", self.alphas, baseline=True)
+        check_ranges(self)
         self._check_names()
 
     def _check_names(self) -> None:
