@@ -33,8 +33,8 @@ if passages is not None:
         if title_query.strip():
             found = search_titles(passages, title_query, topics)
             if found.empty:
-                st.info(f"No article title contains '{title_query.strip()}': the corpus does not hold it, so no "
-                        "query can retrieve it.")
+                st.info(f"No article title contains '{ui.literal(title_query.strip())}': the corpus does not hold "
+                        "it, so no query can retrieve it.")
             else:
                 st.dataframe(found, hide_index=True, width="stretch")
 if len(examples):

@@ -49,7 +49,7 @@ def artifacts() -> Artifacts:
     try:
         return _load(str(artifacts_dir() or ARTIFACTS_DIR))
     except ArtifactError as exc:
-        st.error(f"The precomputed study cannot be read: {exc}")
+        st.error(f"The precomputed study cannot be read: {literal(exc)}")
         st.markdown("To rebuild it (about 2-3 hours on a 2-core CPU):")
         st.code("python -m xqg_core precompute --config configs/default.yaml", language="bash")
         st.stop()
@@ -87,7 +87,7 @@ def study(arts: Artifacts):
     try:
         return _study(str(arts.root), os.environ.get("XQG_DATA_DIR"))
     except XqgError as exc:
-        st.warning(f"Texts are not available: {exc}")
+        st.warning(f"Texts are not available: {literal(exc)}")
         st.markdown("Numbers still show; passages and queries need the official files. "
                     "`python -m xqg_core data list` names them, and on a machine with internet:")
         st.code("python -m xqg_core data download xquad --to DATA\npython -m xqg_core data download pawsx --to DATA\n"
@@ -298,7 +298,7 @@ def cell_controls(arts: Artifacts, benchmarks: Sequence[str], prefix: str = "", 
             if _is_alpha(raw):
                 exact = float(raw)
             else:
-                container.warning(f"'{raw}' is not an alpha in [0, 1]; using the grid value.")
+                container.warning(f"'{literal(raw)}' is not an alpha in [0, 1]; using the grid value.")
         keys.append(k_exact)
     return {"benchmark": bench, "plm": plm, "alpha": alpha, "n": n, "exact": exact, "keys": keys}
 
@@ -372,5 +372,5 @@ def deviation_note(arts: Artifacts) -> None:
     if devs:
         with st.expander("Deviations from the paper (this study)"):
             for d in devs:
-                st.markdown(f"- {d}")
+                st.markdown(f"- {literal(d)}")
 

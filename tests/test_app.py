@@ -525,3 +525,29 @@ def test_your_passage_generates_queries_and_ranks_it(arts_dir):
     assert before == rank_among(p, idx["P"], q)
     E = enc.encode_queries(queries[queries.i < 2].text.tolist())
     assert after == rank_among(0.95 * p + 0.05 * E.sum(0), 0.95 * idx["P"] + 0.05 * idx["S"][1], q)
+
+
+PAYLOAD = "**bold** _em_ [a link](http://evil.example/x) ![an image](http://evil.example/i.png) <b>tag</b> # head"
+
+
+def markdown_sources(at: AppTest) -> list[str]:
+    """The source of every Markdown-rendering element of the page."""
+    return [e.value for e in (*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success,
+                              *at.subheader, *at.header, *at.title)]
+
+
+@pytest.mark.parametrize("page, params", [("pages/results.py", {"exact": PAYLOAD}),
+                                          ("pages/live_search.py", {"title": PAYLOAD, "q": PAYLOAD})])
+def test_url_values_are_shown_as_plain_text(arts_dir, page, params):
+    """A URL's values never format the page: rendered as Markdown, nothing of the payload
+    becomes emphasis, a link, an image, a tag or a heading (nor a bare-URL autolink)."""
+    from markdown_it import MarkdownIt
+
+    at = open_page(page, **params)
+    sources = markdown_sources(at)
+    html = [MarkdownIt("commonmark").render(s) for s in sources]
+    assert any("bold" in h for h in html)  # the payload is shown ...
+    for h in html:  # ... as the characters it is
+        for formatted in ("<strong>bold", "<em>em", 'href="http://evil', "<img", "<b>tag</b>", "<h1>head"):
+            assert formatted not in h, h
+    assert not [s for s in sources if "http://evil" in s]  # GFM would autolink it

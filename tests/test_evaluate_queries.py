@@ -76,3 +76,76 @@ def test_a_plm_or_n_the_study_lacks(small_study, tmp_path, capsys):
     assert "--plm mbert: the study holds me5-small, use-m-v3" in capsys.readouterr().err
     assert main(base + ["--plm", "me5-small", "--n", "9"]) == 2
     assert "--n must be 1 to 2" in capsys.readouterr().err
+
+
+def xor_file(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_yes_no_and_empty_answers_give_strict_json_and_no_free_hits(small_study, tmp_path, capsys):
+    """All yes/no: nothing to evaluate, printed as null (strict JSON, no NaN); an empty answer
+    would be a substring of every window and is not an answer."""
+    args = ["--lang", "ja", "--plm", "use-m-v3", "--alpha", "0.05", "--n", "1", "--artifacts", str(small_study.output_dir)]
+    path = xor_file(tmp_path / "yn.jsonl", [{"id": "1", "question": "本当?", "answers": ["yes"], "lang": "ja"}])
+    assert main(["evaluate-queries", "--queries", str(path), *args]) == 0
+    out = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert out["evaluated_r_at_kt"] == 0 and {r["value"] for r in out["rows"]} == {None}
+    path = xor_file(tmp_path / "empty.jsonl", [{"id": "1", "question": "何?", "answers": [""], "lang": "ja"},
+                                               {"id": "2", "question": "何年?", "answers": ["", "zzzz-not-in-corpus"],
+                                                "lang": "ja"}])
+    assert main(["evaluate-queries", "--queries", str(path), *args]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["evaluated_r_at_kt"] == 1 and {r["value"] for r in out["rows"]} == {0.0}
+
+
+@pytest.mark.parametrize("kind, message", [("xor", "line 2, field 'id': '1' already on line 1"),
+                                           ("squad", "appears 2 times; each question is counted once"),
+                                           ("huge", "line 1: a number too long to read")])
+def test_repeated_ids_and_huge_numbers_are_one_line_errors(small_study, data_dir, tmp_path, capsys, kind, message):
+    path = tmp_path / "q.json"
+    if kind == "huge":
+        path.write_text('{"id": ' + "9" * 5000 + ', "question": "a?", "answers": ["x"], "lang": "ja"}\n')
+    elif kind == "xor":
+        xor_file(path, [{"id": "1", "question": "a?", "answers": ["x"], "lang": "ja"}] * 2)
+    else:  # one XQuAD question twice
+        qid = load_artifacts(small_study.output_dir).table("queries/xquad-xr.parquet").id.iloc[0].rsplit("-", 1)[0]
+        doc = squad_subset(data_dir, "de", {qid})
+        doc["data"].append(doc["data"][0])
+        path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    lang = "de" if kind == "squad" else "ja"
+    assert main(["evaluate-queries", "--queries", str(path), "--lang", lang, "--plm", "use-m-v3", "--alpha", "0.05",
+                 "--n", "1", "--artifacts", str(small_study.output_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_memory_stays_bounded_however_many_questions(small_study, tmp_path):
+    """Questions are encoded and ranked a block at a time: 8,000 questions peak within a few
+    MB of 1,000 (it grew by ~0.25 MB a question)."""
+    import tracemalloc
+
+    import numpy as np
+
+    from xqg_core.explore.evaluate_queries import QuerySet, evaluate_query_set
+    from xqg_core.study.artifacts import resolve_study
+
+    arts = load_artifacts(small_study.output_dir)
+    study = resolve_study(arts)
+    dim = arts.index("me5-small")["P"].shape[1]
+
+    class HashEncoder:  # a tiny random model: a seeded vector per text
+        def encode_queries(self, texts):
+            return np.stack([np.random.default_rng(abs(hash(t)) % 2**32).standard_normal(dim) for t in texts])
+
+    def peak(count: int) -> int:
+        queries = QuerySet([f"q{i}" for i in range(count)], [f"question {i}" for i in range(count)],
+                           [("Normandy",)] * count, [[] for _ in range(count)])
+        tracemalloc.start()
+        evaluate_query_set(arts, study, "me5-small", HashEncoder(), queries, "ja", [0.05], 2, block=500)
+        size = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return size
+
+    small, large = peak(1000), peak(8000)
+    assert large - small < 4 * 2**20, (small, large)

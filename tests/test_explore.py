@@ -125,3 +125,20 @@ def test_passage_queries_find_a_passages_rows_without_a_scan():
     by_passage = PassageQueries(frame)
     assert list(by_passage.of("a", "p1").text) == ["x", "w"] and list(by_passage.of("b", "p1").text) == ["z"]
     assert by_passage.of("a", "missing").empty and list(by_passage.of("a", "missing").columns) == list(frame.columns)
+
+
+def test_csv_exports_neutralise_formula_cells():
+    """OWASP: a cell opening with = + - @ tab or CR is prefixed with ' (numbers keep their sign)."""
+    import csv
+    import io
+
+    from xqg_core.explore.reports import to_csv
+
+    df = pd.DataFrame({"query": ["=1+1", "+SUM(A1)", "-x", "@cmd", "\tTab", "\rCR", "plain", "q-mark"],
+                       "delta": [-0.5, 1.0, -2.0, 0.0, 3.0, -1.25, 2.0, 0.5]},
+                      index=pd.Index(["=a", "b", "c", "d", "e", "f", "g", "h"], name="id"))
+    rows = list(csv.reader(io.StringIO(to_csv(df), newline="")))
+    assert rows[0] == ["id", "query", "delta"]
+    assert [r[1] for r in rows[1:]] == ["'=1+1", "'+SUM(A1)", "'-x", "'@cmd", "'\tTab", "'\rCR", "plain", "q-mark"]
+    assert [r[0] for r in rows[1:3]] == ["'=a", "b"]
+    assert [float(r[2]) for r in rows[1:]] == df.delta.tolist()

@@ -92,7 +92,7 @@ def _cmd_evaluate_queries(args: argparse.Namespace) -> None:
     study = resolve_study(arts, args.data_dir)
     queries = read_query_file(args.queries, args.lang, study)
     result = evaluate_query_set(arts, study, args.plm, load_encoder(args.plm), queries, args.lang, args.alpha, args.n)
-    print(json.dumps(result, ensure_ascii=False, indent=1))
+    print(json.dumps(result, ensure_ascii=False, indent=1, allow_nan=False))  # strict JSON: no NaN
 
 
 def _cmd_findings(args: argparse.Namespace) -> None:

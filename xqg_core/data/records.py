@@ -110,7 +110,8 @@ def read_text(path: str | Path) -> str:
 
 
 def parse_json(path: Path, text: str, line: int | None = None) -> Any:
-    """``json.loads`` with one-line errors: invalid JSON, or nesting deeper than Python's stack."""
+    """``json.loads`` with one-line errors: invalid JSON, nesting deeper than Python's stack, or a
+    number too long to convert."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -118,6 +119,8 @@ def parse_json(path: Path, text: str, line: int | None = None) -> Any:
         raise DataFormatError(path, where, None, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:
         raise DataFormatError(path, line, None, "JSON nested too deeply") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+        raise DataFormatError(path, line, None, f"a number too long to read ({' '.join(str(exc).split()[:8])})") from None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:

@@ -15,6 +15,7 @@ Accepted files:
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -24,6 +25,7 @@ import numpy as np
 from xqg_core.errors import DataFormatError, XqgError
 
 METRICS_WITH_GOLD = ("R@2kt", "R@5kt", "Recall@20", "Recall@100", "MRR@10")
+BLOCK_QUERIES = 1024  # queries encoded and ranked at once: what bounds the memory
 
 
 @dataclass
@@ -63,15 +65,23 @@ def read_query_file(path: str | Path, lang: str, study) -> QuerySet:
                        [tuple(q.answers) for q in questions], [[] for _ in questions])
     if not out.ids:
         raise DataFormatError(path, None, None, f"no questions in {lang!r}")
+    repeated = next((qid for qid, count in Counter(out.ids).items() if count > 1), None)
+    if repeated is not None:
+        raise DataFormatError(path, None, "id", f"question {repeated!r} appears {Counter(out.ids)[repeated]} times; "
+                                                "each question is counted once, so give it once")
+    # an empty answer is a substring of every window: it would count as a hit wherever ranked
+    out.answers = [tuple(a for a in answers if a.strip()) for answers in out.answers]
     return out
 
 
 def evaluate_query_set(arts, study, plm: str, encoder, queries: QuerySet, lang: str, alphas: Sequence[float],
-                       n: int) -> dict:
-    """``{"benchmark", "plm", "lang", "num_queries", "rows": [{alpha, n, metric, value, p_value}]}``."""
-    from xqg_core.retrieval.cells import retrieval_cell
-    from xqg_core.retrieval.ranking import mixed_scores, top_k
-    from xqg_core.retrieval.recall_tokens import RecallAtKTokensMemo
+                       n: int, block: int = BLOCK_QUERIES) -> dict:
+    """``{"benchmark", "plm", "lang", "num_queries", "rows": [{alpha, n, metric, value, p_value}]}``.
+
+    Queries are encoded, scored and evaluated ``block`` at a time: memory holds one block's
+    vectors and score matrices, the passages' tokens, and per query one outcome per alpha
+    and metric (4 bytes each), whatever the size of the file."""
+    from xqg_core.retrieval.evaluate import TokenCache
     from xqg_core.retrieval.significance import significance
 
     if not arts.index_files(plm):
@@ -80,22 +90,42 @@ def evaluate_query_set(arts, study, plm: str, encoder, queries: QuerySet, lang: 
     if not 1 <= n <= t["S"].shape[0]:
         raise XqgError(f"--n must be 1 to {t['S'].shape[0]} for this study")
     P, S_n = t["P"], t["S"][n - 1]
-    Q = np.asarray(encoder.encode_queries(queries.texts), dtype=np.float32)
-    QP, QS = Q @ P.T, Q @ S_n.T
-    passages = study.corpora["xquad-xr"]
-    rkt = RecallAtKTokensMemo([p.text for p in passages], queries.answers)
+    texts = [p.text for p in study.corpora["xquad-xr"]]
     num_gold = np.array([len(g) for g in queries.gold], dtype=np.float64)
     metrics = METRICS_WITH_GOLD if num_gold.any() else ("R@2kt", "R@5kt")
+    cell_alphas = sorted({0.0, *alphas})
     top = int(arts.manifest["config"]["top_k"])
+    outcomes = {m: np.full((len(cell_alphas), len(queries.ids)), np.nan, dtype=np.float32) for m in metrics}
+    tokens, evaluated = TokenCache(), 0
+    for start in range(0, len(queries.ids), block):
+        rows = slice(start, start + block)
+        cells, skipped = block_outcomes(encoder, queries, rows, P, S_n, texts, num_gold[rows], cell_alphas, top, tokens)
+        evaluated += int((~skipped).sum())
+        for a, cell in enumerate(cells):
+            for metric in metrics:
+                outcomes[metric][a, rows] = cell[metric]
     resamples = int(arts.manifest["config"]["significance_resamples"])
-    cells = {alpha: retrieval_cell(top_k(mixed_scores(QP, QS, alpha), top), queries.gold, num_gold, rkt)
-             for alpha in sorted({0.0, *alphas})}
     rows = []
-    for alpha, cell in cells.items():
+    for a, alpha in enumerate(cell_alphas):
         for metric in metrics:
-            v, b = cell[metric], cells[0.0][metric]
-            value = 100 * float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan")
-            rows.append({"alpha": alpha, "n": n, "metric": metric, "value": round(value, 4),
-                         "p_value": 1.0 if alpha == 0 else round(significance(b, v, resamples), 6)})
+            v, b = outcomes[metric][a], outcomes[metric][0]
+            value = 100 * float(np.nanmean(v)) if np.any(~np.isnan(v)) else None  # JSON has no NaN
+            p = 1.0 if alpha == 0 else significance(b, v, resamples)
+            rows.append({"alpha": alpha, "n": n, "metric": metric, "value": None if value is None else round(value, 4),
+                         "p_value": round(p, 6) if np.isfinite(p) else None})
     return {"benchmark": "xquad-xr", "plm": plm, "lang": lang, "num_queries": len(queries.ids),
-            "evaluated_r_at_kt": int((~rkt.skipped).sum()), "rows": rows}
+            "evaluated_r_at_kt": evaluated, "rows": rows}
+
+
+def block_outcomes(encoder, queries: QuerySet, rows: slice, P: np.ndarray, S_n: np.ndarray, texts: list[str],
+                   num_gold: np.ndarray, alphas: Sequence[float], top: int, tokens) -> tuple[list[dict], np.ndarray]:
+    """Per alpha, the per-query outcomes of one block of queries (and which skip R@kt)."""
+    from xqg_core.retrieval.cells import retrieval_cell
+    from xqg_core.retrieval.ranking import mixed_scores, top_k
+    from xqg_core.retrieval.recall_tokens import RecallAtKTokensMemo
+
+    Q = np.asarray(encoder.encode_queries(queries.texts[rows]), dtype=np.float32)
+    QP, QS = Q @ P.T, Q @ S_n.T
+    gold = queries.gold[rows]
+    rkt = RecallAtKTokensMemo(texts, queries.answers[rows], tokens)
+    return [retrieval_cell(top_k(mixed_scores(QP, QS, alpha), top), gold, num_gold, rkt) for alpha in alphas], rkt.skipped

@@ -10,8 +10,30 @@ import numpy as np
 import pandas as pd
 
 
+# A spreadsheet runs a cell that opens with one of these as a formula (OWASP, "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """A text cell that a spreadsheet would run as a formula, prefixed with ``'`` (shown as
+    typed, run as nothing); numbers and other text unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def to_csv(df: pd.DataFrame) -> str:
-    return df.to_csv(float_format="%.4f")
+    """CSV of a view (RFC 4180), floats to 4 decimals, every text cell (index and header
+    included) neutralised (:func:`neutralise_cell`)."""
+    safe = df.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(neutralise_cell)
+    safe.index = safe.index.map(neutralise_cell) if not isinstance(safe.index, pd.MultiIndex) else \
+        pd.MultiIndex.from_tuples([tuple(neutralise_cell(v) for v in t) for t in safe.index], names=safe.index.names)
+    safe.columns = [neutralise_cell(c) if isinstance(c, str) else c for c in safe.columns]
+    # CRLF rows (RFC 4180): a text cell holding a CR is then quoted, not a row break
+    return safe.to_csv(float_format="%.4f", lineterminator="\r\n")
 
 
 def to_latex(df: pd.DataFrame, caption: str) -> str:
