@@ -46,6 +46,13 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
 @contextlib.contextmanager
 def streamlit_app(env: Mapping[str, str], capture_output: bool = True) -> Iterator[str]:
     """``streamlit run app.py`` with ``env``, healthy; yields its URL and stops it on exit."""
+    with streamlit_server(env, capture_output) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def streamlit_server(env: Mapping[str, str], capture_output: bool = True) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As :func:`streamlit_app`, yielding the server process too (its CPU time is measured)."""
     port = free_port()
     out = subprocess.PIPE if capture_output else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
@@ -54,7 +61,7 @@ def streamlit_app(env: Mapping[str, str], capture_output: bool = True) -> Iterat
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -311,12 +311,19 @@ def _is_alpha(v: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- export
+# Downloads are written when clicked (a callable ``data``; LaTeX of a large table took seconds of
+# server CPU on every run of the page) and do not rerun the page (``on_click="ignore"``), so the
+# other buttons stay. The callables run outside the script's context: pure functions only.
 def download_table(df: pd.DataFrame, name: str, caption: str, container=st) -> None:
+    from functools import partial
+
     from xqg_core.explore.reports import to_csv, to_latex
 
     c1, c2 = container.columns(2)
-    c1.download_button("CSV", to_csv(df), file_name=f"{name}.csv", mime="text/csv", key=f"csv-{name}")
-    c2.download_button("LaTeX", to_latex(df, caption), file_name=f"{name}.tex", mime="text/x-tex", key=f"tex-{name}")
+    c1.download_button("CSV", partial(to_csv, df), file_name=f"{name}.csv", mime="text/csv", key=f"csv-{name}",
+                       on_click="ignore")
+    c2.download_button("LaTeX", partial(to_latex, df, caption), file_name=f"{name}.tex", mime="text/x-tex",
+                       key=f"tex-{name}", on_click="ignore")
 
 
 def figure_downloads(figures: dict[str, Any], container=st) -> None:
@@ -339,13 +346,17 @@ def figure_downloads(figures: dict[str, Any], container=st) -> None:
 
 def report_downloads(title: str, params: dict[str, Any], tables: dict[str, pd.DataFrame], notes: Sequence[str] = (),
                      container=st) -> None:
+    from functools import partial
+
     from xqg_core.explore.reports import report_html, report_markdown
 
     query = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
-    md = report_markdown(title, params, tables, link=f"?{query}" if query else "", notes=notes)
+    markdown = partial(report_markdown, title, params, tables, link=f"?{query}" if query else "", notes=notes)
     c1, c2 = container.columns(2)
-    c1.download_button("Report (Markdown)", md, file_name="xqg-report.md", mime="text/markdown", key="report-md")
-    c2.download_button("Report (HTML)", report_html(md), file_name="xqg-report.html", mime="text/html", key="report-html")
+    c1.download_button("Report (Markdown)", markdown, file_name="xqg-report.md", mime="text/markdown", key="report-md",
+                       on_click="ignore")
+    c2.download_button("Report (HTML)", lambda: report_html(markdown()), file_name="xqg-report.html", mime="text/html",
+                       key="report-html", on_click="ignore")
 
 
 def line_figure(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None,

@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages import ui
 from xqg_core.explore.live import check_query
-from xqg_core.explore.own_passage import own_passage, own_passage_queries, rank_among
+from xqg_core.explore.own_passage import MAX_PASSAGE_CHARS, own_passage, own_passage_queries, rank_among
 
 arts = ui.index_artifacts("Augment your own passage")
 c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
@@ -22,8 +22,8 @@ st.markdown(
     f"encoded with `{plm}` and ranked against the study's passages. Then type a query to see where your passage "
     "ranks among them before and after augmentation, p' = (1 - alpha) p + alpha S_n(p).")
 title = st.text_input("Title", key="own_title", max_chars=200)
-text = st.text_area("Passage (English, up to ~100 words are read like the study's passages)", key="own_text",
-                    max_chars=3000, height=140)
+text = st.text_area(f"Passage (English, up to ~100 words are read like the study's passages; at most "
+                    f"{MAX_PASSAGE_CHARS:,} characters)", key="own_text", height=140)
 
 
 @st.cache_resource(show_spinner="Loading the generator ...")
@@ -43,6 +43,10 @@ def augment(title: str, text: str, plm: str):
 if st.button("Generate the queries", key="generate", type="primary"):
     if not text.strip():
         st.warning("The passage is empty.")
+        st.stop()
+    if len(text) > MAX_PASSAGE_CHARS:  # said, not cut: a widget limit would drop the text silently
+        st.warning(f"The passage has {len(text):,} characters; at most {MAX_PASSAGE_CHARS:,} are read. Shorten it "
+                   "to the paragraph you want queries for.")
         st.stop()
     st.session_state["own_passage"] = (title, text)  # what was generated for: edits wait for the button
 if "own_passage" not in st.session_state:

@@ -10,7 +10,12 @@ import streamlit as st
 
 from pages import ui
 from xqg_core.errors import XqgError
-from xqg_core.explore.evaluate_queries import evaluate_query_set, read_query_file
+from xqg_core.explore.evaluate_queries import (
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_QUESTIONS,
+    evaluate_query_set,
+    read_query_file,
+)
 from xqg_core.explore.tables import SIGNIFICANCE_LEVEL
 
 arts = ui.index_artifacts("Your questions")
@@ -44,12 +49,20 @@ def evaluate(name: str, content: bytes, lang: str, plm: str, n: int, alphas: tup
         path.write_bytes(content)
         try:
             queries = read_query_file(path, lang, study)
+            if len(queries.ids) > MAX_UPLOAD_QUESTIONS:
+                return {"error": f"{len(queries.ids):,} questions in {lang}; this page evaluates at most "
+                                 f"{MAX_UPLOAD_QUESTIONS:,} (python -m xqg_core evaluate-queries takes any number)"}
             return evaluate_query_set(arts, study, plm, ui.encoder(plm), queries, lang, alphas, n)
         except XqgError as exc:
             return {"error": str(exc).replace(str(path), name)}
 
 
 content = upload.getvalue()
+if len(content) > MAX_UPLOAD_BYTES:
+    st.error(f"{ui.literal(upload.name)} is {len(content) / 2**20:.1f} MB; this page evaluates files up to "
+             f"{MAX_UPLOAD_BYTES // 2**20} MB ({MAX_UPLOAD_QUESTIONS:,} questions). For more, run "
+             "`python -m xqg_core evaluate-queries`, which reads any size a block at a time.")
+    st.stop()
 result = evaluate(upload.name, content, lang, plm, n, tuple(alphas))
 if "error" in result:
     st.error(f"{ui.literal(upload.name)}: cannot be evaluated - {ui.literal(result['error'])}")

@@ -498,6 +498,27 @@ def test_your_questions_evaluates_an_upload_like_the_command_line(arts_dir, data
     at.file_uploader(key="upload").set_value(("broken.jsonl", b"not json at all\n", "application/json")).run()
     assert not at.exception
     assert any(e.value.startswith(r"broken\.jsonl: cannot be evaluated") and "line 1" in e.value for e in at.error)
+    # over the page's caps: said, with the command line that takes more, and nothing evaluated
+    import xqg_core.explore.evaluate_queries as evaluate_queries
+
+    many = "".join(json.dumps({"id": f"q{i}", "question": f"Frage {i}?", "answers": ["x"], "lang": "de"}) + "\n"
+                   for i in range(evaluate_queries.MAX_UPLOAD_QUESTIONS + 1)).encode("utf-8")
+    at.file_uploader(key="upload").set_value(("many.jsonl", many, "application/json")).run()
+    assert any("5,001 questions in de" in e.value and r"evaluate\-queries" in e.value for e in at.error)
+    big = b" " * (evaluate_queries.MAX_UPLOAD_BYTES + 1)
+    at.file_uploader(key="upload").set_value(("big.jsonl", big, "application/json")).run()
+    assert any(e.value.startswith(r"big\.jsonl is 10.0 MB") and "evaluate-queries" in e.value for e in at.error)
+
+
+def test_your_passage_says_when_a_passage_is_too_long(arts_dir):
+    from xqg_core.explore.own_passage import MAX_PASSAGE_CHARS
+
+    at = open_page("pages/your_passage.py")
+    at.text_area(key="own_text").input("word " * (MAX_PASSAGE_CHARS // 5 + 1))
+    at.button(key="generate").click().run()
+    assert not at.exception
+    assert any(f"{MAX_PASSAGE_CHARS + 5:,} characters; at most {MAX_PASSAGE_CHARS:,}" in w.value for w in at.warning)
+    assert "own_passage" not in at.session_state
 
 
 def test_your_passage_generates_queries_and_ranks_it(arts_dir):

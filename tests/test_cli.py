@@ -187,3 +187,16 @@ def test_encoders_lists_pooling_only_where_it_applies(capsys):
     assert main(["encoders"]) == 0
     lines = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert lines["use-m-v3"] == "-" and lines["me5-small"] == "mean"
+
+
+def test_paths_that_are_the_wrong_kind_are_one_line_errors(small_study, tmp_path, capsys):
+    """findings --output DIR and reindex --work-dir FILE (both tracebacks before)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for argv, message in ((["findings", "--artifacts", small_study.output_dir, "--output", str(tmp_path)],
+                           "a directory; give a file name"),
+                          (["reindex", "--artifacts", small_study.output_dir, "--work-dir", str(a_file)],
+                           "a file, not a directory")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err

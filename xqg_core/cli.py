@@ -100,6 +100,8 @@ def _cmd_findings(args: argparse.Namespace) -> None:
     from xqg_core.io import write_text_atomic
     from xqg_core.study.artifacts import load_artifacts
 
+    if args.output and Path(args.output).is_dir():
+        raise XqgError(f"--output {args.output}: a directory; give a file name, e.g. {Path(args.output) / 'findings.md'}")
     text = findings_markdown(load_artifacts(args.artifacts))
     if args.output:
         write_text_atomic(args.output, text)
@@ -340,5 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except XqgError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path that cannot be read or written: one line naming it
+        print(f"error: {exc.strerror or exc}: {exc.filename}" if exc.filename else f"error: {exc}", file=sys.stderr)
         return 2
     return 0

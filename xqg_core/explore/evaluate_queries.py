@@ -26,6 +26,9 @@ from xqg_core.errors import DataFormatError, XqgError
 
 METRICS_WITH_GOLD = ("R@2kt", "R@5kt", "Recall@20", "Recall@100", "MRR@10")
 BLOCK_QUERIES = 1024  # queries encoded and ranked at once: what bounds the memory
+# what the Your questions page accepts (the command line takes any file)
+MAX_UPLOAD_BYTES = 10 * 2**20
+MAX_UPLOAD_QUESTIONS = 5000
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pandas as pd
 
 from xqg_core.explore.live import detect_language
 
+MAX_PASSAGE_CHARS = 3000  # a passage longer than this is refused with a message (the study's are ~100 words)
 
 @dataclass
 class OwnPassage:

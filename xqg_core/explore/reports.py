@@ -9,7 +9,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-
 # A spreadsheet runs a cell that opens with one of these as a formula (OWASP, "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

@@ -195,5 +195,7 @@ def reindex(root: str | Path | None = None, work: Path | None = None) -> Artifac
 
 def main_reindex(artifacts: str | None, work_dir: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if work_dir and Path(work_dir).exists() and not Path(work_dir).is_dir():
+        raise ArtifactError(f"--work-dir {work_dir}: a file, not a directory")
     arts = reindex(artifacts, Path(work_dir) if work_dir else None)
     print(json.dumps(arts.manifest["index"], indent=1))
