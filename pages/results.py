@@ -215,7 +215,8 @@ with tabs["Export"]:
         if ab_alphas:
             gains, p_values, figures["ablation"] = ablation_figure()
             st.markdown("**Generation-language ablation**")
-            ui.download_table(gains.join(p_values, rsuffix=" p"), f"{bench}-{plm}-{metric}-ablation-a{ab_alpha:g}",
+            with_p = pd.concat([gains, p_values.add_suffix(" p")], axis=1)  # join(rsuffix=) is deprecated
+            ui.download_table(with_p, f"{bench}-{plm}-{metric}-ablation-a{ab_alpha:g}",
                               f"{metric} gain by generation language (rows) and query language (columns), with p-values")
         st.markdown("**Figures**")
         ui.figure_downloads(figures)

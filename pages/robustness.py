@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore.recompute import pawsx_flips, query_contributions
+from xqg_core.explore.recompute import query_contributions
 from xqg_core.explore.tables import PAWSX_METRICS, SIGNIFICANCE_LEVEL, alpha_curve, cell_frame, comparison_table
 
 st.title("Robustness (PAWS-X adversarial pairs)")
@@ -63,7 +63,7 @@ if alpha == 0:
 else:
     study = ui.study(arts)
     if study is not None:
-        flips = pawsx_flips(arts, study, plm, alpha, n)
+        flips = ui.pawsx_flips(arts, plm, alpha, n)
         counts = flips.direction.value_counts()
         st.caption(f"{counts.get('fixed by xQG', 0)} items fixed and {counts.get('broken by xQG', 0)} broken by "
                    "augmentation (adversarial Acc@1, twin in the pool). Scores are inner products with the "

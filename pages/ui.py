@@ -126,6 +126,19 @@ def live_index(arts: Artifacts, plm: str):
     return _live_index(str(arts.root), plm)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _pawsx_flips(root: str, data_dir: str | None, plm: str, alpha: float, n: int) -> pd.DataFrame:
+    from xqg_core.explore.recompute import pawsx_flips
+
+    return pawsx_flips(_load(root), _study(root, data_dir), plm, alpha, n)
+
+
+def pawsx_flips(arts: Artifacts, plm: str, alpha: float, n: int) -> pd.DataFrame:
+    """The PAWS-X items xQG flipped in one cell, computed once per process and shared by every
+    session (read-only; :func:`xqg_core.explore.recompute.pawsx_flips`)."""
+    return _pawsx_flips(str(arts.root), os.environ.get("XQG_DATA_DIR"), plm, alpha, n)
+
+
 def delta_text(deltas: Sequence[float], p_values: Sequence[float]) -> list[str]:
     """Differences as "+0.52 ▲": signed, with the significance marker (p < 0.05); "-" when undefined."""
     import numpy as np
