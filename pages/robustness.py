@@ -83,8 +83,7 @@ else:
             item = st.selectbox("Item", range(len(labels)), key=k_item, format_func=lambda i: labels[i])
             keys.append(k_item)
             chosen = view.iloc[item]
-            encoder = ui.encoder(plm)
-            q = encoder.encode_queries([chosen["query"]])[0]
+            q = ui.encode_queries_cached(plm)([chosen["query"]])[0]  # shared by every session
             generated = ui.generated_queries(arts)
             g1, g2 = st.columns(2)
             for col, side in ((g1, "gold"), (g2, "twin")):

@@ -139,6 +139,19 @@ def pawsx_flips(arts: Artifacts, plm: str, alpha: float, n: int) -> pd.DataFrame
     return _pawsx_flips(str(arts.root), os.environ.get("XQG_DATA_DIR"), plm, alpha, n)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _question_changes(root: str, plm: str, alpha: float, n: int, metric: str) -> pd.DataFrame:
+    from xqg_core.explore.recompute import question_changes
+
+    return question_changes(_load(root), plm, alpha, n, metric)
+
+
+def question_changes(arts: Artifacts, plm: str, alpha: float, n: int, metric: str = "R@2kt") -> pd.DataFrame:
+    """Each xquad-xr question's outcome at the baseline and at (alpha, n), read from the stored
+    outcomes once per process and shared by every session (read-only)."""
+    return _question_changes(str(arts.root), plm, alpha, n, metric)
+
+
 def delta_text(deltas: Sequence[float], p_values: Sequence[float]) -> list[str]:
     """Differences as "+0.52 ▲": signed, with the significance marker (p < 0.05); "-" when undefined."""
     import numpy as np

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore.recompute import gold_movement, query_contributions, question_changes
+from xqg_core.explore.recompute import gold_movement, query_contributions
 
 arts = ui.index_artifacts("Why did it move?")
 c = ui.cell_controls(arts, ["xquad-xr"], exact_alpha=False)
@@ -18,7 +18,7 @@ if alpha == 0:
     st.info("At alpha = 0 nothing is augmented; pick alpha > 0.")
     st.stop()
 
-changes = question_changes(arts, plm, alpha, n, "R@2kt")
+changes = ui.question_changes(arts, plm, alpha, n, "R@2kt")
 c1, c2 = st.columns(2)
 direction = ui.select("Questions whose R@2kt", "why_change", ["gained", "lost", "same", "all"], container=c1,
                       format_func=lambda v: {"gained": "xQG gained (miss -> hit)", "lost": "xQG lost (hit -> miss)",
