@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from xqg_core.data.records import PAWSX_LANGS
 from xqg_core.errors import OfflineError, XqgError
 from xqg_core.io import atomic_path
 
@@ -64,7 +65,6 @@ XQUAD_LANGS = ("ar", "de", "en", "es", "hi", "ru", "vi", "zh")
 MLQA_URL = "https://dl.fbaipublicfiles.com/MLQA/MLQA_V1.zip"
 MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
 PAWSX_URL = "https://storage.googleapis.com/paws/pawsx/x-final.tar.gz"
-PAWSX_LANGS = ("de", "en", "es", "fr", "ja", "ko", "zh")
 TYDI_GOLDP = {
     "train": "https://storage.googleapis.com/tydiqa/v1.1/tydiqa-goldp-v1.1-train.json",
     "dev": "https://storage.googleapis.com/tydiqa/v1.1/tydiqa-goldp-v1.1-dev.json",

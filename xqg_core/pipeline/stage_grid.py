@@ -70,10 +70,8 @@ def run(pipe: Pipeline, benchmark: str) -> StageResult:
             rows += plm_rows
             timings[plm] = seconds["xqg"]
             if benchmark == "pawsx-adv":
-                index = pipe.out(f"index-{slug(plm)}-{corpus}")
-                P, S = np.load(index / "P.npy"), np.load(index / "S.npy")
+                Q, P, S = runners.arrays[plm]  # as the grid read them
                 gold, twin = (np.array([q[k] for q in queries]) for k in ("gold", "twin"))
-                Q = np.load(pipe.out(f"queries-{slug(plm)}-{benchmark}") / "Q.npy")
                 save_file({"parts": pawsx_score_parts(Q, P, S, gold, twin)}, str(out / f"parts-{slug(plm)}.safetensors"))
                 rows += pair_classification_rows(plm, pipe.out("corpora") / benchmark / "pairs.jsonl",
                                                  pipe.out(f"queries-{slug(plm)}-{benchmark}"))
@@ -101,6 +99,7 @@ class GridRunners:
         self.retrieval = benchmark != "pawsx-adv"
         self.sharded = self.retrieval and grid_is_sharded(pipe, self.corpus, len(queries))
         self.shard_reports: dict[str, list[dict]] = {}
+        self.arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # plm -> Q, P, S (in memory)
         if self.retrieval:
             path = pipe.corpus_path(self.corpus)
             # sharded: texts read by position when a token window reaches them, never all at once
@@ -122,6 +121,7 @@ class GridRunners:
         index = self.pipe.out(f"index-{slug(plm)}-{self.corpus}")
         Q = np.load(self.pipe.out(f"queries-{slug(plm)}-{self.benchmark}") / "Q.npy")
         P, S, S_lang = (np.load(index / name) for name in ("P.npy", "S.npy", "S_lang.npy"))
+        self.arrays[plm] = (Q, P, S)
 
         def sums(variant: str) -> np.ndarray:  # a control's sums (a shuffled copy of S) are built once per call
             return variant_sums(variant, S, S_lang, cfg.generation_langs, cfg.seed)
