@@ -22,6 +22,25 @@ ARTIFACTS_ENV = "XQG_ARTIFACTS"  # another artifacts directory (tests, the small
 CHROMIUM = "/usr/bin/chromium"
 
 
+def _leave_pages_directory_mode() -> None:
+    """Hand a deep link to app.py's navigation.
+
+    Because the project has a ``pages/`` folder, Streamlit runs a fresh process's first
+    script run in its old file-based mode: a first visit of ``/results`` runs this page file
+    by itself (no wide layout, every file of ``pages/`` in the sidebar) until app.py has
+    called ``st.navigation`` once. Every page imports this module first, so that run is
+    turned into a rerun of app.py, which resolves the same URL through ``st.navigation``.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation sets for the whole process
+        st.rerun()
+
+
+_leave_pages_directory_mode()
+
+
 # ----------------------------------------------------------------------------- loading
 def artifacts_dir() -> Path | None:
     path = os.environ.get(ARTIFACTS_ENV)

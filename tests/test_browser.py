@@ -41,6 +41,14 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport=VIEWPORT)
+        # a deep link as the server's first visit: app.py's navigation and wide layout, never
+        # Streamlit's file-based mode (which lists every file of pages/, ui.py included)
+        page.goto(f"{base_url}/robustness?alpha=0.02")
+        wait_idle(page, PAGES["robustness"][1])
+        links = [e.inner_text().split("\n")[-1] for e in page.query_selector_all('[data-testid="stSidebarNavLink"]')]
+        assert links[:3] == ["Overview", "Results", "Robustness (PAWS-X)"] and len(links) == len(PAGES), links
+        width = page.evaluate("document.querySelector('[data-testid=\"stMainBlockContainer\"]').offsetWidth")
+        assert width > 1000, f"a deep link lost the wide layout ({width} px)"
         for path, (title, ready) in PAGES.items():
             page.goto(f"{base_url}/{path}")
             wait_idle(page, ready)
