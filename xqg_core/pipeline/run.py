@@ -24,7 +24,7 @@ from xqg_core.study.executors import Job, LocalExecutor, make_executor
 
 log = logging.getLogger("xqg_core.pipeline.run")
 
-STAGES = ("corpora", "generate", "encode", "index", "queries", "grid", "umap", "export")
+STAGES = ("corpora", "generate", "encode", "index", "variants", "queries", "grid", "umap", "export")
 
 # Pipelines of this process by (config, force, only): a job run in the driver's process
 # reuses the driver's pipeline and the models it loaded; a Ray worker builds one per
@@ -96,6 +96,8 @@ def _run_stages(cfg: PrecomputeConfig, stage: str | None, shard: int | None, for
         for corpus in pipe.corpus_names():
             if want("index"):
                 pipe.index(plm, corpus)
+            if want("variants") and corpus in pipe.variant_corpora():
+                pipe.variants(plm, corpus)
         for benchmark in cfg.benchmarks():
             if want("queries"):
                 pipe.queries(plm, benchmark)
@@ -110,9 +112,12 @@ def _run_stages(cfg: PrecomputeConfig, stage: str | None, shard: int | None, for
 
 
 def main_precompute(config: str, stage: str | None, force: bool, shard: int | None, num_shards: int | None,
-                    executor: str = "local", ray_address: str | None = None) -> None:
+                    executor: str = "local", ray_address: str | None = None,
+                    reuse_generated: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cfg = PrecomputeConfig.from_yaml(config)
+    if reuse_generated:
+        cfg.reuse_generated = str(Path(reuse_generated).resolve())
     if cfg.generator.startswith("released:") and not Path(cfg.generator.split(":", 1)[1]).is_file():
         raise DataFormatError(config, None, "generator", f"no released-queries file {cfg.generator.split(':', 1)[1]!r}")
     if num_shards is not None:

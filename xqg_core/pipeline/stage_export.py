@@ -89,6 +89,7 @@ def export_artifacts(pipe: Pipeline) -> Path:
     stage_names = ["corpora"] + [f"grid-{b}" for b in cfg.benchmarks()]
     stage_names += [f"index-{slug(plm)}-{CORPUS_OF[b]}" for plm in cfg.encoders for b in cfg.benchmarks()]
     stage_names += [f"generate-{c}{pipe.shard_suffix(s)}" for c in pipe.corpus_names() for s in range(cfg.num_shards)]
+    stage_names += [f"variants-{slug(plm)}-{c}" for c in pipe.variant_corpora() for plm in cfg.encoders]
     if cfg.umap and cfg.xquad_xr:
         stage_names.append("umap")
     inputs = {name: pipe.stage_fp(name) for name in stage_names}
@@ -139,6 +140,12 @@ def export_artifacts(pipe: Pipeline) -> Path:
                 tensors["parts"] = load_file(str(parts))["parts"]
             save_arrays_parquet(partial / "outcomes" / benchmark / f"{slug(plm)}.parquet", tensors)
     pd.concat(results).to_parquet(partial / "results.parquet", index=False)
+    halves = [pd.read_parquet(pipe.out(f"grid-{b}") / "splits.parquet") for b in cfg.benchmarks()
+              if (pipe.out(f"grid-{b}") / "splits.parquet").is_file()]
+    if halves:
+        pd.concat(halves).to_parquet(partial / "splits.parquet", index=False)
+    copying = {plm: json.loads((pipe.out(f"variants-{slug(plm)}-{c}") / "copying.json").read_text(encoding="utf-8"))
+               for c in pipe.variant_corpora() for plm in cfg.encoders}
 
     if cfg.xquad_xr:
         for plm in cfg.encoders:
@@ -171,7 +178,13 @@ def export_artifacts(pipe: Pipeline) -> Path:
         "grid_cell_seconds": {b: {plm: round(float(np.median(v)), 4) for plm, v in t.items()}
                               for b, t in cell_seconds.items()},
         "significance": {"test": "paired randomization test, two-sided", "resamples": cfg.significance_resamples,
-                         "baseline": "alpha = 0, same PLM and n"},
+                         "baseline": "alpha = 0, same PLM and n",
+                         "intervals": "paired bootstrap 95% percentile interval, queries resampled within a language, "
+                                      "macro = mean of the languages'; MDE at 0.05 / 80% power; p_adj: Holm over "
+                                      "the languages of a cell" if halves else None,
+                         "selection": "alpha > 0 with the best dev-half macro R@2kt (articles split in halves, "
+                                      f"seed {cfg.seed}); reported on the test half" if halves else None},
+        "copying": copying,
         "unsupported_languages": unsupported_languages(cfg),
         "deviations": list(DEVIATIONS) if cfg.name == "default" else [],
         "inputs_fingerprint": inputs_fp,

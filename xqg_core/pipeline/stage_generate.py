@@ -3,7 +3,8 @@
 Reads ``corpora/{corpus}/corpus.jsonl`` (shard i of N) and the generator; writes
 ``generated.jsonl`` (``docid``, ``generated_queries`` per language), in corpus order. The
 generation itself resumes from its own shards in the stage's scratch directory
-(:func:`xqg_core.models.generate.generate_to_shards`).
+(:func:`xqg_core.models.generate.generate_to_shards`), or is taken from an earlier study
+with the same generation (``reuse_generated``, :mod:`xqg_core.pipeline.reuse`).
 """
 from __future__ import annotations
 
@@ -30,6 +31,15 @@ def run(pipe: Pipeline, corpus: str, shard: int) -> StageResult:
         from xqg_core.models.generate import generate_to_shards, read_generation_run
 
         passages = read_corpus(corpus_file)
+        if cfg.reuse_generated:  # only when the earlier study shows the very same generation
+            from dataclasses import asdict
+
+            from xqg_core.pipeline.reuse import reused_generation
+
+            records = reused_generation(cfg.reuse_generated, corpus, [p.docid for p in passages], inputs["generator"],
+                                        asdict(cfg), pipe.file_sha1)
+            write_jsonl(out / "generated.jsonl", records[slice(*shard_bounds(len(records), shard, cfg.num_shards))])
+            return
         passages = passages[slice(*shard_bounds(len(passages), shard, cfg.num_shards))]
         generate_to_shards(pipe.generator(), passages, cfg.generation_langs, cfg.n_max, scratch / "run",
                            seed=cfg.seed, shard_size=cfg.shard_size, restart_other_runs=True)

@@ -3,6 +3,7 @@
 Reads ``corpora/{benchmark}/queries.jsonl`` (and ``pairs.jsonl``), the corpus, and per PLM
 ``index-{plm}-{corpus}`` and ``queries-{plm}-{benchmark}``; writes ``results.parquet`` (every
 cell's rows, xQG and the controls of :mod:`xqg_core.study.controls`),
+``splits.parquet`` (xquad-xr: every cell on the dev and test halves of the articles),
 ``outcomes-{plm}.safetensors`` (per-query outcomes), ``parts-{plm}.safetensors`` (pawsx-adv
 score parts), ``cell_seconds.json`` and, when sharded, ``shard_reports.json``. Refuses a
 grid whose curves jump at the first alpha (:func:`xqg_core.study.grid.continuity_jumps`).
@@ -28,7 +29,17 @@ from xqg_core.study.sharded_grid import LazyTexts
 if TYPE_CHECKING:
     from xqg_core.pipeline.context import Pipeline
 
-CONTROLS = ["shuffled", "only-L", "without-L"]
+CONTROLS = ["shuffled", "copy-only", "no-copy", "human", "only-L", "without-L"]
+# the full-grid controls of xquad-xr (copy-only / no-copy need the variants stage; human, XQuAD's
+# own questions); other benchmarks, and a sharded grid, run the shuffled control
+XQUAD_CONTROLS = ("shuffled", "copy-only", "no-copy", "human")
+STATISTICS = "v3: bootstrap CI, MDE, Holm p_adj, dev/test halves"  # in the fingerprint: rows change with it
+
+
+def full_controls(pipe: Pipeline, benchmark: str, sharded: bool) -> tuple[str, ...]:
+    if benchmark == "xquad-xr" and not sharded and CORPUS_OF[benchmark] in pipe.variant_corpora():
+        return XQUAD_CONTROLS
+    return ("shuffled",)
 
 
 def run(pipe: Pipeline, benchmark: str) -> StageResult:
@@ -41,7 +52,9 @@ def run(pipe: Pipeline, benchmark: str) -> StageResult:
               "alphas": cfg.alphas, "top_k": cfg.top_k, "resamples": cfg.significance_resamples,
               "continuity_tolerance": cfg.continuity_tolerance,
               "supported": {plm: supported_languages(plm) for plm in cfg.encoders},
-              "controls": CONTROLS, "seed": cfg.seed}
+              "controls": CONTROLS, "statistics": STATISTICS, "seed": cfg.seed,
+              "variants": {plm: pipe.stage_fp(f"variants-{slug(plm)}-{corpus}") for plm in cfg.encoders
+                           if corpus in pipe.variant_corpora()}}
 
     def fn(out: Path, scratch: Path) -> None:
         import pandas as pd
@@ -51,10 +64,13 @@ def run(pipe: Pipeline, benchmark: str) -> StageResult:
         from xqg_core.retrieval.significance import significance
         from xqg_core.study.controls import grid_with_controls
         from xqg_core.study.grid import macro_groups, pawsx_score_parts
+        from xqg_core.study.intervals import Intervals
+        from xqg_core.study.splits import split_masks
 
         queries = read_jsonl(qfile)
         langs = np.asarray([q["lang"] for q in queries])
         runners = GridRunners(pipe, benchmark, queries, scratch)
+        controls = full_controls(pipe, benchmark, runners.sharded)
         rows, timings = [], {}
         for plm in cfg.encoders:
             run_grid = runners.for_plm(plm)
@@ -62,11 +78,12 @@ def run(pipe: Pipeline, benchmark: str) -> StageResult:
             masks = {lang: langs == lang for lang in set(langs.tolist())}
             masks |= {name: m for name, (_, m) in macro_groups(langs, list(dict.fromkeys(langs.tolist())),
                                                                 supported).items()}
+            intervals = (Intervals(langs, supported, split_masks([q["gold"] for q in queries], cfg.seed),
+                                   cfg.significance_resamples, cfg.seed) if benchmark == "xquad-xr" else None)
             plm_rows, outcomes, seconds = grid_with_controls(
                 run_grid, cfg.n_max, cfg.generation_langs, cfg.alphas, masks,
-                pawsx_item_outcomes if benchmark == "pawsx-adv" else dict,
-                "adv_acc1" if benchmark == "pawsx-adv" else "R@2kt",
-                lambda a, b: significance(a, b, cfg.significance_resamples))
+                pawsx_item_outcomes if benchmark == "pawsx-adv" else dict, controls,
+                lambda a, b: significance(a, b, cfg.significance_resamples), intervals)
             rows += plm_rows
             timings[plm] = seconds["xqg"]
             if benchmark == "pawsx-adv":
@@ -78,9 +95,12 @@ def run(pipe: Pipeline, benchmark: str) -> StageResult:
             save_file(outcomes, str(out / f"outcomes-{slug(plm)}.safetensors"))
         if runners.shard_reports:
             write_text_atomic(out / "shard_reports.json", json.dumps(runners.shard_reports))
-        results = pd.DataFrame(rows)
+        halves = pd.DataFrame([r for r in rows if "split" in r])
+        results = pd.DataFrame([r for r in rows if "split" not in r])
         check_continuity(results[results["benchmark"] == benchmark], benchmark, cfg.continuity_tolerance)
         results.to_parquet(out / "results.parquet", index=False)
+        if len(halves):
+            halves.to_parquet(out / "splits.parquet", index=False)
         write_text_atomic(out / "cell_seconds.json", json.dumps(timings))
 
     return pipe.run_stage(f"grid-{benchmark}", inputs, fn)
@@ -122,8 +142,14 @@ class GridRunners:
         Q = np.load(self.pipe.out(f"queries-{slug(plm)}-{self.benchmark}") / "Q.npy")
         P, S, S_lang = (np.load(index / name) for name in ("P.npy", "S.npy", "S_lang.npy"))
         self.arrays[plm] = (Q, P, S)
+        extra = {}
+        if self.corpus in self.pipe.variant_corpora():
+            variants = self.pipe.out(f"variants-{slug(plm)}-{self.corpus}")
+            extra = {"copy-only": variants / "S_copy.npy", "no-copy": variants / "S_nocopy.npy"}
 
-        def sums(variant: str) -> np.ndarray:  # a control's sums (a shuffled copy of S) are built once per call
+        def sums(variant: str) -> np.ndarray:  # a control's sums are read or built once per call
+            if variant in extra:
+                return np.load(extra[variant])
             return variant_sums(variant, S, S_lang, cfg.generation_langs, cfg.seed)
 
         if not self.retrieval:
@@ -133,11 +159,30 @@ class GridRunners:
         side = PassageSide.build(Q, P, cfg.top_k, cfg.score_tile)  # Q P^T: shared by every variant
 
         def run_grid(variant: str, alphas: Sequence[float]):
-            S_v = sums(variant)
-            return retrieval_grid(self.benchmark, plm, dense_ranking(Q, S_v, side, cfg.score_tile), len(S_v), len(P),
-                                  self.langs, self.gold_idx, self.rkt, alphas, cfg.significance_resamples, supported)
+            if variant == "human":
+                ranked, n_max = self.human_ranking(Q, S, side), len(S)
+            else:
+                S_v = sums(variant)
+                ranked, n_max = dense_ranking(Q, S_v, side, cfg.score_tile), len(S_v)
+            return retrieval_grid(self.benchmark, plm, ranked, n_max, len(P), self.langs, self.gold_idx, self.rkt,
+                                  alphas, cfg.significance_resamples, supported)
 
         return run_grid
+
+
+    def human_ranking(self, Q: np.ndarray, S: np.ndarray, side) -> Callable:
+        """``ranked(alpha, n)`` of the human upper bound, cross-fitted: a query of fold f is ranked
+        against the passages augmented with the other fold's questions
+        (:func:`xqg_core.study.splits.human_sums`)."""
+        from xqg_core.retrieval.ranking import dense_ranking
+        from xqg_core.study.splits import cross_fit_folds, human_sums
+
+        cfg = self.pipe.cfg
+        folds = cross_fit_folds([q["id"] for q in self.queries], [q["gold"] for q in self.queries], cfg.seed)
+        H0, H1 = human_sums(Q, self.langs, self.gold_idx, folds, S, cfg.generation_langs)
+        against_h0, against_h1 = (dense_ranking(Q, H, side, cfg.score_tile) for H in (H0, H1))
+        fold1 = (folds == 1)[:, None]
+        return lambda alpha, n: np.where(fold1, against_h0(alpha, n), against_h1(alpha, n))
 
 
 def check_continuity(results, benchmark: str, tolerance: float) -> None:

@@ -19,6 +19,15 @@ Files (arrays in safetensors, tables in parquet, no pickle):
   p_value: paired randomization test against alpha = 0 of the same PLM and n; p_vs_xqg:
   the same test of a control's cell against xQG's; pawsx-pair rows are the encoder's pair
   classification, independent of alpha and n);
+  From Study v3 each xquad-xr row also has ``ci_low, ci_high`` (paired bootstrap 95% interval of
+  the difference from alpha = 0, points), ``mde`` (minimum detectable effect, 80% power at 0.05),
+  ``p_adj`` (Holm over the languages of the cell and metric; a macro row keeps its p), and a
+  control's ``vs_xqg_ci_low, vs_xqg_ci_high, vs_xqg_mde`` (its difference from xQG's cell);
+  variants ``copy-only``, ``no-copy`` (generated queries reduced to / stripped of the words they
+  copy from their passage) and ``human`` (the upper bound from real XQuAD questions, cross-fitted);
+- ``splits.parquet`` (Study v3): the same keys plus ``split`` (``dev`` / ``test``: XQuAD's articles
+  in seeded halves): ``value`` on both, the test half with p, p_adj, intervals and MDE; alpha is
+  selected on dev (:func:`xqg_core.study.intervals.selected_alpha`);
 - ``generated_queries.parquet``: ``corpus, passage_id, lang, i, text``;
 - ``corpora/{corpus}.parquet``: ``docid`` in index order;
 - ``queries/{benchmark}.parquet``: query ids and languages (pawsx-adv: row, gold, twin, label);
@@ -157,6 +166,13 @@ class Artifacts:
     def results(self, variant: str | None = "xqg"):
         """``results.parquet``, the rows of one variant (None: every variant)."""
         return read_results(self.path("results.parquet"), variant)
+
+    def splits(self):
+        """``splits.parquet``: every xquad-xr cell on the dev and test halves (None before Study v3)."""
+        import pandas as pd
+
+        path = self.path("splits.parquet")
+        return pd.read_parquet(path) if path.is_file() else None
 
     def table(self, rel: str):
         import pandas as pd

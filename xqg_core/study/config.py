@@ -144,6 +144,9 @@ class PrecomputeConfig:
     continuity_tolerance: float = 1.0
     device: str | None = None
     export_generated_queries: bool = True  # generated_queries.parquet (off for the 18M-passage corpus)
+    # a study directory whose generated queries are taken instead of generating them again, once its
+    # manifest shows the same generator and settings (:mod:`xqg_core.pipeline.reuse`); never a result
+    reuse_generated: str | None = None
     xquad_xr: XquadXrSection | None = None
     pawsx_adv: PawsxAdvSection | None = None
     xor_retrieve: XorRetrieveSection | None = None

@@ -13,11 +13,14 @@ query mass of xQG, so its alpha acts about seven times more weakly.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from xqg_core.errors import XqgError
+
+if TYPE_CHECKING:
+    from xqg_core.study.intervals import Intervals
 
 
 def derangement(n: int, seed: int) -> np.ndarray:
@@ -43,13 +46,17 @@ def ablation_variants(langs: Sequence[str]) -> list[str]:
     return [f"{kind}-{lang}" for lang in langs for kind in ("only", "without")]
 
 
-def variant_sums(variant: str, S: np.ndarray, S_by_lang: np.ndarray, langs: Sequence[str], seed: int) -> np.ndarray:
+def variant_sums(variant: str, S: np.ndarray, S_by_lang: np.ndarray, langs: Sequence[str], seed: int,
+                 extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The query sums a variant augments with, [n, passages, dim]: ``xqg`` S itself;
     ``shuffled`` :func:`shuffled_sums`; ``only-L`` S_L and ``without-L`` S_all - S_L at
     n = n_max (one n), from the sums over all languages ``S`` [n_max, passages, dim] and per
-    language ``S_by_lang`` [L, passages, dim]."""
+    language ``S_by_lang`` [L, passages, dim]; ``copy-only`` / ``no-copy`` from ``extra``
+    (the ``variants`` stage's sums)."""
     if variant == "xqg":
         return S
+    if extra and variant in extra:
+        return extra[variant]
     if variant == "shuffled":
         return shuffled_sums(S, seed)
     kind, _, lang = variant.partition("-")
@@ -57,15 +64,6 @@ def variant_sums(variant: str, S: np.ndarray, S_by_lang: np.ndarray, langs: Sequ
         raise XqgError(f"unknown variant {variant!r}")
     S_lang = S_by_lang[list(langs).index(lang)]
     return (S_lang if kind == "only" else S[-1] - S_lang)[None]
-
-
-def best_alpha(rows: Sequence[dict], metric: str, n: int) -> float:
-    """The alpha > 0 with the highest macro (``avg``) ``metric`` at ``n`` among ``rows``."""
-    cands = [(r["value"], -r["alpha"]) for r in rows
-             if r["lang"] == "avg" and r["metric"] == metric and r["n"] == n and r["alpha"] > 0 and np.isfinite(r["value"])]
-    if not cands:
-        raise XqgError(f"no alpha > 0 with a {metric} value to choose the ablation's alpha from")
-    return -max(cands)[1]
 
 
 def versus_p_values(rows: Sequence[dict], alphas: Sequence[float], reference: dict[str, np.ndarray],
@@ -95,22 +93,39 @@ def versus_p_values(rows: Sequence[dict], alphas: Sequence[float], reference: di
 
 def grid_with_controls(run_grid: Callable[[str, Sequence[float]], "object"], n_max: int,
                        generation_langs: Sequence[str], alphas: Sequence[float],
-                       masks: dict[str, np.ndarray], item_outcomes: Callable, headline: str,
-                       significance: Callable[[np.ndarray, np.ndarray], float]) -> tuple[list[dict], dict, dict]:
-    """Every variant's grid for one PLM and benchmark: ``xqg`` and ``shuffled`` over the whole
-    (alpha, n) grid; ``only-L`` / ``without-L`` at n = n_max and alpha in {0.01, xQG's best
-    alpha by the macro ``headline`` metric} (those in ``alphas``). ``run_grid(variant, alphas)``
-    runs one variant's grid (:class:`xqg_core.study.grid.GridResult`; the variants' sums are
-    :func:`variant_sums`). Every control row carries ``p_vs_xqg``, the paired test against
-    xQG's same cell. Returns (rows, outcomes by stored key, cell seconds by variant)."""
-    results = {"xqg": run_grid("xqg", alphas), "shuffled": run_grid("shuffled", alphas)}
+                       masks: dict[str, np.ndarray], item_outcomes: Callable, full_controls: Sequence[str],
+                       significance: Callable[[np.ndarray, np.ndarray], float],
+                       intervals: "Intervals | None" = None) -> tuple[list[dict], dict, dict]:
+    """Every variant's grid for one PLM and benchmark: ``xqg`` and the ``full_controls``
+    (``shuffled``; on xquad-xr also ``copy-only``, ``no-copy``, ``human``) over the whole
+    (alpha, n) grid; ``only-L`` / ``without-L`` at n = n_max and alpha in {0.01, the alpha
+    selected on the dev half} (only 0.01 where the benchmark has no dev half).
+    ``run_grid(variant, alphas)`` runs one variant's grid (:class:`xqg_core.study.grid.GridResult`).
+    Every control row carries ``p_vs_xqg``, the paired test against xQG's same cell. With
+    ``intervals`` (:class:`xqg_core.study.intervals.Intervals`): every row's bootstrap interval,
+    MDE and Holm-adjusted p, and the dev / test rows (``split``). Returns (rows, outcomes by
+    stored key, cell seconds by variant)."""
+    from xqg_core.study.intervals import add_intervals, selected_alpha, split_rows
+
+    results = {v: run_grid(v, alphas) for v in ("xqg", *full_controls)}
     rows = {v: [{**r, "variant": v} for r in res.rows] for v, res in results.items()}
     xqg_outcomes = results["xqg"].outcomes
-    for row, p in zip(rows["shuffled"], versus_p_values(rows["shuffled"], alphas, xqg_outcomes,
-                                                        results["shuffled"].outcomes, masks, item_outcomes, significance)):
-        row["p_vs_xqg"] = p
-    chosen = sorted({a for a in (0.01, best_alpha(rows["xqg"], headline, n_max)) if a in alphas})
-    cut = [0.0, *chosen]
+    for v in full_controls:
+        for row, p in zip(rows[v], versus_p_values(rows[v], alphas, xqg_outcomes, results[v].outcomes, masks,
+                                                   item_outcomes, significance)):
+            row["p_vs_xqg"] = p
+    extra: list[dict] = []
+    if intervals is not None:
+        base = {k: v[0, 0] for k, v in xqg_outcomes.items()}  # alpha = 0: P' = P
+        for v, res in results.items():
+            add_intervals(rows[v], alphas, res.outcomes, lambda ai, n: base, intervals)
+            same_xqg = (lambda ai, n: {k: o[ai, n - 1] for k, o in xqg_outcomes.items()}) if v != "xqg" else None
+            if same_xqg:
+                add_intervals(rows[v], alphas, res.outcomes, same_xqg, intervals, prefix="vs_xqg_")
+            extra += split_rows(alphas, res.outcomes, lambda ai, n: base, intervals, significance,
+                                {**{k: rows[v][0][k] for k in ("benchmark", "plm")}, "variant": v}, same_xqg)
+    chosen = [0.01] + ([selected_alpha(extra, "xqg", n_max)] if extra else [])
+    cut = [0.0, *sorted({a for a in chosen if a in alphas})]
     at = [list(alphas).index(a) for a in cut]
     reference = {k: v[at][:, n_max - 1 : n_max] for k, v in xqg_outcomes.items()}  # [cut alphas, 1, queries]
     for variant in ablation_variants(generation_langs):
@@ -122,4 +137,5 @@ def grid_with_controls(run_grid: Callable[[str, Sequence[float]], "object"], n_m
         rows[variant] = kept
     outcomes = {(k if v == "xqg" else f"{v}/{k}"): np.ascontiguousarray(o)
                 for v, res in results.items() for k, o in res.outcomes.items()}
-    return [r for v in rows for r in rows[v]], outcomes, {v: res.cell_seconds for v, res in results.items()}
+    return ([r for v in rows for r in rows[v]] + extra, outcomes,
+            {v: res.cell_seconds for v, res in results.items()})
