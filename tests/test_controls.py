@@ -155,31 +155,49 @@ def test_centred_sums_lose_less_to_int8_than_raw_sums():
 
 
 def test_findings_report_the_controls_ablation_and_robustness_of_the_study(small_study, capsys):
+    """Every number the findings print is the artifacts': alpha selected on the dev half (by hand
+    here), test-half values and differences, the controls, the ablation's pattern."""
     from xqg_core.cli import main
-    from xqg_core.explore.findings import best_alpha, diagonal_pattern, findings_markdown
+    from xqg_core.explore.findings import diagonal_pattern, findings_markdown
     from xqg_core.explore.tables import ablation_gains
 
     arts = load_artifacts(small_study.output_dir)
-    every, res = arts.results(None), arts.results()
+    every, halves = arts.results(None), arts.splits()
     n = arts.n_max
-    macro = res[(res.benchmark == "xquad-xr") & (res.plm == "me5-small") & (res.n == n) & (res.metric == "R@2kt")
-                & (res.lang == "avg")]
-    best = best_alpha(res, "xquad-xr", "me5-small", n)
-    assert best > 0 and macro[macro.alpha == best].value.iloc[0] == macro[macro.alpha > 0].value.max()
     text = findings_markdown(arts)
     for plm in arts.encoders:
-        assert f"## {plm}" in text and "### xquad-xr R@2kt, alpha = 0.01" in text and "### pawsx-adv drop" in text
+        dev = halves[(halves.split == "dev") & (halves.plm == plm) & (halves.variant == "xqg") & (halves.n == n)
+                     & (halves.metric == "R@2kt") & (halves.lang == "avg") & (halves.alpha > 0)].sort_values("alpha")
+        chosen = dev.alpha.iloc[int(np.argmax(dev.value.to_numpy()))]
+        section = text.split(f"## {plm}\n")[1]
+        assert f"Alpha selected on the dev half (best macro R@2kt at n = {n}): **{chosen:g}**" in section
+        assert "### pawsx-adv drop" in section
 
-    def row(variant, lang, alpha=0.01):
-        r = every[(every.variant == variant) & (every.benchmark == "xquad-xr") & (every.plm == "me5-small")
-                  & np.isclose(every.alpha, alpha) & (every.n == n) & (every.lang == lang) & (every.metric == "R@2kt")]
-        return r.value.iloc[0]
-    line = next(x for x in text.split("### xquad-xr R@2kt, alpha = 0.01")[1].splitlines() if x.startswith("| de |"))
-    cells = [c.strip() for c in line.strip("|").split("|")]
-    assert float(cells[1]) == pytest.approx(row("xqg", "de", 0.0), abs=0.006)  # baseline
-    assert float(cells[8]) == pytest.approx(row("xqg", "de") - row("shuffled", "de"), abs=0.006)  # xQG - shuffled
+    def row(variant, lang, alpha=0.01, split="test"):
+        r = halves[(halves.variant == variant) & (halves.split == split) & (halves.plm == "me5-small")
+                   & np.isclose(halves.alpha, alpha) & (halves.n == n) & (halves.lang == lang) & (halves.metric == "R@2kt")]
+        return r.iloc[0]
+    section = text.split("## me5-small\n")[1].split("### Test half, R@2kt, alpha = 0.01 (")[1]
+    header = next(x for x in section.splitlines() if x.startswith("| lang |"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    line = next(x for x in section.splitlines() if x.startswith("| de |"))
+    cells = dict(zip(columns, [c.strip() for c in line.strip("|").split("|")]))
+    def numbers(cell):  # "+0.42 [-0.10, +0.95]" -> (0.42, -0.1, 0.95)
+        return [float(x) for x in cell.replace("[", " ").replace("]", " ").replace(",", " ").split()]
+    assert float(cells["baseline"]) == pytest.approx(row("xqg", "de", 0.0).value, abs=0.006)
+    delta, low, high = numbers(cells["xQG Δ [95% CI]"])
+    assert delta == pytest.approx(row("xqg", "de").value - row("xqg", "de", 0.0).value, abs=0.011)
+    assert (low, high) == pytest.approx((row("xqg", "de").ci_low, row("xqg", "de").ci_high), abs=0.006)
+    assert numbers(cells["human Δ [95% CI]"])[0] == pytest.approx(row("human", "de").value - row("xqg", "de", 0.0).value,
+                                                                   abs=0.011)
+    versus = next(x for x in section.splitlines() if x.startswith("| lang |") and "shuffled - xQG" in x)
+    line = [x for x in section.splitlines() if x.startswith("| de |")][1]
+    cells = dict(zip([c.strip() for c in versus.strip("|").split("|")], [c.strip() for c in line.strip("|").split("|")]))
+    assert numbers(cells["shuffled - xQG [95% CI]"])[0] == pytest.approx(
+        row("shuffled", "de").value - row("xqg", "de").value, abs=0.011)
     # the ablation's pattern: only-L on questions in L against the other languages, by hand
-    gains, _ = ablation_gains(every, "xquad-xr", "me5-small", 0.01, "R@2kt")
+    alpha = sorted(set(every[every.variant.str.startswith("only-")].alpha))[0]
+    gains, _ = ablation_gains(every, "xquad-xr", "me5-small", alpha, "R@2kt")
     same = [gains.loc[f"only-{lang}", lang] for lang in arts.manifest["config"]["generation_langs"]
             if lang in gains.columns]
     assert diagonal_pattern(gains, "only-")[0] == pytest.approx(np.mean(same))

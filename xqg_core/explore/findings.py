@@ -1,39 +1,34 @@
 """The study's findings as Markdown, computed from ``cached_artifacts/`` alone
 (``python -m xqg_core findings``): what the README reports, reproducible from the manifest.
 
-For each PLM, at n = n_max and two alphas (the paper's 0.01 and the alpha > 0 with the best
-macro R@2kt on xquad-xr, the ablation's second alpha):
-
-- xquad-xr, R@2kt and R@5kt per language: baseline, xQG, the shuffled control, each gain
-  with its p-value, and xQG - shuffled with the paired test between them;
-- the generation-language ablation: the gain of each ``only-L`` / ``without-L`` variant over
-  the baseline per query language, and its main pattern in numbers (the gain where the
-  generation language is the query language against the mean gain elsewhere);
-- pawsx-adv: the adversarial drop and adversarial Acc@1, xQG and shuffled against the baseline.
-
-Every value in percent (points for differences); p: the grid's paired randomization test.
+With Study v3's halves (``splits.parquet``), for each PLM at n = n_max: alpha selected on the
+dev half of XQuAD's articles; on the test half at that alpha and at the paper's 0.01, per
+language, xQG's difference from the baseline and every control's (shuffled, copy-only,
+no-copy, the human upper bound), each with its bootstrap 95% interval and Holm-adjusted p,
+the minimum detectable effect where nothing is significant, every metric; where xQG hurts;
+the language ablation (whole question set); PAWS-X; the encoder-strength curve. A study built
+before the halves gets the whole-set tables at the paper's alpha. No number is typed here:
+every one is read from the artifacts.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from xqg_core.explore.evidence import (
+    CONTROL_LABELS,
+    encoder_strength,
+    evidence_table,
+    has_halves,
+    report_alphas,
+    significant,
+)
 from xqg_core.explore.reports import markdown_table
 from xqg_core.explore.tables import ablation_alphas, ablation_gains, controls_table, unsupported_of
 from xqg_core.paper import PAPER_ALPHA
+from xqg_core.retrieval.cells import RETRIEVAL_METRICS
 from xqg_core.retrieval.significance import SIGNIFICANCE_LEVEL
 from xqg_core.study.artifacts import Artifacts
-
-
-def best_alpha(res: pd.DataFrame, benchmark: str, plm: str, n: int, metric: str = "R@2kt", macro: str = "avg") -> float:
-    """The grid alpha > 0 with the highest macro ``metric`` of xQG at ``n`` (the lowest among
-    equals), even where no alpha > 0 beats the baseline: the best the augmentation does."""
-    sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (res.n == n) & (res.metric == metric)
-              & (res.lang == macro) & (res.alpha > 0)]
-    if "variant" in sub.columns:
-        sub = sub[sub.variant == "xqg"]
-    sub = sub.sort_values("alpha")
-    return float(sub.alpha.iloc[int(np.argmax(sub.value.to_numpy()))])
 
 
 def diagonal_pattern(gains: pd.DataFrame, prefix: str) -> tuple[float, float]:
@@ -50,53 +45,147 @@ def diagonal_pattern(gains: pd.DataFrame, prefix: str) -> tuple[float, float]:
     return (float(np.mean(same)) if same else float("nan"), float(np.mean(other)) if other else float("nan"))
 
 
+def p_text(p: float) -> str:
+    """p to 3 decimals, ``< 0.001`` below (a 2,000-resample test gives 0.0005 at least)."""
+    return "n/a" if not np.isfinite(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def rounded(df: pd.DataFrame) -> pd.DataFrame:
-    """Values to 2 decimals; p-values to 3 ("< 0.001": a 2,000-resample test gives 0.0005 at
-    least), so that 0.049 and 0.051 read apart."""
-    df = df.astype(float)
-    out = df.round(2).astype(object)
+    """Values to 2 decimals; p-values (columns ending in ``p`` or ``p_adj``) as :func:`p_text`."""
+    out = df.astype(float).round(2).astype(object)
     for c in df.columns:
-        if c.endswith(" p"):
-            out[c] = [p if not np.isfinite(p) else "< 0.001" if p < 0.001 else f"{p:.3f}" for p in df[c]]
+        if c.endswith(" p") or c.endswith("p_adj"):
+            out[c] = [p_text(p) for p in df[c].astype(float)]
+    return out
+
+
+def difference_text(delta: float, low: float, high: float, p: float) -> str:
+    """``+0.42 [-0.10, +0.95] (p_adj 0.210)``."""
+    return f"{delta:+.2f} [{low:+.2f}, {high:+.2f}] (p_adj {p_text(p)})"
+
+
+def compact_tables(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An :func:`evidence_table` as two readable tables: each variant's ``Δ [95% CI]`` over the
+    baseline with its ``p_adj``; each control's difference from xQG with its interval and p."""
+    over, versus = pd.DataFrame(index=table.index), pd.DataFrame(index=table.index)
+    over["baseline"] = table["baseline"].map(lambda v: f"{v:.2f}")
+    for name in ("xQG", *CONTROL_LABELS):
+        if f"{name} Δ" not in table.columns:
+            continue
+        over[f"{name} Δ [95% CI]"] = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in
+                                      zip(table[f"{name} Δ"], table[f"{name} Δ low"], table[f"{name} Δ high"])]
+        over[f"{name} p_adj"] = table[f"{name} p_adj"].map(p_text)
+        if f"{name} vs xQG" in table.columns:
+            versus[f"{name} - xQG [95% CI]"] = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in zip(
+                table[f"{name} vs xQG"], table[f"{name} vs xQG low"], table[f"{name} vs xQG high"])]
+            versus[f"{name} vs xQG p"] = table[f"{name} vs xQG p"].map(p_text)
+    return over, versus
+
+
+def claim_lines(table: pd.DataFrame, name: str) -> list[str]:
+    """Plain-words lines about one variant's column group of an :func:`evidence_table`."""
+    if f"{name} Δ" not in table.columns or "avg" not in table.index:
+        return []
+    row = table.loc["avg"]
+    lines = [f"- {name}, macro: {difference_text(row[f'{name} Δ'], row[f'{name} Δ low'], row[f'{name} Δ high'], row[f'{name} p_adj'])} points over the baseline."]
+    langs = [lang for lang in table.index if not lang.startswith("avg")]
+    up = [lang for lang in langs if significant(table.at[lang, f"{name} p_adj"], table.at[lang, f"{name} Δ low"],
+                                                table.at[lang, f"{name} Δ high"]) and table.at[lang, f"{name} Δ"] > 0]
+    down = [lang for lang in langs if significant(table.at[lang, f"{name} p_adj"], table.at[lang, f"{name} Δ low"],
+                                                  table.at[lang, f"{name} Δ high"]) and table.at[lang, f"{name} Δ"] < 0]
+    lines.append(f"  Significant after Holm: gains in {', '.join(up) or 'no language'}; losses in {', '.join(down) or 'no language'}.")
+    if f"{name} vs xQG" in table.columns:
+        lines.append(f"  Against xQG, macro: {row[f'{name} vs xQG']:+.2f} [{row[f'{name} vs xQG low']:+.2f}, "
+                     f"{row[f'{name} vs xQG high']:+.2f}] (p {p_text(row[f'{name} vs xQG p'])}).")
+    return lines
+
+
+def _plm_v3(arts: Artifacts, plm: str, n: int, test: pd.DataFrame, whole: pd.DataFrame, splits: pd.DataFrame) -> list[str]:
+    out = []
+    alphas = report_alphas(splits, "xquad-xr", plm, n, arts.manifest["config"]["alphas"])
+    out.append(f"Alpha selected on the dev half (best macro R@2kt at n = {n}): **{alphas[0]:g}**.")
+    for alpha in alphas:
+        label = "dev-selected" if alpha == alphas[0] else "the paper's"
+        table = evidence_table(test, "xquad-xr", plm, alpha, n, "R@2kt")
+        if table.empty:
+            continue
+        out += ["", f"### Test half, R@2kt, alpha = {alpha:g} ({label})", ""]
+        for name in ("xQG", *[v for v in CONTROL_LABELS if v in table.columns]):
+            out += claim_lines(table, name)
+        mde = test[(test.plm == plm) & (test.variant == "xqg") & np.isclose(test.alpha, alpha) & (test.n == n)
+                   & (test.metric == "R@2kt") & (test.lang == "avg")].mde
+        if len(mde) and np.isfinite(mde.iloc[0]):
+            out.append(f"- The test half detects a macro difference of {mde.iloc[0]:.2f} points with 80% power "
+                       "(a smaller true effect may pass unseen).")
+        over, versus = compact_tables(table)
+        out += ["", markdown_table(over)] + (["", markdown_table(versus)] if not versus.empty else [])
+    alpha = alphas[0]
+    out += ["", f"### Every metric, xQG vs baseline, test half, alpha = {alpha:g}", ""]
+    hurt = []
+    for metric in RETRIEVAL_METRICS:
+        t = evidence_table(test, "xquad-xr", plm, alpha, n, metric, ("xqg",))
+        if t.empty or "avg" not in t.index:
+            continue
+        r = t.loc["avg"]
+        out.append(f"- {metric}: {difference_text(r['xQG Δ'], r['xQG Δ low'], r['xQG Δ high'], r['xQG p_adj'])}")
+        if r["xQG Δ"] < 0 and significant(r["xQG p_adj"], r["xQG Δ low"], r["xQG Δ high"]):
+            hurt.append(metric)
+    out.append(f"- Where xQG hurts (significant macro loss): {', '.join(hurt) or 'no metric'}.")
+    return out
+
+
+def _ablation(res_all: pd.DataFrame, plm: str) -> list[str]:
+    out = []
+    for alpha in ablation_alphas(res_all, "xquad-xr", plm):
+        gains, p_values = ablation_gains(res_all, "xquad-xr", plm, alpha, "R@2kt")
+        if gains.empty:
+            continue
+        starred = gains.round(2).astype(str) + np.where(p_values < SIGNIFICANCE_LEVEL, "*", "")
+        only_same, only_other = diagonal_pattern(gains, "only-")
+        without_same, without_other = diagonal_pattern(gains, "without-")
+        out += ["", f"### Generation-language ablation (whole question set), R@2kt gain over the baseline, "
+                f"alpha = {alpha:g}", "", markdown_table(starred), "",
+                f"only-L: {only_same:+.2f} on questions in L, {only_other:+.2f} on the other languages; "
+                f"without-L: {without_same:+.2f} on questions in L, {without_other:+.2f} elsewhere (* raw p < "
+                f"{SIGNIFICANCE_LEVEL})."]
     return out
 
 
 def findings_markdown(arts: Artifacts) -> str:
     res_all = arts.results(variant=None)
-    res = arts.results()
+    splits = arts.splits()
     n = arts.n_max
     marks = unsupported_of(arts)
+    halves = has_halves(splits)
     out = [f"# Findings of study `{arts.root.name}` (code {arts.manifest.get('code_version', '?')})", "",
            f"n = {n}; values in percent, differences in points; p: paired randomization test "
-           f"({arts.manifest['significance']['resamples']:,} resamples), significant below {SIGNIFICANCE_LEVEL}."]
+           f"({arts.manifest['significance']['resamples']:,} resamples)" +
+           ("; [low, high]: paired bootstrap 95% interval; p_adj: Holm over the languages of a cell; "
+            "alpha selected on the dev half of XQuAD's articles, every number below it from the test half."
+            if halves else "; this study has no dev/test halves, so its tables cover every question at "
+                           f"the paper's alpha {PAPER_ALPHA:g} only.")]
+    if halves:
+        test = splits[splits.split == "test"]
+        strength = encoder_strength(splits, "xquad-xr", n, arts.encoders)
+        macro = strength[strength.lang == "avg"].set_index("plm")
+        out += ["", "## Encoder strength and the xQG gain (test half, each PLM at its dev-selected alpha)", "",
+                markdown_table(rounded(macro[["alpha", "baseline", "gain", "ci_low", "ci_high", "p_adj"]]))]
     for plm in arts.encoders:
-        alphas = list(dict.fromkeys([PAPER_ALPHA, best_alpha(res, "xquad-xr", plm, n)]))
         unsupported = marks.get(plm, {}).get("xquad-xr", [])
         out += ["", f"## {plm}", ""]
         if unsupported:
             out.append(f"Not trained on: {', '.join(unsupported)} (`avg_supported` leaves them out).")
-        for alpha in alphas:
+        if halves:
+            out += _plm_v3(arts, plm, n, test, res_all, splits)
+        else:
             for metric in ("R@2kt", "R@5kt"):
-                table = controls_table(res_all, "xquad-xr", plm, alpha, n, metric)
-                if table.empty:
-                    continue
-                out += ["", f"### xquad-xr {metric}, alpha = {alpha:g}" + (" (best R@2kt)" if alpha != PAPER_ALPHA else ""),
-                        "", markdown_table(rounded(table))]
-        for alpha in ablation_alphas(res_all, "xquad-xr", plm):
-            gains, p_values = ablation_gains(res_all, "xquad-xr", plm, alpha, "R@2kt")
-            if gains.empty:
-                continue
-            starred = gains.round(2).astype(str) + np.where(p_values < SIGNIFICANCE_LEVEL, "*", "")
-            only_same, only_other = diagonal_pattern(gains, "only-")
-            without_same, without_other = diagonal_pattern(gains, "without-")
-            out += ["", f"### Generation-language ablation, R@2kt gain over the baseline, alpha = {alpha:g}", "",
-                    markdown_table(starred), "",
-                    f"only-L: {only_same:+.2f} on questions in L, {only_other:+.2f} on the other languages; "
-                    f"without-L: {without_same:+.2f} on questions in L, {without_other:+.2f} elsewhere (* p < "
-                    f"{SIGNIFICANCE_LEVEL})."]
-        for alpha in alphas:
-            for metric in ("drop", "adv_acc1"):
-                table = controls_table(res_all, "pawsx-adv", plm, alpha, n, metric)
+                table = controls_table(res_all, "xquad-xr", plm, PAPER_ALPHA, n, metric)
                 if not table.empty:
-                    out += ["", f"### pawsx-adv {metric}, alpha = {alpha:g}", "", markdown_table(rounded(table))]
+                    out += ["", f"### xquad-xr {metric}, alpha = {PAPER_ALPHA:g}", "", markdown_table(rounded(table))]
+        out += _ablation(res_all, plm)
+        for metric in ("drop", "adv_acc1"):
+            table = controls_table(res_all, "pawsx-adv", plm, PAPER_ALPHA, n, metric)
+            if not table.empty:
+                out += ["", f"### pawsx-adv {metric}, alpha = {PAPER_ALPHA:g} (every item)", "",
+                        markdown_table(rounded(table))]
     return "\n".join(out) + "\n"
