@@ -7,6 +7,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
+from xqg_core.explore.evidence import dev_selected_alpha, encoder_strength, evidence_table, has_halves, report_alphas
+from xqg_core.explore.findings import compact_tables
 from xqg_core.explore.recompute import RetrievalRecompute
 from xqg_core.explore.tables import (
     BENCHMARK_METRICS,
@@ -74,7 +76,7 @@ if bench == "pawsx-adv":
 # ----------------------------------------------------------------------------- views
 # Lazy tabs: only the open one runs and is drawn, so moving a slider redraws the table and
 # one view, not every chart of the page. The open tab is part of the URL.
-VIEWS = ["Curves", "Encoders", "Controls", "Ablation", "Side by side", "Export"]
+VIEWS = ["Test half", "Curves", "Encoders", "Controls", "Ablation", "Side by side", "Export"]
 ui.bound("view", VIEWS[0], lambda v: v in VIEWS)
 keys.append("view")
 tabs = dict(zip(VIEWS, st.tabs(VIEWS, key="view", on_change="rerun")))
@@ -130,6 +132,45 @@ def ablation_figure():
                                f"({bench}, {plm}, alpha = {ab_alpha:g}, n = {arts.n_max})")
     return gains, p_values, heat
 
+
+splits = ui.splits(arts)
+
+
+def strength_figure():
+    strength = encoder_strength(splits, bench, n, arts.encoders)
+    strength["label"] = [f"{p} {lang}" for p, lang in zip(strength.plm, strength.lang)]
+    fig = px.scatter(strength, x="baseline", y="gain", color="plm", symbol=strength.lang.eq("avg").map(
+        {True: "macro", False: "language"}), text="lang", hover_name="label",
+        error_y=strength.ci_high - strength.gain, error_y_minus=strength.gain - strength.ci_low,
+        labels={"baseline": "baseline R@2kt (%)", "gain": "xQG gain at the dev-selected alpha (points)",
+                "symbol": ""}, title=f"Encoder strength vs xQG gain (test half, n = {n}; bars: 95% CI)")
+    fig.add_hline(y=0, line_dash="dot", line_color="gray")
+    fig.update_traces(textposition="top center")
+    return strength, fig
+
+
+with tabs["Test half"]:
+    if tabs["Test half"].open:
+        if bench != "xquad-xr" or not has_halves(splits):
+            st.info("Dev/test halves exist for xquad-xr in a study built with Study v3 (rebuild with "
+                    "`python -m xqg_core precompute --config configs/default.yaml`).")
+        else:
+            test = splits[splits.split == "test"]
+            for a in report_alphas(splits, bench, plm, n, arts.alphas):
+                chosen = a == dev_selected_alpha(splits, bench, plm, n)
+                why = "selected on the dev half: best macro R@2kt" if chosen else "the paper's"
+                st.markdown(f"**{ui.literal(plm)}, alpha = {a:g}** ({why}), test half, {ui.literal(metric)}")
+                over, versus = compact_tables(evidence_table(test, bench, plm, a, n, metric))
+                st.dataframe(over, width="stretch")
+                if not versus.empty:
+                    st.caption("Each control minus xQG on the same questions (negative: xQG does better):")
+                    st.dataframe(versus, width="stretch")
+            st.caption("XQuAD's articles are split in seeded halves: alpha is chosen on the dev half and every number "
+                       "here is from the test half. [low, high]: paired bootstrap 95% interval (questions resampled "
+                       "within a language; macro = mean of the languages); p_adj: Holm over the languages of the cell. "
+                       "human: real XQuAD questions about the passage (the other cross-fitting fold's, never the "
+                       "question itself or a translation of it), an optimistic upper bound.")
+            st.plotly_chart(strength_figure()[1], config=ui.PLOTLY_CONFIG, key="fig-strength")
 
 with tabs["Curves"]:
     if tabs["Curves"].open:

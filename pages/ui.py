@@ -86,6 +86,17 @@ def results_of(arts: Artifacts) -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False)
+def _splits(root: str) -> pd.DataFrame | None:
+    path = Path(root) / "splits.parquet"  # its checksum was verified with the study's
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def splits(arts: Artifacts) -> pd.DataFrame | None:
+    """``splits.parquet`` (dev / test halves), shared like the results frames; None before Study v3."""
+    return _splits(str(arts.root))
+
+
+@st.cache_resource(show_spinner=False)
 def _results_all(root: str) -> pd.DataFrame:
     return read_results(Path(root) / "results.parquet", variant=None)
 

@@ -83,8 +83,12 @@ def test_results_table_controls_and_url(arts_dir):
     assert list(table.columns[:2]) == ["R@2kt xQG", "R@2kt Δ"] and len(table.columns) == 10  # fits 1440 px
     full = at.dataframe[1].value  # every column, in the expander
     assert full.loc["avg", "MRR@10 base"] == pytest.approx(value(res, "xquad-xr", "me5-small", 0.0, 2, "avg", "MRR@10"))
-    assert len(at.get("plotly_chart")) == 2  # the open view (Curves): alpha and n; other views are not drawn
-    assert [t.label for t in at.tabs] == ["Curves", "Encoders", "Controls", "Ablation", "Side by side", "Export"]
+    assert len(at.get("plotly_chart")) == 1  # the open view (Test half): the encoder-strength chart only
+    assert [t.label for t in at.tabs] == ["Test half", "Curves", "Encoders", "Controls", "Ablation", "Side by side",
+                                          "Export"]
+    at.session_state["view"] = "Curves"
+    at.run()
+    assert len(at.get("plotly_chart")) == 2  # alpha and n; other views are not drawn
     at.session_state["view"] = "Encoders"
     at.run()
     assert len(at.get("plotly_chart")) == 1 and at.query_params["view"] == "Encoders"
@@ -122,6 +126,45 @@ def test_results_table_controls_and_url(arts_dir):
     # another benchmark: the PAWS-X metrics
     at.selectbox(key="benchmark").set_value("pawsx-adv").run()
     assert "drop xQG" in at.dataframe[0].value.columns
+
+
+def plotly_array(values) -> list:
+    """A trace's values as plotly's JSON has them: a list, or a typed array ``{dtype, bdata}`` (base64)."""
+    import base64
+
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def test_results_test_half_view_shows_the_dev_selected_alpha_and_intervals(arts_dir):
+    """The Test half view: alpha selected on dev (by hand here), each variant's test-half
+    difference with its interval and p_adj as stored, the encoder-strength points."""
+    import json
+
+    halves = load_artifacts(arts_dir).splits()
+    dev = halves[(halves.split == "dev") & (halves.plm == "me5-small") & (halves.variant == "xqg") & (halves.n == 2)
+                 & (halves.metric == "R@2kt") & (halves.lang == "avg") & (halves.alpha > 0)].sort_values("alpha")
+    chosen = float(dev.alpha.iloc[int(np.argmax(dev.value.to_numpy()))])
+    at = open_page("pages/results.py")
+    assert any(f"alpha = {chosen:g}** (selected on the dev half" in m.value for m in at.markdown)
+    over = next(df.value for df in at.dataframe if "xQG Δ [95% CI]" in df.value.columns)
+
+    def test_row(variant, alpha, lang):
+        r = halves[(halves.split == "test") & (halves.plm == "me5-small") & (halves.variant == variant)
+                   & np.isclose(halves.alpha, alpha) & (halves.n == 2) & (halves.lang == lang) & (halves.metric == "R@2kt")]
+        return r.iloc[0]
+    for lang in ("de", "avg"):
+        cell, base = test_row("xqg", chosen, lang), test_row("xqg", 0.0, lang)
+        assert over.loc[lang, "baseline"] == f"{base.value:.2f}"
+        assert over.loc[lang, "xQG Δ [95% CI]"] == f"{cell.value - base.value:+.2f} [{cell.ci_low:+.2f}, {cell.ci_high:+.2f}]"
+        human = test_row("human", chosen, lang)
+        assert over.loc[lang, "human Δ [95% CI]"].startswith(f"{human.value - base.value:+.2f} [")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    points = {(t["name"].split(",")[0], x): y for t in spec["data"] for x, y in zip(t["text"], plotly_array(t["y"]))}
+    me5 = test_row("xqg", chosen, "avg").value - test_row("xqg", 0.0, "avg").value
+    assert points[("me5-small", "avg")] == pytest.approx(me5)
+    assert {name for name, _ in points} == set(load_artifacts(arts_dir).encoders)
 
 
 def test_results_show_the_shuffled_control_and_the_ablation(arts_dir):

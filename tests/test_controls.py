@@ -45,7 +45,8 @@ def test_study_carries_the_shuffled_control(small_study):
     arts = load_artifacts(small_study.output_dir)
     every = arts.results(None)
     langs = small_study.generation_langs
-    assert set(every.variant.dropna()) == {"xqg", "shuffled"} | {f"{k}-{l}" for k in ("only", "without") for l in langs}
+    assert set(every.variant.dropna()) == ({"xqg", "shuffled", "copy-only", "no-copy", "human"}
+                                           | {f"{k}-{l}" for k in ("only", "without") for l in langs})
     grid = every[every.variant.isin(["xqg", "shuffled"])]
     keys = ["benchmark", "plm", "alpha", "n", "lang", "metric"]
     x = grid[grid.variant == "xqg"].set_index(keys)
@@ -70,7 +71,7 @@ def test_the_ablation_equals_augmenting_with_one_languages_queries(small_study):
 
     arts = load_artifacts(small_study.output_dir)
     every = arts.results(None)
-    ablation = every[every.variant.fillna("").str.contains("-")]
+    ablation = every[every.variant.fillna("").str.match(r"(only|without)-")]
     assert (ablation.n == small_study.n_max).all() and set(ablation.alpha) <= {0.01, 0.05} and 0.01 in set(ablation.alpha)
     assert ablation.p_vs_xqg.between(0, 1).all() and (ablation.alpha > 0).all()
     work = small_study.resolved_work()

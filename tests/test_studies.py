@@ -72,6 +72,25 @@ def test_pawsx_outcomes_hand_checked():
     np.testing.assert_array_equal(out["para"], [nan, nan, 1, nan, 0])
 
 
+def test_pawsx_outcomes_count_ties_at_their_expected_value():
+    """An order-blind encoder gives a sentence and its word swap one vector: a tie is worth
+    its expected value under random tie-breaking, never a miss that augmentation "fixes"."""
+    # pool: 0 gold, 1 twin, 2 other, 3 other
+    scores = np.array([
+        [0.9, 0.9, 0.1, 0.2],  # label 0: gold ties twin -> clean 1, adversarial 1/2, win 1/2
+        [0.8, 0.1, 0.8, 0.8],  # label 0: gold ties two others -> clean 1/3, adversarial 1/3, win 1
+        [0.5, 0.5, 0.5, 0.1],  # label 1: gold and twin tie one other at the top -> para 2/3
+        [0.5, 0.4, 0.5 + 5e-7, 0.1],  # label 1: within tolerance -> para 1/2
+    ])
+    gold, twin, label = np.zeros(4, int), np.ones(4, int), np.array([0, 0, 1, 1])
+    out = pawsx_outcomes(scores, gold, twin, label)
+    nan = np.nan
+    np.testing.assert_allclose(out["clean"], [1, 1 / 3, nan, nan])
+    np.testing.assert_allclose(out["adversarial"], [1 / 2, 1 / 3, nan, nan])
+    np.testing.assert_allclose(out["win"], [1 / 2, 1, nan, nan])
+    np.testing.assert_allclose(out["para"], [nan, nan, 2 / 3, 1 / 2])
+
+
 def _pool_scores(query_vecs: np.ndarray, pool_vecs: np.ndarray) -> np.ndarray:
     return query_vecs @ pool_vecs.T
 

@@ -81,17 +81,26 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
 
 
-def pawsx_outcomes(scores: np.ndarray, gold: np.ndarray, twin: np.ndarray, label: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-item outcomes (1 hit, 0 miss, NaN where the metric does not apply) from
-    query x pool similarities ``scores``; ``gold`` / ``twin`` index a pool of distinct sentences.
+# Scores this close are tied: float32 sums of one bag of token vectors in another order differ
+# by ~1e-7, and an order-blind (static) encoder gives a sentence and its word swap one vector.
+TIE_TOLERANCE = 1e-6
 
-    Label-0 items (the twin is an adversarial word swap):
-    - ``clean``: Acc@1 with the twin removed: s(q, gold) > max over the other sentences;
-    - ``adversarial``: Acc@1 with the twin present: clean and s(q, gold) > s(q, twin);
-    - ``win``: s(q, gold) > s(q, twin).
-    Label-1 items (the twin is a paraphrase): ``para``: max(s(q, gold), s(q, twin)) > max
-    over the other sentences (either counts). A tie counts as a miss: with distinct
-    sentences it needs two different sentences with the same score.
+
+def pawsx_outcomes(scores: np.ndarray, gold: np.ndarray, twin: np.ndarray, label: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-item outcomes (in [0, 1], NaN where the metric does not apply) from query x pool
+    similarities ``scores``; ``gold`` / ``twin`` index a pool of distinct sentences.
+
+    Tie-aware (McSherry & Najork, ECIR 2008): scores within :data:`TIE_TOLERANCE` are tied, and
+    an outcome is its expected value when ties are broken at random, ``hits / tied`` at the top,
+    so that an order-blind encoder's identical vectors for a sentence and its word swap count
+    half, not as a miss that any augmentation would then "fix".
+
+    Label-0 items (the twin is an adversarial word swap), with ``t`` the sentences tied at the top:
+    - ``clean``: Acc@1 with the twin removed: ``1 / |t|`` when the gold is in ``t``;
+    - ``adversarial``: Acc@1 with the twin present, likewise;
+    - ``win``: s(q, gold) > s(q, twin) (1), tied (1/2), below (0).
+    Label-1 items (the twin is a paraphrase): ``para``: Acc@1 where gold and twin both count,
+    ``|t & {gold, twin}| / |t|``.
     """
     rows = np.arange(len(gold))
     s_gold, s_twin = scores[rows, gold], scores[rows, twin]
@@ -99,11 +108,30 @@ def pawsx_outcomes(scores: np.ndarray, gold: np.ndarray, twin: np.ndarray, label
     others[rows, gold] = -np.inf
     others[rows, twin] = -np.inf
     best_other = others.max(axis=1)
+
+    def tied_others(s: np.ndarray, at_top: np.ndarray) -> np.ndarray:
+        """How many other sentences score within tolerance of ``s``, counted only on the rows at the
+        top whose best other sentence is that close (elsewhere none is): a few rows, not the matrix."""
+        count = np.zeros(len(s))
+        near = np.flatnonzero(at_top & (best_other >= s - TIE_TOLERANCE))
+        count[near] = (np.abs(others[near] - s[near, None]) <= TIE_TOLERANCE).sum(axis=1)
+        return count
+
+    def top_share(s: np.ndarray, hits: np.ndarray, rivals: np.ndarray, also_tied=0) -> np.ndarray:
+        """``hits / (hits + tied others + also_tied)`` where ``s`` is at the top (within tolerance of ``rivals``)."""
+        at_top = s >= rivals - TIE_TOLERANCE
+        return np.where(at_top, hits / (hits + tied_others(s, at_top) + also_tied), 0.0)
+
+    twin_tied = np.abs(s_gold - s_twin) <= TIE_TOLERANCE
+    one = np.ones(len(rows))
+    clean = top_share(s_gold, one, best_other)
+    adversarial = top_share(s_gold, one, np.maximum(best_other, s_twin), also_tied=twin_tied)
+    win = np.where(twin_tied, 0.5, (s_gold > s_twin).astype(np.float64))
+    para = top_share(np.maximum(s_gold, s_twin), one + twin_tied, best_other)
     adv_row, para_row = label == 0, label == 1
-    clean, win = s_gold > best_other, s_gold > s_twin
 
     def only(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return np.where(mask, values.astype(np.float64), np.nan)
+        return np.where(mask, values, np.nan)
 
-    return {"clean": only(adv_row, clean), "adversarial": only(adv_row, clean & win), "win": only(adv_row, win),
-            "para": only(para_row, np.maximum(s_gold, s_twin) > best_other)}
+    return {"clean": only(adv_row, clean), "adversarial": only(adv_row, adversarial), "win": only(adv_row, win),
+            "para": only(para_row, para)}

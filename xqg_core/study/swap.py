@@ -14,7 +14,7 @@ from pathlib import Path
 
 # What a study is in the artifacts directory (the shipped generator and READMEs beside it are not).
 STUDY_ENTRIES = ("manifest.json", "corpora", "queries", "outcomes", "index", "texts", "results.parquet",
-                 "generated_queries.parquet", "umap.parquet")
+                 "splits.parquet", "generated_queries.parquet", "umap.parquet")
 PARTIAL, PREVIOUS, DISCARD = ".export.partial", ".export.previous", ".export.discard"
 
 
