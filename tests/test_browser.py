@@ -17,7 +17,8 @@ import pytest
 from benchmarks.chromium import CHROMIUM, VIEWPORT, streamlit_app, wait_idle
 
 # url path -> (title, an element the page has once drawn)
-PAGES = {"": ("xQG Explorer", '[data-testid="stMetric"]'), "results": ("Results", '[data-testid="stDataFrame"]'),
+PAGES = {"": ("xQG Explorer", '[data-testid="stMetric"]'), "findings": ("Findings", '[data-testid="stDataFrame"]'),
+         "results": ("Results", '[data-testid="stDataFrame"]'),
          "robustness": ("Robustness", '[data-testid="stDataFrame"]'),
          "embedding_shift": ("Embedding shift", ".js-plotly-plot"),
          "live_search": ("Live search", 'input[aria-label="Query (any language)"]'),

@@ -142,3 +142,22 @@ def test_csv_exports_neutralise_formula_cells():
     assert [r[1] for r in rows[1:]] == ["'=1+1", "'+SUM(A1)", "'-x", "'@cmd", "'\tTab", "'\rCR", "plain", "q-mark"]
     assert [r[0] for r in rows[1:3]] == ["'=a", "b"]
     assert [float(r[2]) for r in rows[1:]] == df.delta.tolist()
+
+
+def test_comparison_table_marks_significance_on_holm_adjusted_p():
+    """Three languages with raw p 0.01, 0.02, 0.04: Holm gives 0.03, 0.04, 0.04 - all still under
+    0.05 - while with 0.01, 0.04, 0.045 the last two become 0.08 and lose their marker; the
+    macro row keeps its own p; a stored p_adj (Study v3) is used as it is."""
+    from xqg_core.explore.tables import comparison_table
+
+    def frame(values, p, p_adj=None):
+        rows = {"lang": ["de", "es", "zh", "avg"], "metric": "R@2kt", "value": values, "p_value": p}
+        return pd.DataFrame(rows if p_adj is None else {**rows, "p_adj": p_adj})
+
+    base = frame([10.0, 10.0, 10.0, 10.0], [1.0] * 4)
+    table = comparison_table(base, frame([11.0, 12.0, 13.0, 12.0], [0.01, 0.04, 0.045, 0.03]), ["R@2kt"])
+    np.testing.assert_allclose(table["R@2kt p_adj"], [0.03, 0.08, 0.08, 0.03])
+    assert list(table["R@2kt sig"]) == ["▲", "", "", "▲"]
+    stored = comparison_table(base, frame([11.0, 12.0, 13.0, 12.0], [0.01, 0.04, 0.045, 0.03],
+                                          p_adj=[0.5, 0.01, 0.5, 0.5]), ["R@2kt"])
+    assert list(stored["R@2kt sig"]) == ["", "▲", "", ""]

@@ -12,6 +12,8 @@ every one is read from the artifacts.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -83,71 +85,116 @@ def compact_tables(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def claim_lines(table: pd.DataFrame, name: str) -> list[str]:
-    """Plain-words lines about one variant's column group of an :func:`evidence_table`."""
+    """Plain-words sentences about one variant's column group of an :func:`evidence_table`:
+    its macro difference, the languages where it is significant after Holm, and (a control)
+    its difference from xQG."""
     if f"{name} Δ" not in table.columns or "avg" not in table.index:
         return []
     row = table.loc["avg"]
-    lines = [f"- {name}, macro: {difference_text(row[f'{name} Δ'], row[f'{name} Δ low'], row[f'{name} Δ high'], row[f'{name} p_adj'])} points over the baseline."]
+    lines = [f"{name}, macro: {difference_text(row[f'{name} Δ'], row[f'{name} Δ low'], row[f'{name} Δ high'], row[f'{name} p_adj'])} points over the baseline."]
     langs = [lang for lang in table.index if not lang.startswith("avg")]
-    up = [lang for lang in langs if significant(table.at[lang, f"{name} p_adj"], table.at[lang, f"{name} Δ low"],
-                                                table.at[lang, f"{name} Δ high"]) and table.at[lang, f"{name} Δ"] > 0]
-    down = [lang for lang in langs if significant(table.at[lang, f"{name} p_adj"], table.at[lang, f"{name} Δ low"],
-                                                  table.at[lang, f"{name} Δ high"]) and table.at[lang, f"{name} Δ"] < 0]
-    lines.append(f"  Significant after Holm: gains in {', '.join(up) or 'no language'}; losses in {', '.join(down) or 'no language'}.")
+
+    def significant_in(sign: int) -> str:
+        found = [lang for lang in langs if sign * table.at[lang, f"{name} Δ"] > 0 and significant(
+            table.at[lang, f"{name} p_adj"], table.at[lang, f"{name} Δ low"], table.at[lang, f"{name} Δ high"])]
+        return ", ".join(found) or "no language"
+
+    lines.append(f"Significant after Holm: gains in {significant_in(1)}; losses in {significant_in(-1)}.")
     if f"{name} vs xQG" in table.columns:
-        lines.append(f"  Against xQG, macro: {row[f'{name} vs xQG']:+.2f} [{row[f'{name} vs xQG low']:+.2f}, "
+        lines.append(f"Against xQG, macro: {row[f'{name} vs xQG']:+.2f} [{row[f'{name} vs xQG low']:+.2f}, "
                      f"{row[f'{name} vs xQG high']:+.2f}] (p {p_text(row[f'{name} vs xQG p'])}).")
     return lines
 
 
-def _plm_v3(arts: Artifacts, plm: str, n: int, test: pd.DataFrame, whole: pd.DataFrame, splits: pd.DataFrame) -> list[str]:
-    out = []
+@dataclass
+class AlphaEvidence:
+    """The test half at one alpha: the evidence table and, per variant, its claims."""
+    alpha: float
+    label: str  # "dev-selected" or "the paper's"
+    table: pd.DataFrame  # :func:`evidence_table`, R@2kt
+    claims: dict[str, list[str]]  # variant label -> :func:`claim_lines`
+    mde: float  # xQG's macro minimum detectable effect (points)
+
+
+@dataclass
+class PlmFindings:
+    """One PLM's answer on the test half at n = n_max."""
+    plm: str
+    n: int
+    selected_alpha: float
+    at: list[AlphaEvidence]
+    metrics: dict[str, str]  # metric -> xQG's macro difference text at the selected alpha
+    hurt: list[str]  # metrics with a significant macro loss
+
+
+def plm_findings(arts: Artifacts, plm: str, n: int, splits: pd.DataFrame) -> PlmFindings:
+    """Alpha selected on the dev half; at it and at the paper's 0.01 the test half's evidence
+    (xQG and every control with intervals and p_adj); every metric; where xQG hurts."""
+    test = splits[splits.split == "test"]
     alphas = report_alphas(splits, "xquad-xr", plm, n, arts.manifest["config"]["alphas"])
-    out.append(f"Alpha selected on the dev half (best macro R@2kt at n = {n}): **{alphas[0]:g}**.")
+    at = []
     for alpha in alphas:
-        label = "dev-selected" if alpha == alphas[0] else "the paper's"
         table = evidence_table(test, "xquad-xr", plm, alpha, n, "R@2kt")
         if table.empty:
             continue
-        out += ["", f"### Test half, R@2kt, alpha = {alpha:g} ({label})", ""]
-        for name in ("xQG", *[v for v in CONTROL_LABELS if v in table.columns]):
-            out += claim_lines(table, name)
         mde = test[(test.plm == plm) & (test.variant == "xqg") & np.isclose(test.alpha, alpha) & (test.n == n)
                    & (test.metric == "R@2kt") & (test.lang == "avg")].mde
-        if len(mde) and np.isfinite(mde.iloc[0]):
-            out.append(f"- The test half detects a macro difference of {mde.iloc[0]:.2f} points with 80% power "
-                       "(a smaller true effect may pass unseen).")
-        over, versus = compact_tables(table)
-        out += ["", markdown_table(over)] + (["", markdown_table(versus)] if not versus.empty else [])
-    alpha = alphas[0]
-    out += ["", f"### Every metric, xQG vs baseline, test half, alpha = {alpha:g}", ""]
-    hurt = []
+        at.append(AlphaEvidence(alpha, "dev-selected" if alpha == alphas[0] else "the paper's", table,
+                                {name: claim_lines(table, name)
+                                 for name in ("xQG", *[v for v in CONTROL_LABELS if v in table.columns])},
+                                float(mde.iloc[0]) if len(mde) else float("nan")))
+    metrics, hurt = {}, []
     for metric in RETRIEVAL_METRICS:
-        t = evidence_table(test, "xquad-xr", plm, alpha, n, metric, ("xqg",))
+        t = evidence_table(test, "xquad-xr", plm, alphas[0], n, metric, ("xqg",))
         if t.empty or "avg" not in t.index:
             continue
         r = t.loc["avg"]
-        out.append(f"- {metric}: {difference_text(r['xQG Δ'], r['xQG Δ low'], r['xQG Δ high'], r['xQG p_adj'])}")
+        metrics[metric] = difference_text(r["xQG Δ"], r["xQG Δ low"], r["xQG Δ high"], r["xQG p_adj"])
         if r["xQG Δ"] < 0 and significant(r["xQG p_adj"], r["xQG Δ low"], r["xQG Δ high"]):
             hurt.append(metric)
-    out.append(f"- Where xQG hurts (significant macro loss): {', '.join(hurt) or 'no metric'}.")
+    return PlmFindings(plm, n, alphas[0], at, metrics, hurt)
+
+
+def _plm_v3(found: PlmFindings) -> list[str]:
+    out = [f"Alpha selected on the dev half (best macro R@2kt at n = {found.n}): **{found.selected_alpha:g}**."]
+    for ev in found.at:
+        out += ["", f"### Test half, R@2kt, alpha = {ev.alpha:g} ({ev.label})", ""]
+        for lines in ev.claims.values():
+            out += [f"- {lines[0]}"] + [f"  {line}" for line in lines[1:]]
+        if np.isfinite(ev.mde):
+            out.append(f"- The test half detects a macro difference of {ev.mde:.2f} points with 80% power "
+                       "(a smaller true effect may pass unseen).")
+        over, versus = compact_tables(ev.table)
+        out += ["", markdown_table(over)] + (["", markdown_table(versus)] if not versus.empty else [])
+    out += ["", f"### Every metric, xQG vs baseline, test half, alpha = {found.selected_alpha:g}", ""]
+    out += [f"- {metric}: {text}" for metric, text in found.metrics.items()]
+    out.append(f"- Where xQG hurts (significant macro loss): {', '.join(found.hurt) or 'no metric'}.")
     return out
 
 
-def _ablation(res_all: pd.DataFrame, plm: str) -> list[str]:
+def ablation_findings(res_all: pd.DataFrame, plm: str) -> list[tuple[float, pd.DataFrame, pd.DataFrame, str]]:
+    """Per ablation alpha: the R@2kt gains (variant x query language), their raw p-values, and the
+    diagonal pattern in words (only-L / without-L on questions in L against the other languages)."""
     out = []
     for alpha in ablation_alphas(res_all, "xquad-xr", plm):
         gains, p_values = ablation_gains(res_all, "xquad-xr", plm, alpha, "R@2kt")
         if gains.empty:
             continue
-        starred = gains.round(2).astype(str) + np.where(p_values < SIGNIFICANCE_LEVEL, "*", "")
         only_same, only_other = diagonal_pattern(gains, "only-")
         without_same, without_other = diagonal_pattern(gains, "without-")
+        out.append((alpha, gains, p_values,
+                    f"only-L: {only_same:+.2f} on questions in L, {only_other:+.2f} on the other languages; "
+                    f"without-L: {without_same:+.2f} on questions in L, {without_other:+.2f} elsewhere"))
+    return out
+
+
+def _ablation(res_all: pd.DataFrame, plm: str) -> list[str]:
+    out = []
+    for alpha, gains, p_values, pattern in ablation_findings(res_all, plm):
+        starred = gains.round(2).astype(str) + np.where(p_values < SIGNIFICANCE_LEVEL, "*", "")
         out += ["", f"### Generation-language ablation (whole question set), R@2kt gain over the baseline, "
                 f"alpha = {alpha:g}", "", markdown_table(starred), "",
-                f"only-L: {only_same:+.2f} on questions in L, {only_other:+.2f} on the other languages; "
-                f"without-L: {without_same:+.2f} on questions in L, {without_other:+.2f} elsewhere (* raw p < "
-                f"{SIGNIFICANCE_LEVEL})."]
+                f"{pattern} (* raw p < {SIGNIFICANCE_LEVEL})."]
     return out
 
 
@@ -165,7 +212,6 @@ def findings_markdown(arts: Artifacts) -> str:
             if halves else "; this study has no dev/test halves, so its tables cover every question at "
                            f"the paper's alpha {PAPER_ALPHA:g} only.")]
     if halves:
-        test = splits[splits.split == "test"]
         strength = encoder_strength(splits, "xquad-xr", n, arts.encoders)
         macro = strength[strength.lang == "avg"].set_index("plm")
         out += ["", "## Encoder strength and the xQG gain (test half, each PLM at its dev-selected alpha)", "",
@@ -176,7 +222,7 @@ def findings_markdown(arts: Artifacts) -> str:
         if unsupported:
             out.append(f"Not trained on: {', '.join(unsupported)} (`avg_supported` leaves them out).")
         if halves:
-            out += _plm_v3(arts, plm, n, test, res_all, splits)
+            out += _plm_v3(plm_findings(arts, plm, n, splits))
         else:
             for metric in ("R@2kt", "R@5kt"):
                 table = controls_table(res_all, "xquad-xr", plm, PAPER_ALPHA, n, metric)

@@ -36,7 +36,10 @@ MACRO_ROWS = ("avg", "avg_supported")  # over every language / over the PLM's su
 
 def comparison_table(base: pd.DataFrame, cell: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """Per language (rows, the macro rows ``avg`` and ``avg_supported`` last): baseline, xQG,
-    delta and p-value of each metric."""
+    delta, p-value, Holm-adjusted ``p_adj`` and significance marker (on ``p_adj``) of each metric.
+
+    ``p_adj`` is the study's (Study v3 stores it for xquad-xr); where a cell has none, Holm over
+    its language rows is applied here, the same rule (:func:`holm_p`)."""
     langs = list(dict.fromkeys(cell.lang))
     langs = [lang for lang in langs if lang not in MACRO_ROWS] + [m for m in MACRO_ROWS if m in langs]
     b = base.set_index(["lang", "metric"]).value
@@ -49,7 +52,20 @@ def comparison_table(base: pd.DataFrame, cell: pd.DataFrame, metrics: Sequence[s
         out[f"{m} xQG"] = [c.value.get((lang, m), np.nan) for lang in langs]
         out[f"{m} Δ"] = out[f"{m} xQG"] - out[f"{m} base"]
         out[f"{m} p"] = [c.p_value.get((lang, m), np.nan) for lang in langs]
-        out[f"{m} sig"] = [significance_marker(d, p) for d, p in zip(out[f"{m} Δ"], out[f"{m} p"])]
+        stored = [c.p_adj.get((lang, m), np.nan) for lang in langs] if "p_adj" in c.columns else []
+        out[f"{m} p_adj"] = stored if not np.all(np.isnan(stored)) else holm_p(langs, out[f"{m} p"].to_numpy())
+        out[f"{m} sig"] = [significance_marker(d, p) for d, p in zip(out[f"{m} Δ"], out[f"{m} p_adj"])]
+    return out
+
+
+def holm_p(langs: Sequence[str], p_values: np.ndarray) -> np.ndarray:
+    """Holm over the language rows of one cell and metric; the macro rows keep their own p
+    (as :func:`xqg_core.study.intervals.add_intervals` stores it)."""
+    from xqg_core.retrieval.uncertainty import holm_adjust
+
+    out = np.asarray(p_values, dtype=np.float64).copy()
+    rows = np.array([lang not in MACRO_ROWS for lang in langs], dtype=bool)
+    out[rows] = holm_adjust(out[rows])
     return out
 
 
