@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -170,14 +171,37 @@ def plm_comparison(res: pd.DataFrame, benchmark: str, alpha: float, n: int, metr
     return pd.concat([base, aug], axis=1).reset_index()
 
 
-def headline(res: pd.DataFrame, plm: str, alpha: float, n: int, macro: str = "avg") -> dict[str, tuple[float, float]]:
-    """Macro averages (baseline, xQG) of the headline metrics at one (PLM, alpha, n); ``macro``:
-    ``avg`` (every language) or ``avg_supported`` (the PLM's own languages)."""
+@dataclass
+class Headline:
+    """A headline macro value at one cell against the baseline: the difference's interval and
+    p (Holm's ``p_adj`` where the study stores it; a macro row's p_adj is its own p)."""
+    baseline: float
+    value: float
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    p: float = float("nan")
+
+    @property
+    def delta(self) -> float:
+        return self.value - self.baseline
+
+    @property
+    def significant(self) -> bool:
+        return bool(np.isfinite(self.p) and self.p < SIGNIFICANCE_LEVEL)
+
+
+def headline(res: pd.DataFrame, plm: str, alpha: float, n: int, macro: str = "avg") -> dict[str, Headline]:
+    """Macro averages of the headline metrics at one (PLM, alpha, n) against the baseline;
+    ``macro``: ``avg`` (every language) or ``avg_supported`` (the PLM's own languages)."""
     out = {}
     for benchmark, metric in (("xquad-xr", "R@2kt"), ("xquad-xr", "R@5kt"), ("pawsx-adv", "drop")):
         sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (res.n == n) & (res.metric == metric)
                   & (res.lang == macro)]
-        base, cell = sub[sub.alpha == 0].value, sub[np.abs(sub.alpha - alpha) < 1e-9].value
+        base, cell = sub[sub.alpha == 0], sub[np.abs(sub.alpha - alpha) < 1e-9]
         if len(base) and len(cell):
-            out[f"{benchmark} {metric}"] = (float(base.iloc[0]), float(cell.iloc[0]))
+            row = cell.iloc[0]
+            p = row.get("p_adj", np.nan)
+            out[f"{benchmark} {metric}"] = Headline(float(base.value.iloc[0]), float(row.value),
+                                                    float(row.get("ci_low", np.nan)), float(row.get("ci_high", np.nan)),
+                                                    float(p if np.isfinite(p) else row.p_value))
     return out

@@ -48,8 +48,9 @@ DEVIATIONS = (
     "XLM-R xDR checkpoints.",
     "Study v3 additions, not in the paper: a cross-fitted human-question upper bound, copy-only / no-copy "
     "controls (a query word is copied when it occurs in its passage's title or text; a query left with no "
-    "word is a zero vector), alpha selected on a dev half of XQuAD's articles and reported on the test "
-    "half, paired-bootstrap 95% intervals and Holm-adjusted p-values.",
+    "word is encoded as the empty text, so that every passage sums 7n query embeddings), alpha selected "
+    "on a dev half of XQuAD's articles and reported on the test half, paired-bootstrap 95% intervals and "
+    "Holm-adjusted p-values.",
     "PAWS-X outcomes are tie-aware: scores within 1e-6 are tied and an outcome is its expected value "
     "under random tie-breaking (an order-blind encoder gives a sentence and its word swap one vector).",
     "Generator: me5-qg, a small encoder-decoder on multilingual-e5-small with a copy mechanism, trained "
