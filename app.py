@@ -5,6 +5,7 @@ The pages are thin views over ``xqg_core``: they read ``cached_artifacts/`` (wri
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -13,7 +14,8 @@ st.set_page_config(page_title="xQG Explorer", layout="wide")
 
 def overview() -> None:
     from pages import ui
-    from xqg_core.explore.tables import headline, unsupported_of
+    from xqg_core.explore.findings import p_text
+    from xqg_core.explore.tables import SIGNIFICANCE_LEVEL, headline, unsupported_of
     from xqg_core.paper import PAPER_AVERAGES_R2KT, PAPER_CITATION, PAPER_SETTING, paper_table
     from xqg_core.study.artifacts import commits_since
 
@@ -37,16 +39,24 @@ def overview() -> None:
     labels = {"xquad-xr R@2kt": "xquad-xr macro R@2kt", "xquad-xr R@5kt": "xquad-xr macro R@5kt",
               "pawsx-adv drop": "PAWS-X adversarial drop (Acc@1 points, label-0 rows)"}
     cols = st.columns(len(heads) or 1)
-    for col, (key, (base, aug)) in zip(cols, heads.items()):
-        col.metric(labels.get(key, key), f"{aug:.2f}", f"{aug - base:+.2f} vs baseline {base:.2f}",
-                   delta_color="inverse" if key.endswith("drop") else "normal")
-    st.caption("Baseline = the same encoder without augmentation (alpha = 0). A smaller drop means more robust.")
+    for col, (key, h) in zip(cols, heads.items()):
+        interval = f" [{h.ci_low:+.2f}, {h.ci_high:+.2f}]" if np.isfinite(h.ci_low) else ""
+        # only a significant difference is drawn green or red (a smaller drop is the better one)
+        colour = ("inverse" if key.endswith("drop") else "normal") if h.significant else "off"
+        col.metric(labels.get(key, key), f"{h.value:.2f}", f"{h.delta:+.2f}{interval} vs baseline {h.baseline:.2f}",
+                   delta_color=colour, delta_arrow="auto" if h.significant else "off")
+        col.caption(f"{'p_adj' if interval else 'p'} = {p_text(h.p)}"
+                    + ("" if h.significant else f": not significant at {SIGNIFICANCE_LEVEL}"))
+    st.caption("Baseline = the same encoder without augmentation (alpha = 0). A smaller drop means more robust. "
+               "[low, high]: paired bootstrap 95% interval of the difference; p_adj: the macro row's paired test "
+               "(Holm adjusts the languages' p). The whole question set: the Findings page reports the test half "
+               "at the alpha chosen on the dev half.")
     own = headline(res, plm, alpha, n, macro="avg_supported")
     missing = unsupported_of(arts).get(plm, {}).get("xquad-xr", [])
     if missing and own:
         st.caption(f"{plm} was not trained on {', '.join(missing)}: over its own languages only (avg_supported), " +
-                   "; ".join(f"{labels.get(key, key)} {aug:.2f} vs baseline {base:.2f} ({aug - base:+.2f})"
-                             for key, (base, aug) in own.items() if key.startswith("xquad-xr")) + ".")
+                   "; ".join(f"{labels.get(key, key)} {h.value:.2f} vs baseline {h.baseline:.2f} ({h.delta:+.2f})"
+                             for key, h in own.items() if key.startswith("xquad-xr")) + ".")
 
     st.header("What produced these artifacts")
     corpora = m["corpora"]

@@ -6,8 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import ui
-from pages.figures import strength_figure
+from pages import figures, ui
 from xqg_core.explore.evidence import dev_selected_alpha, encoder_strength, evidence_table, has_halves, report_alphas
 from xqg_core.explore.findings import compact_tables
 from xqg_core.explore.recompute import RetrievalRecompute
@@ -90,7 +89,7 @@ res_all = ui.results_all(arts)
 def alpha_figure():
     curve = alpha_curve(res, bench, plm, n, metric)
     curve["lang"] = mark_unsupported(curve.lang, unsupported)
-    fig = ui.line_figure(curve, "alpha", "value", f"{metric} vs alpha ({bench}, {plm}, n = {n})", color="lang",
+    fig = figures.line_figure(curve, "alpha", "value", f"{metric} vs alpha ({bench}, {plm}, n = {n})", color="lang",
                          labels={"value": f"{metric} (%)", "lang": "language"})
     fig.add_vline(x=alpha, line_dash="dot", annotation_text=f"selected {alpha:g}")
     fig.add_vline(x=PAPER_ALPHA, line_dash="dash", line_color="gray", annotation_text="paper 0.01",
@@ -100,7 +99,7 @@ def alpha_figure():
 
 def n_figure():
     by_n = n_curve(res, bench, plm, c["alpha"], metric).assign(lang=lambda f: mark_unsupported(f.lang, unsupported))
-    return ui.line_figure(by_n, "n", "value", f"{metric} vs n (alpha = {c['alpha']:g})", color="lang",
+    return figures.line_figure(by_n, "n", "value", f"{metric} vs n (alpha = {c['alpha']:g})", color="lang",
                           labels={"value": f"{metric} (%)", "n": "generated queries per language", "lang": "language"})
 
 
@@ -130,7 +129,7 @@ for side, default_plm in side_defaults.items():
 
 def ablation_figure():
     gains, p_values = ablation_gains(res_all, bench, plm, ab_alpha, metric, versus)
-    heat = ui.ablation_heatmap(gains, p_values, unsupported,
+    heat = figures.ablation_heatmap(gains, p_values, unsupported,
                                f"{metric} gain over {'the baseline' if versus == 'baseline' else 'full xQG'} "
                                f"({bench}, {plm}, alpha = {ab_alpha:g}, n = {arts.n_max})")
     return gains, p_values, heat
@@ -160,7 +159,7 @@ with tabs["Test half"]:
                        "within a language; macro = mean of the languages); p_adj: Holm over the languages of the cell. "
                        "human: real XQuAD questions about the passage (the other cross-fitting fold's, never the "
                        "question itself or a translation of it), an optimistic upper bound.")
-            st.plotly_chart(strength_figure(encoder_strength(splits, bench, n, arts.encoders), n),
+            st.plotly_chart(figures.strength_figure(encoder_strength(splits, bench, n, arts.encoders), n),
                             config=ui.PLOTLY_CONFIG, key="fig-strength")
 
 with tabs["Curves"]:

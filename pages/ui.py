@@ -232,29 +232,6 @@ def controls_view(table: pd.DataFrame, unsupported: Sequence[str] = ()):
                               {c: "{:.3g}" for c in shown.columns if c.endswith((" p", " p_adj"))})
 
 
-def ablation_heatmap(gains: pd.DataFrame, p_values: pd.DataFrame, unsupported: Sequence[str], title: str):
-    """Gain per (variant, query language) with the numbers in the cells, * where p < 0.05,
-    the p-value on hover; a diverging scale centred on 0."""
-    import numpy as np
-    import plotly.graph_objects as go
-
-    from xqg_core.explore.tables import SIGNIFICANCE_LEVEL, mark_unsupported
-
-    z = gains.to_numpy(dtype=float)
-    p = p_values.to_numpy(dtype=float)
-    text = [[f"{v:+.2f}{'*' if np.isfinite(pv) and pv < SIGNIFICANCE_LEVEL else ''}" if np.isfinite(v) else ""
-             for v, pv in zip(zr, pr)] for zr, pr in zip(z, p)]
-    top = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    fig = go.Figure(go.Heatmap(z=z.tolist(), x=mark_unsupported(gains.columns, unsupported), y=list(gains.index),
-                               text=text, texttemplate="%{text}", customdata=p.tolist(), colorscale="RdBu", zmid=0,
-                               zmin=-top, zmax=top, colorbar={"title": "points"},
-                               hovertemplate="generated: %{y}<br>query language: %{x}<br>gain %{z:+.2f}"
-                                             "<br>p = %{customdata:.3g}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="query language", yaxis_title="augmented with",
-                      yaxis={"autorange": "reversed"}, height=120 + 28 * len(gains))
-    return fig
-
-
 def unsupported_caption(arts: Artifacts, benchmark: str, plms: Sequence[str], container=st) -> list[str]:
     """Say which languages each PLM was not trained on (marked †) and what avg_supported is;
     returns those of the first PLM."""
@@ -414,22 +391,6 @@ def report_downloads(title: str, params: dict[str, Any], tables: dict[str, pd.Da
                        on_click="ignore")
     c2.download_button("Report (HTML)", lambda: report_html(markdown()), file_name="xqg-report.html", mime="text/html",
                        key="report-html", on_click="ignore")
-
-
-def line_figure(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None,
-                labels: dict[str, str] | None = None):
-    """Lines with markers, one trace per value of ``color`` in order of appearance: what
-    ``plotly.express.line`` draws, built directly (px costs ~45 ms a figure, this ~8 ms,
-    and the Results page redraws on every slider step)."""
-    import plotly.graph_objects as go
-
-    labels = labels or {}
-    groups = frame.groupby(color, sort=False) if color else [(None, frame)]
-    fig = go.Figure([go.Scatter(x=g[x], y=g[y], name=str(name) if name is not None else y, mode="lines+markers",
-                                showlegend=name is not None) for name, g in groups])
-    fig.update_layout(title=title, xaxis_title=labels.get(x, x), yaxis_title=labels.get(y, y),
-                      legend_title=labels.get(color, color) if color else None)
-    return fig
 
 
 PLOTLY_CONFIG = {"toImageButtonOptions": {"format": "svg", "filename": "xqg-figure"}, "displaylogo": False}

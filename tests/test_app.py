@@ -64,6 +64,12 @@ def test_overview_shows_headline_numbers_and_the_papers(arts_dir):
     r2 = metrics["xquad-xr macro R@2kt"]
     assert r2.value == f"{value(res, 'xquad-xr', 'me5-small', 0.01, 2, 'avg', 'R@2kt'):.2f}"
     assert f"{value(res, 'xquad-xr', 'me5-small', 0.0, 2, 'avg', 'R@2kt'):.2f}" in r2.delta
+    # the headline difference carries its interval and p; colour only where it is significant
+    row = res[(res.benchmark == "xquad-xr") & (res.plm == "me5-small") & np.isclose(res.alpha, 0.01) & (res.n == 2)
+              & (res.lang == "avg") & (res.metric == "R@2kt")].iloc[0]
+    assert f"[{row.ci_low:+.2f}, {row.ci_high:+.2f}]" in r2.delta
+    grey = r2.proto.DESCRIPTOR.fields_by_name["color"].enum_type.values_by_name["GRAY"].number
+    assert (r2.proto.color == grey) == (row.p_adj >= 0.05)
     drop = metrics["PAWS-X adversarial drop (Acc@1 points, label-0 rows)"]
     assert drop.value == f"{value(res, 'pawsx-adv', 'me5-small', 0.01, 2, 'avg', 'drop'):.2f}"
     paper = [df.value for df in at.dataframe if "avg" in df.value.columns]

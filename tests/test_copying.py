@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,3 +25,23 @@ def test_copy_only_and_no_copy_partition_the_query_words(query, passage):
     assert Counter(WORD.findall(copy_only)) + Counter(WORD.findall(no_copy)) == Counter(WORD.findall(query))
     assert all(w.casefold() in words for w in WORD.findall(copy_only))
     assert not any(w.casefold() in words for w in WORD.findall(no_copy))
+
+
+def test_a_query_reduced_to_nothing_is_the_encoders_empty_text(tmp_path):
+    """Every passage keeps 7n summands: an empty reduction is encoded like any text (a zero vector
+    would let a passage's score grow with its count of non-empty reductions); each distinct
+    text is encoded once."""
+    from xqg_core.pipeline.stage_variants import encode_unique, self_retrieval_at_10
+
+    seen = []
+
+    def encode(texts):
+        seen.extend(texts)
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    rows = encode_unique(encode, ["nile", "", "nile", "cairo", ""], tmp_path, "copy-only", chunk=2)
+    np.testing.assert_array_equal(rows, [[4, 1], [0, 1], [4, 1], [5, 1], [0, 1]])
+    assert sorted(seen) == ["", "cairo", "nile"]
+    # self-retrieval counts the empty reduction as a miss even though its vector is not zero
+    P = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    assert self_retrieval_at_10(rows, np.array([0, 0, 0, 0, 0]), P, np.arange(5), np.array([0, 1, 0, 0, 1], bool)) == 0.6

@@ -53,11 +53,13 @@ def p_text(p: float) -> str:
 
 
 def rounded(df: pd.DataFrame) -> pd.DataFrame:
-    """Values to 2 decimals; p-values (columns ending in ``p`` or ``p_adj``) as :func:`p_text`."""
+    """Values to 2 decimals; p-values (columns ending in ``p`` or ``p_adj``) as :func:`p_text`; alpha as written."""
     out = df.astype(float).round(2).astype(object)
     for c in df.columns:
         if c.endswith(" p") or c.endswith("p_adj"):
             out[c] = [p_text(p) for p in df[c].astype(float)]
+        elif c == "alpha":  # grid values such as 0.0025 keep their digits
+            out[c] = [f"{a:g}" for a in df[c].astype(float)]
     return out
 
 
