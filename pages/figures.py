@@ -19,16 +19,21 @@ LANG_COLOURS = {
 
 def strength_figure(strength: pd.DataFrame, n: int):
     """Each PLM's baseline R@2kt against xQG's gain at its dev-selected alpha, one point per PLM
-    and language (the macro as a diamond), with the gain's 95% interval as error bars
+    and language, the macro as a diamond, and the human upper bound's macro gain at its own
+    dev-selected alpha as a star; error bars: the gain's 95% interval
     (:func:`xqg_core.explore.evidence.encoder_strength`)."""
-    frame = strength.assign(label=[f"{p} {lang}" for p, lang in zip(strength.plm, strength.lang)],
-                            kind=strength.lang.eq("avg").map({True: "macro", False: "language"}))
+    frame = strength[(strength.variant == "xqg") | (strength.lang == "avg")]
+    kind = [("human upper bound, macro" if v == "human" else "xQG, macro" if lang == "avg" else "xQG, language")
+            for v, lang in zip(frame.variant, frame.lang)]
+    frame = frame.assign(kind=kind, label=[f"{p} {v} {lang} (alpha {a:g})" for p, v, lang, a in
+                                           zip(frame.plm, frame.variant, frame.lang, frame.alpha)])
     fig = px.scatter(frame, x="baseline", y="gain", color="plm", symbol="kind", text="lang", hover_name="label",
-                     symbol_map={"macro": "diamond", "language": "circle"},
+                     symbol_map={"xQG, macro": "diamond", "xQG, language": "circle",
+                                 "human upper bound, macro": "star"},
                      error_y=frame.ci_high - frame.gain, error_y_minus=frame.gain - frame.ci_low,
-                     labels={"baseline": "baseline R@2kt (%)", "gain": "xQG gain at the dev-selected alpha (points)",
+                     labels={"baseline": "baseline R@2kt (%)", "gain": "gain at the dev-selected alpha (points)",
                              "kind": ""},
-                     title=f"Encoder strength vs xQG gain (test half, n = {n}; bars: 95% CI)")
+                     title=f"Encoder strength vs gain (test half, n = {n}; bars: 95% CI)")
     fig.add_hline(y=0, line_dash="dot", line_color="gray")
     fig.update_traces(textposition="top center")
     return fig

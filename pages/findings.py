@@ -9,8 +9,8 @@ import streamlit as st
 
 from pages import ui
 from pages.figures import strength_figure
-from xqg_core.explore.evidence import CONTROL_LABELS, encoder_strength, has_halves
-from xqg_core.explore.findings import ablation_findings, compact_tables, plm_findings, rounded
+from xqg_core.explore.evidence import CONTROL_LABELS, OWN_ALPHA_VARIANTS, encoder_strength, has_halves
+from xqg_core.explore.findings import ablation_findings, compact_tables, p_text, plm_findings, rounded
 from xqg_core.explore.tables import controls_table
 from xqg_core.paper import PAPER_ALPHA
 
@@ -47,11 +47,12 @@ st.caption(f"n = {n} generated queries per language. Every number is from the **
            "language; the macro is the mean of the languages); p_adj: Holm over the languages of the cell.")
 
 st.header("Does xQG help? Encoder strength against the gain")
-strength = encoder_strength(splits, "xquad-xr", n, arts.encoders)
-macro = strength[strength.lang == "avg"].set_index("plm")
-claims([f"{p}: baseline macro R@2kt {r.baseline:.2f}; xQG at its dev-selected alpha {r.alpha:g}: "
-        f"{r.gain:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] (p_adj {rounded(macro[['p_adj']]).at[p, 'p_adj']})."
-        for p, r in macro.iterrows()])
+strength = encoder_strength(splits, "xquad-xr", n, arts.encoders, ("xqg", *OWN_ALPHA_VARIANTS))
+macro = strength[strength.lang == "avg"]
+claims([f"{r.plm}, {'xQG' if r.variant == 'xqg' else r.variant}: {r.gain:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] "
+        f"(p_adj {p_text(r.p_adj)}) over the baseline's macro R@2kt {r.baseline:.2f}, at its dev-selected alpha "
+        f"{r.alpha:g}" + (" (the grid's largest: a larger one may do better)" if r.at_grid_edge else "") + "."
+        for r in macro.itertuples()])
 st.plotly_chart(strength_figure(strength, n), config=ui.PLOTLY_CONFIG, key="fig-strength")
 link("pages/results.py", "Results · Test half (every PLM)", benchmark="xquad-xr", plm=plm, n=n, view="Test half")
 

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import figures, ui
-from xqg_core.explore.evidence import dev_selected_alpha, encoder_strength, evidence_table, has_halves, report_alphas
+from xqg_core.explore.evidence import OWN_ALPHA_VARIANTS, encoder_strength, evidence_table, has_halves, report_cells
 from xqg_core.explore.findings import compact_tables
 from xqg_core.explore.recompute import RetrievalRecompute
 from xqg_core.explore.tables import (
@@ -145,11 +145,9 @@ with tabs["Test half"]:
                     "`python -m xqg_core precompute --config configs/default.yaml`).")
         else:
             test = splits[splits.split == "test"]
-            for a in report_alphas(splits, bench, plm, n, arts.alphas):
-                chosen = a == dev_selected_alpha(splits, bench, plm, n)
-                why = "selected on the dev half: best macro R@2kt" if chosen else "the paper's"
+            for a, why, variants in report_cells(splits, bench, plm, n, arts.alphas):
                 st.markdown(f"**{ui.literal(plm)}, alpha = {a:g}** ({why}), test half, {ui.literal(metric)}")
-                over, versus = compact_tables(evidence_table(test, bench, plm, a, n, metric))
+                over, versus = compact_tables(evidence_table(test, bench, plm, a, n, metric, variants))
                 st.dataframe(over, width="stretch")
                 if not versus.empty:
                     st.caption("Each control minus xQG on the same questions (negative: xQG does better):")
@@ -159,7 +157,8 @@ with tabs["Test half"]:
                        "within a language; macro = mean of the languages); p_adj: Holm over the languages of the cell. "
                        "human: real XQuAD questions about the passage (the other cross-fitting fold's, never the "
                        "question itself or a translation of it), an optimistic upper bound.")
-            st.plotly_chart(figures.strength_figure(encoder_strength(splits, bench, n, arts.encoders), n),
+            strength = encoder_strength(splits, bench, n, arts.encoders, ("xqg", *OWN_ALPHA_VARIANTS))
+            st.plotly_chart(figures.strength_figure(strength, n),
                             config=ui.PLOTLY_CONFIG, key="fig-strength")
 
 with tabs["Curves"]:
@@ -237,20 +236,20 @@ with tabs["Export"]:
         curve, fig_alpha = alpha_figure()
         st.markdown("**Metric vs alpha (all languages)**")
         ui.download_table(curve.set_index(["lang", "alpha"]), f"{bench}-{plm}-{metric}-vs-alpha", f"{metric} vs alpha")
-        figures = {"metric-vs-alpha": fig_alpha, "metric-vs-n": n_figure(), "encoders": encoders_figure()}
+        exported = {"metric-vs-alpha": fig_alpha, "metric-vs-n": n_figure(), "encoders": encoders_figure()}
         controls = controls_frame()
         if not controls.empty:
             st.markdown("**xQG vs the shuffled control**")
             ui.download_table(controls, f"{bench}-{plm}-{metric}-controls-a{c['alpha']:g}-n{n}",
                               f"{metric}: baseline, xQG and the shuffled control (percent)")
         if ab_alphas:
-            gains, p_values, figures["ablation"] = ablation_figure()
+            gains, p_values, exported["ablation"] = ablation_figure()
             st.markdown("**Generation-language ablation**")
             with_p = pd.concat([gains, p_values.add_suffix(" p")], axis=1)  # join(rsuffix=) is deprecated
             ui.download_table(with_p, f"{bench}-{plm}-{metric}-ablation-a{ab_alpha:g}",
                               f"{metric} gain by generation language (rows) and query language (columns), with p-values")
         st.markdown("**Figures**")
-        ui.figure_downloads(figures)
+        ui.figure_downloads(exported)
         st.markdown("**Report of this view**")
         ui.report_downloads("xQG Explorer - results", {"benchmark": bench, "encoder": plm, "alpha": f"{alpha:g}",
                                                        "n": n, "cell": source}, {"Baseline vs xQG": table},

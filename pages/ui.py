@@ -360,22 +360,36 @@ def download_table(df: pd.DataFrame, name: str, caption: str, container=st) -> N
                        key=f"tex-{name}", on_click="ignore")
 
 
-def figure_downloads(figures: dict[str, Any], container=st) -> None:
-    """PNG/SVG files of the figures, rendered on request (plotly + kaleido drive Debian's chromium)."""
-    if not container.button("Render figures as PNG and SVG", key="render-figures"):
-        return
+def figure_image(figure_json: str, fmt: str) -> bytes:
+    """One figure as PNG or SVG, drawn by kaleido in Debian's chromium, in plotly's own light
+    template: the page's theme lives in the browser, and a figure exported with Streamlit's
+    template would lose its colour sequence. Runs when its download button is clicked."""
+    import plotly.io as pio
+
     if os.path.exists(CHROMIUM):
         os.environ.setdefault("BROWSER_PATH", CHROMIUM)
+    fig = pio.from_json(figure_json)
+    fig.update_layout(template="plotly_white")
+    return fig.to_image(format=fmt, scale=2 if fmt == "png" else 1)
+
+
+def figure_downloads(figures: dict[str, Any], container=st) -> None:
+    """PNG and SVG buttons for each figure: a file is drawn when its button is clicked (one figure,
+    not every one), and a click does not rerun the page, so the other buttons stay."""
+    from functools import partial
+    from importlib.util import find_spec
+
+    if find_spec("kaleido") is None or not (os.path.exists(CHROMIUM) or os.environ.get("BROWSER_PATH")):
+        container.warning("Figure export needs kaleido and a Chromium browser; use the camera icon on each chart "
+                          "instead (an SVG, drawn by your browser).")
+        return
     for name, fig in figures.items():
-        try:
-            png, svg = fig.to_image(format="png", scale=2), fig.to_image(format="svg")
-        except Exception as exc:  # kaleido reports a missing browser in many ways
-            container.warning(f"Figure export needs kaleido and a Chromium browser ({type(exc).__name__}); "
-                              "use the camera icon on each chart instead.")
-            return
+        spec = fig.to_json()
         c1, c2 = container.columns(2)
-        c1.download_button(f"{name}.png", png, file_name=f"{name}.png", mime="image/png", key=f"png-{name}")
-        c2.download_button(f"{name}.svg", svg, file_name=f"{name}.svg", mime="image/svg+xml", key=f"svg-{name}")
+        c1.download_button(f"{name}.png", partial(figure_image, spec, "png"), file_name=f"{name}.png",
+                           mime="image/png", key=f"png-{name}", on_click="ignore")
+        c2.download_button(f"{name}.svg", partial(figure_image, spec, "svg"), file_name=f"{name}.svg",
+                           mime="image/svg+xml", key=f"svg-{name}", on_click="ignore")
 
 
 def report_downloads(title: str, params: dict[str, Any], tables: dict[str, pd.DataFrame], notes: Sequence[str] = (),

@@ -153,7 +153,7 @@ def test_results_test_half_view_shows_the_dev_selected_alpha_and_intervals(arts_
                  & (halves.metric == "R@2kt") & (halves.lang == "avg") & (halves.alpha > 0)].sort_values("alpha")
     chosen = float(dev.alpha.iloc[int(np.argmax(dev.value.to_numpy()))])
     at = open_page("pages/results.py")
-    assert any(f"alpha = {chosen:g}** (selected on the dev half" in m.value for m in at.markdown)
+    assert any(f"alpha = {chosen:g}** (dev-selected)" in m.value for m in at.markdown)
     over = next(df.value for df in at.dataframe if "xQG Δ [95% CI]" in df.value.columns)
 
     def test_row(variant, alpha, lang):
@@ -167,10 +167,17 @@ def test_results_test_half_view_shows_the_dev_selected_alpha_and_intervals(arts_
         human = test_row("human", chosen, lang)
         assert over.loc[lang, "human Δ [95% CI]"].startswith(f"{human.value - base.value:+.2f} [")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    points = {(t["name"].split(",")[0], x): y for t in spec["data"] for x, y in zip(t["text"], plotly_array(t["y"]))}
+    points = {(*t["name"].split(", ", 1), x): y for t in spec["data"]
+              for x, y in zip(t["text"], plotly_array(t["y"]))}
     me5 = test_row("xqg", chosen, "avg").value - test_row("xqg", 0.0, "avg").value
-    assert points[("me5-small", "avg")] == pytest.approx(me5)
-    assert {name for name, _ in points} == set(load_artifacts(arts_dir).encoders)
+    assert points[("me5-small", "xQG, macro", "avg")] == pytest.approx(me5)
+    # the upper bound at its own dev-selected alpha
+    dev_h = halves[(halves.split == "dev") & (halves.plm == "me5-small") & (halves.variant == "human")
+                   & (halves.n == 2) & (halves.metric == "R@2kt") & (halves.lang == "avg") & (halves.alpha > 0)]
+    own = float(dev_h.sort_values("alpha").alpha.iloc[int(np.argmax(dev_h.sort_values("alpha").value.to_numpy()))])
+    human = test_row("human", own, "avg").value - test_row("xqg", 0.0, "avg").value
+    assert points[("me5-small", "human upper bound, macro", "avg")] == pytest.approx(human)
+    assert {name for name, *_ in points} == set(load_artifacts(arts_dir).encoders)
 
 
 def test_findings_page_states_each_claim_with_the_numbers_of_the_halves(arts_dir):
@@ -293,13 +300,30 @@ def test_robustness_table_and_flips(arts_dir):
         assert len(flips()) == flipped - fixed
         at.selectbox(key="flip_lang").set_value(at.selectbox(key="flip_lang").options[-1]).run()
         assert not at.exception
-    # figures render to PNG and SVG on request (kaleido drives Debian's chromium)
-    at.button(key="render-figures").click().run()
+    # every figure has its PNG and SVG buttons; a file is drawn when its button is clicked
     labels = [b.proto.label for b in at.get("download_button")]
     if Path("/usr/bin/chromium").exists():
         assert "pawsx-drop-vs-alpha.png" in labels and "pawsx-acc-vs-alpha.svg" in labels, labels
     else:  # no browser for kaleido: a message, not a traceback
         assert any("Figure export needs kaleido and a Chromium browser" in w.value for w in at.warning)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="kaleido draws with Debian's chromium")
+def test_an_exported_figure_keeps_one_colour_per_language():
+    """The SVG a download writes holds each language's own colour (not plotly's black default)."""
+    import re
+
+    from pages.figures import LANG_COLOURS, line_figure
+    from pages.ui import figure_image
+
+    langs = ["ar", "de", "es", "hi", "ru", "vi", "zh", "avg"]
+    frame = pd.DataFrame({"alpha": [0.0, 0.01] * len(langs), "value": np.arange(2 * len(langs), dtype=float),
+                          "lang": [lang for lang in langs for _ in range(2)]})
+    svg = figure_image(line_figure(frame, "alpha", "value", "R@2kt vs alpha", color="lang").to_json(), "svg").decode()
+    strokes = set(re.findall(r"stroke: ?rgb\((\d+), ?(\d+), ?(\d+)\)", svg))
+    for lang in langs:
+        hex_colour = LANG_COLOURS[lang].lstrip("#")
+        assert tuple(str(int(hex_colour[i:i + 2], 16)) for i in (0, 2, 4)) in strokes, lang
 
 
 def test_embedding_shift_page(arts_dir):

@@ -47,7 +47,7 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
         page.goto(f"{base_url}/robustness?alpha=0.02")
         wait_idle(page, PAGES["robustness"][1])
         links = [e.inner_text().split("\n")[-1] for e in page.query_selector_all('[data-testid="stSidebarNavLink"]')]
-        assert links[:3] == ["Overview", "Results", "Robustness (PAWS-X)"] and len(links) == len(PAGES), links
+        assert links[:4] == ["Overview", "Findings", "Results", "Robustness (PAWS-X)"] and len(links) == len(PAGES), links
         width = page.evaluate("document.querySelector('[data-testid=\"stMainBlockContainer\"]').offsetWidth")
         assert width > 1000, f"a deep link lost the wide layout ({width} px)"
         for path, (title, ready) in PAGES.items():

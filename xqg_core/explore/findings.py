@@ -19,10 +19,11 @@ import pandas as pd
 
 from xqg_core.explore.evidence import (
     CONTROL_LABELS,
+    OWN_ALPHA_VARIANTS,
     encoder_strength,
     evidence_table,
     has_halves,
-    report_alphas,
+    report_cells,
     significant,
 )
 from xqg_core.explore.reports import markdown_table
@@ -133,28 +134,28 @@ def plm_findings(arts: Artifacts, plm: str, n: int, splits: pd.DataFrame) -> Plm
     """Alpha selected on the dev half; at it and at the paper's 0.01 the test half's evidence
     (xQG and every control with intervals and p_adj); every metric; where xQG hurts."""
     test = splits[splits.split == "test"]
-    alphas = report_alphas(splits, "xquad-xr", plm, n, arts.manifest["config"]["alphas"])
     at = []
-    for alpha in alphas:
-        table = evidence_table(test, "xquad-xr", plm, alpha, n, "R@2kt")
+    for alpha, label, variants in report_cells(splits, "xquad-xr", plm, n, arts.manifest["config"]["alphas"]):
+        table = evidence_table(test, "xquad-xr", plm, alpha, n, "R@2kt", variants)
         if table.empty:
             continue
         mde = test[(test.plm == plm) & (test.variant == "xqg") & np.isclose(test.alpha, alpha) & (test.n == n)
                    & (test.metric == "R@2kt") & (test.lang == "avg")].mde
-        at.append(AlphaEvidence(alpha, "dev-selected" if alpha == alphas[0] else "the paper's", table,
+        at.append(AlphaEvidence(alpha, label, table,
                                 {name: claim_lines(table, name)
                                  for name in ("xQG", *[v for v in CONTROL_LABELS if v in table.columns])},
                                 float(mde.iloc[0]) if len(mde) else float("nan")))
+    selected = at[0].alpha
     metrics, hurt = {}, []
     for metric in RETRIEVAL_METRICS:
-        t = evidence_table(test, "xquad-xr", plm, alphas[0], n, metric, ("xqg",))
+        t = evidence_table(test, "xquad-xr", plm, selected, n, metric, ("xqg",))
         if t.empty or "avg" not in t.index:
             continue
         r = t.loc["avg"]
         metrics[metric] = difference_text(r["xQG Δ"], r["xQG Δ low"], r["xQG Δ high"], r["xQG p_adj"])
         if r["xQG Δ"] < 0 and significant(r["xQG p_adj"], r["xQG Δ low"], r["xQG Δ high"]):
             hurt.append(metric)
-    return PlmFindings(plm, n, alphas[0], at, metrics, hurt)
+    return PlmFindings(plm, n, selected, at, metrics, hurt)
 
 
 def _plm_v3(found: PlmFindings) -> list[str]:
@@ -200,6 +201,13 @@ def _ablation(res_all: pd.DataFrame, plm: str) -> list[str]:
     return out
 
 
+def strength_table(macro: pd.DataFrame) -> pd.DataFrame:
+    """The macro rows of :func:`encoder_strength` (indexed by plm and variant) for reading: one row
+    per PLM and variant, values rounded, p as :func:`p_text`."""
+    numbers = rounded(macro[["alpha", "baseline", "gain", "ci_low", "ci_high", "p_adj"]])
+    return numbers.reset_index().set_index("plm")
+
+
 def findings_markdown(arts: Artifacts) -> str:
     res_all = arts.results(variant=None)
     splits = arts.splits()
@@ -214,10 +222,16 @@ def findings_markdown(arts: Artifacts) -> str:
             if halves else "; this study has no dev/test halves, so its tables cover every question at "
                            f"the paper's alpha {PAPER_ALPHA:g} only.")]
     if halves:
-        strength = encoder_strength(splits, "xquad-xr", n, arts.encoders)
-        macro = strength[strength.lang == "avg"].set_index("plm")
-        out += ["", "## Encoder strength and the xQG gain (test half, each PLM at its dev-selected alpha)", "",
-                markdown_table(rounded(macro[["alpha", "baseline", "gain", "ci_low", "ci_high", "p_adj"]]))]
+        strength = encoder_strength(splits, "xquad-xr", n, arts.encoders, ("xqg", *OWN_ALPHA_VARIANTS))
+        macro = strength[strength.lang == "avg"].set_index(["plm", "variant"])
+        out += ["", "## Encoder strength and the gain (test half; xQG and the human upper bound, each at its own "
+                "alpha selected on the dev half)", "",
+                markdown_table(strength_table(macro))]
+        edge = macro[macro.at_grid_edge]
+        if len(edge):
+            out.append("")
+            out.append("At the grid's largest alpha (a larger one may do better): " +
+                       ", ".join(f"{p} {v}" for p, v in edge.index) + ".")
     for plm in arts.encoders:
         unsupported = marks.get(plm, {}).get("xquad-xr", [])
         out += ["", f"## {plm}", ""]
