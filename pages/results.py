@@ -21,6 +21,7 @@ from xqg_core.explore.tables import (
     controls_table,
     mark_unsupported,
     n_curve,
+    nearest_alpha,
     plm_comparison,
     unsupported_of,
 )
@@ -86,21 +87,29 @@ marks = unsupported_of(arts)
 res_all = ui.results_all(arts)
 
 
-def alpha_figure():
+grid_alpha = nearest_alpha(arts.alphas, alpha)  # an exact alpha's nearest grid value, for the grid's curves
+FOCUS_ALPHA = 0.05  # where the effects are: the curves open on 0-0.05, the whole grid one toggle away
+
+
+def alpha_figure(full_range: bool = True):
     curve = alpha_curve(res, bench, plm, n, metric)
     curve["lang"] = mark_unsupported(curve.lang, unsupported)
     fig = figures.line_figure(curve, "alpha", "value", f"{metric} vs alpha ({bench}, {plm}, n = {n})", color="lang",
-                         labels={"value": f"{metric} (%)", "lang": "language"})
+                              labels={"value": f"{metric} (%)", "lang": "language"})
     fig.add_vline(x=alpha, line_dash="dot", annotation_text=f"selected {alpha:g}")
     fig.add_vline(x=PAPER_ALPHA, line_dash="dash", line_color="gray", annotation_text="paper 0.01",
                   annotation_position="bottom right")
+    if not full_range:
+        fig.update_xaxes(range=[0, FOCUS_ALPHA])
     return curve, fig
 
 
 def n_figure():
-    by_n = n_curve(res, bench, plm, c["alpha"], metric).assign(lang=lambda f: mark_unsupported(f.lang, unsupported))
-    return figures.line_figure(by_n, "n", "value", f"{metric} vs n (alpha = {c['alpha']:g})", color="lang",
-                          labels={"value": f"{metric} (%)", "n": "generated queries per language", "lang": "language"})
+    by_n = n_curve(res, bench, plm, grid_alpha, metric).assign(lang=lambda f: mark_unsupported(f.lang, unsupported))
+    nearest = "" if abs(grid_alpha - alpha) < 1e-12 else f", the grid's nearest to {alpha:g}"
+    return figures.line_figure(by_n, "n", "value", f"{metric} vs n (alpha = {grid_alpha:g}{nearest})", color="lang",
+                               labels={"value": f"{metric} (%)", "n": "generated queries per language",
+                                       "lang": "language"})
 
 
 def encoders_figure():
@@ -163,8 +172,12 @@ with tabs["Test half"]:
 
 with tabs["Curves"]:
     if tabs["Curves"].open:
+        ui.bound("full_alpha", False, lambda v: isinstance(v, bool), cast=lambda v: v == "True")
+        full = st.toggle(f"Whole alpha grid (0-{max(arts.alphas):g}); off: 0-{FOCUS_ALPHA:g}, where the effects are",
+                         key="full_alpha")
+        keys.append("full_alpha")
         col1, col2 = st.columns(2)
-        col1.plotly_chart(alpha_figure()[1], config=ui.PLOTLY_CONFIG, key="fig-alpha")
+        col1.plotly_chart(alpha_figure(full)[1], config=ui.PLOTLY_CONFIG, key="fig-alpha")
         col2.plotly_chart(n_figure(), config=ui.PLOTLY_CONFIG, key="fig-n")
 
 with tabs["Encoders"]:

@@ -82,6 +82,8 @@ def test_overview_shows_headline_numbers_and_the_papers(arts_dir):
 
 
 def test_results_table_controls_and_url(arts_dir):
+    import json
+
     res = results_frame(arts_dir)
     at = open_page("pages/results.py")
     table = at.dataframe[0].value
@@ -95,6 +97,14 @@ def test_results_table_controls_and_url(arts_dir):
     at.session_state["view"] = "Curves"
     at.run()
     assert len(at.get("plotly_chart")) == 2  # alpha and n; other views are not drawn
+    curves = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert curves["layout"]["xaxis"]["range"] == [0, 0.05]  # where the effects are; the whole grid a toggle away
+    # me5-small supports every language: avg_supported equals avg and is not drawn twice
+    names = [t["name"] for t in curves["data"]]
+    assert "avg" in names and "avg_supported" not in names
+    at.toggle(key="full_alpha").set_value(True).run()
+    assert "range" not in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"].get("xaxis", {})
+    assert at.query_params["full_alpha"] == "True"
     at.session_state["view"] = "Encoders"
     at.run()
     assert len(at.get("plotly_chart")) == 1 and at.query_params["view"] == "Encoders"

@@ -150,17 +150,28 @@ def ablation_gains(res_all: pd.DataFrame, benchmark: str, plm: str, alpha: float
     return value - reference.reindex(langs).to_numpy()[None, :], p
 
 
+def without_redundant_macro(curve: pd.DataFrame) -> pd.DataFrame:
+    """``avg_supported`` left out where it equals ``avg`` everywhere (a PLM trained on every
+    language): one line, not two drawn on top of each other."""
+    avg, own = curve[curve.lang == "avg"].value.to_numpy(), curve[curve.lang == "avg_supported"].value.to_numpy()
+    if len(own) and len(avg) == len(own) and np.allclose(avg, own, equal_nan=True):
+        return curve[curve.lang != "avg_supported"].reset_index(drop=True)
+    return curve
+
+
 def alpha_curve(res: pd.DataFrame, benchmark: str, plm: str, n: int, metric: str) -> pd.DataFrame:
-    """``alpha, lang, value`` for one PLM and n."""
+    """``alpha, lang, value`` for one PLM and n (``avg_supported`` only where it differs from ``avg``)."""
     sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (res.n == n) & (res.metric == metric)]
-    return sub[["alpha", "lang", "value", "p_value"]].sort_values(["lang", "alpha"]).reset_index(drop=True)
+    return without_redundant_macro(sub[["alpha", "lang", "value", "p_value"]].sort_values(["lang", "alpha"])
+                                   .reset_index(drop=True))
 
 
 def n_curve(res: pd.DataFrame, benchmark: str, plm: str, alpha: float, metric: str) -> pd.DataFrame:
-    """``n, lang, value`` at one alpha."""
+    """``n, lang, value`` at one alpha (``avg_supported`` only where it differs from ``avg``)."""
     sub = res[(res.benchmark == benchmark) & (res.plm == plm) & (np.abs(res.alpha - alpha) < 1e-9)
               & (res.metric == metric)]
-    return sub[["n", "lang", "value", "p_value"]].sort_values(["lang", "n"]).reset_index(drop=True)
+    return without_redundant_macro(sub[["n", "lang", "value", "p_value"]].sort_values(["lang", "n"])
+                                   .reset_index(drop=True))
 
 
 def plm_comparison(res: pd.DataFrame, benchmark: str, alpha: float, n: int, metric: str) -> pd.DataFrame:
