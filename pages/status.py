@@ -31,10 +31,17 @@ generators["Available"] = generators["Available"].map({True: "yes", False: "no"}
 st.dataframe(generators, hide_index=True, width="stretch")
 
 st.subheader("Datasets")
-datasets = pd.DataFrame(status["datasets"])[["name", "found", "missing", "license", "note", "official", "description"]]
+# what a user looks for first (is it here, what is wrong, where it comes from) in view at 1440 px;
+# the long lists and descriptions after them, the name pinned when the table scrolls
+datasets = pd.DataFrame(status["datasets"])[["name", "found", "note", "official", "license", "missing", "description"]]
 datasets["missing"] = datasets["missing"].map(lambda m: ", ".join(m) if m else "")
 datasets["found"] = datasets["found"].map({True: "yes", False: "no"})
-st.dataframe(datasets.rename(columns=str.capitalize), hide_index=True, width="stretch")
+st.dataframe(datasets.rename(columns=str.capitalize), hide_index=True, width="stretch",
+             column_config={"Name": st.column_config.TextColumn(width="medium", pinned=True),
+                            "Found": st.column_config.TextColumn(width="small"),
+                            "Note": st.column_config.TextColumn(width="medium"),
+                            "Official": st.column_config.TextColumn("Source", width="medium"),
+                            "License": st.column_config.TextColumn(width="small")})
 
 st.subheader("Precomputed artifacts")
 if status["artifacts"]:
