@@ -161,3 +161,36 @@ def test_comparison_table_marks_significance_on_holm_adjusted_p():
     stored = comparison_table(base, frame([11.0, 12.0, 13.0, 12.0], [0.01, 0.04, 0.045, 0.03],
                                           p_adj=[0.5, 0.01, 0.5, 0.5]), ["R@2kt"])
     assert list(stored["R@2kt sig"]) == ["", "▲", "", ""]
+
+
+def test_latex_export_is_plain_ascii_one_table_per_metric_with_readable_p():
+    """What pdflatex needs: no raw Δ / ▲ / ▼ / †, p-values as 0.042 or < 0.001 (never 0.00), one
+    booktabs table per metric (compiled where pdflatex is installed)."""
+    import shutil
+    import subprocess
+
+    from xqg_core.explore.tables import comparison_table
+
+    def frame(values, p):
+        return pd.DataFrame({"lang": ["de", "hi", "avg"], "metric": "R@2kt", "value": values, "p_value": p})
+
+    base = pd.concat([frame([10.0, 10.0, 10.0], [1.0] * 3), frame([20.0, 20.0, 20.0], [1.0] * 3).assign(metric="MRR@10")])
+    cell = pd.concat([frame([11.0, 12.0, 11.5], [0.0004, 0.042, 0.01]),
+                      frame([19.0, 20.0, 19.5], [0.5, 1.0, 0.6]).assign(metric="MRR@10")])
+    table = comparison_table(base, cell, ["R@2kt", "MRR@10"]).rename(index={"hi": "hi †"})
+    tex = to_latex(table, "xquad-xr & more, alpha = 0.01")
+    assert tex.isascii(), [ch for ch in tex if not ch.isascii()]
+    assert tex.count(r"\begin{tabular}") == 2 and tex.count(r"\toprule") == 2
+    assert r"de & 10.00 & 11.00 & 1.00 & < 0.001 & < 0.001 & \textsuperscript{*}" in tex  # p, p_adj: never 0.00
+    assert "& 0.042 & 0.042 &" in tex
+    assert r"$\Delta$" in tex and r"\textsuperscript{*}" in tex and r"\textsuperscript{\dag}" in tex
+    assert r"xquad-xr \& more" in tex
+    if shutil.which("pdflatex"):
+        doc = "\\documentclass{article}\\usepackage{booktabs}\\begin{document}" + tex + "\\end{document}"
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "t.tex").write_text(doc, encoding="utf-8")
+            done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp, capture_output=True)
+            assert done.returncode == 0, done.stdout[-2000:]

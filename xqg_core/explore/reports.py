@@ -35,11 +35,46 @@ def to_csv(df: pd.DataFrame) -> str:
     return safe.to_csv(float_format="%.4f", lineterminator="\r\n")
 
 
+# Characters the tables carry that pdflatex's default (T1/OT1) fonts lack, as LaTeX. A
+# significance marker's direction is already in the difference's sign: it becomes a star.
+LATEX_SYMBOLS = {"Δ": r"$\Delta$", "▲": r"\textsuperscript{*}", "▼": r"\textsuperscript{*}",
+                 "†": r"\textsuperscript{\dag}", "−": "-", "–": "--", "±": r"$\pm$"}
+P_COLUMN = re.compile(r"(^|\s)(p|p_adj|p_vs_xqg)$|\sp$")
+
+
+def latex_text(text: str) -> str:
+    """Plain text for LaTeX (a caption: pandas escapes cells, not captions)."""
+    special = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(special.get(ch, ch) for ch in text)
+
+
+def _metric_of(column: str, metrics: Sequence[str]) -> str | None:
+    return next((m for m in metrics if column == m or column.startswith(f"{m} ")), None)
+
+
 def to_latex(df: pd.DataFrame, caption: str) -> str:
-    """A booktabs table; every cell is escaped as LaTeX text."""
+    """booktabs tables that compile with pdflatex: every text cell escaped; p-values to 3
+    decimals or ``< 0.001``; Δ as ``$\Delta$``, significance markers as ``\textsuperscript{*}``;
+    a table whose columns hold several metrics (``R@2kt xQG``, ``MRR@10 p``, ...) split into one
+    table per metric."""
+    from xqg_core.explore.findings import p_text
+    from xqg_core.retrieval.cells import PAWSX_METRICS, RETRIEVAL_METRICS
+
     shown = df.copy()
     shown.columns = [str(c) for c in shown.columns]
-    return shown.to_latex(float_format="%.2f", escape=True, caption=caption, na_rep="-")
+    for c in shown.columns:
+        if P_COLUMN.search(c) and pd.api.types.is_numeric_dtype(shown[c]):
+            shown[c] = [p_text(v) for v in shown[c].astype(float)]
+    metrics = (*RETRIEVAL_METRICS, *PAWSX_METRICS)
+    groups = list(dict.fromkeys(_metric_of(c, metrics) for c in shown.columns))
+    parts = ([(caption, shown)] if len(groups) < 2 or None in groups else
+             [(f"{caption} ({m})", shown[[c for c in shown.columns if _metric_of(c, metrics) == m]]) for m in groups])
+    tex = "\n".join(part.to_latex(float_format="%.2f", escape=True, caption=latex_text(title), na_rep="-")
+                    for title, part in parts)
+    for symbol, latex in LATEX_SYMBOLS.items():
+        tex = tex.replace(symbol, latex)
+    return tex
 
 
 def report_markdown(title: str, params: dict[str, object], tables: dict[str, pd.DataFrame], link: str = "",
