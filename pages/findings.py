@@ -5,12 +5,15 @@ every control beside it and the human-question upper bound; every metric and whe
 the language ablation; PAWS-X; the encoder-strength curve. Each claim links to its view."""
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from pages import ui
-from pages.figures import strength_figure
+from xqg_core.explore.charts import strength_figure
 from xqg_core.explore.evidence import CONTROL_LABELS, OWN_ALPHA_VARIANTS, encoder_strength, has_halves
 from xqg_core.explore.findings import ablation_findings, compact_tables, p_text, plm_findings, rounded
+from xqg_core.explore.study_report import study_report_html
 from xqg_core.explore.tables import controls_table
 from xqg_core.paper import PAPER_ALPHA
 
@@ -41,6 +44,11 @@ if not has_halves(splits):
         st.dataframe(rounded(table), width="stretch")
     st.stop()
 
+st.download_button("Study report (HTML, opens offline)", partial(study_report_html, arts), file_name="xqg-study.html",
+                   mime="text/html", key="study-report", on_click="ignore",
+                   help="Every finding, figures in colour, the tables with significance, the deviations and what "
+                        "produced the study, in one file. Also: python -m xqg_core report --output study.html "
+                        "--pdf study.pdf")
 st.caption(f"n = {n} generated queries per language. Every number is from the **test half** of XQuAD's articles "
            "(seeded halves; alpha is chosen on the dev half, never on these questions). Values in percent, "
            "differences in points; [low, high]: paired bootstrap 95% interval (questions resampled within a "

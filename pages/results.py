@@ -6,7 +6,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import figures, ui
+from pages import ui
+from xqg_core.explore import charts
 from xqg_core.explore.evidence import OWN_ALPHA_VARIANTS, encoder_strength, evidence_table, has_halves, report_cells
 from xqg_core.explore.findings import compact_tables
 from xqg_core.explore.recompute import RetrievalRecompute
@@ -94,7 +95,7 @@ FOCUS_ALPHA = 0.05  # where the effects are: the curves open on 0-0.05, the whol
 def alpha_figure(full_range: bool = True):
     curve = alpha_curve(res, bench, plm, n, metric)
     curve["lang"] = mark_unsupported(curve.lang, unsupported)
-    fig = figures.line_figure(curve, "alpha", "value", f"{metric} vs alpha ({bench}, {plm}, n = {n})", color="lang",
+    fig = charts.line_figure(curve, "alpha", "value", f"{metric} vs alpha ({bench}, {plm}, n = {n})", color="lang",
                               labels={"value": f"{metric} (%)", "lang": "language"})
     fig.add_vline(x=alpha, line_dash="dot", annotation_text=f"selected {alpha:g}")
     fig.add_vline(x=PAPER_ALPHA, line_dash="dash", line_color="gray", annotation_text="paper 0.01",
@@ -107,7 +108,7 @@ def alpha_figure(full_range: bool = True):
 def n_figure():
     by_n = n_curve(res, bench, plm, grid_alpha, metric).assign(lang=lambda f: mark_unsupported(f.lang, unsupported))
     nearest = "" if abs(grid_alpha - alpha) < 1e-12 else f", the grid's nearest to {alpha:g}"
-    return figures.line_figure(by_n, "n", "value", f"{metric} vs n (alpha = {grid_alpha:g}{nearest})", color="lang",
+    return charts.line_figure(by_n, "n", "value", f"{metric} vs n (alpha = {grid_alpha:g}{nearest})", color="lang",
                                labels={"value": f"{metric} (%)", "n": "generated queries per language",
                                        "lang": "language"})
 
@@ -138,7 +139,7 @@ for side, default_plm in side_defaults.items():
 
 def ablation_figure():
     gains, p_values = ablation_gains(res_all, bench, plm, ab_alpha, metric, versus)
-    heat = figures.ablation_heatmap(gains, p_values, unsupported,
+    heat = charts.ablation_heatmap(gains, p_values, unsupported,
                                f"{metric} gain over {'the baseline' if versus == 'baseline' else 'full xQG'} "
                                f"({bench}, {plm}, alpha = {ab_alpha:g}, n = {arts.n_max})")
     return gains, p_values, heat
@@ -167,7 +168,7 @@ with tabs["Test half"]:
                        "human: real XQuAD questions about the passage (the other cross-fitting fold's, never the "
                        "question itself or a translation of it), an optimistic upper bound.")
             strength = encoder_strength(splits, bench, n, arts.encoders, ("xqg", *OWN_ALPHA_VARIANTS))
-            st.plotly_chart(figures.strength_figure(strength, n),
+            st.plotly_chart(charts.strength_figure(strength, n),
                             config=ui.PLOTLY_CONFIG, key="fig-strength")
 
 with tabs["Curves"]:

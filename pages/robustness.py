@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import figures, ui
+from pages import ui
+from xqg_core.explore import charts
 from xqg_core.explore.recompute import query_contributions
 from xqg_core.explore.tables import PAWSX_METRICS, SIGNIFICANCE_LEVEL, alpha_curve, cell_frame, comparison_table
 
@@ -44,12 +45,12 @@ st.caption(f"Percent. ▲/▼: significant at p < {SIGNIFICANCE_LEVEL} ({arts.ma
            "per item, vs alpha = 0.")
 
 drop = alpha_curve(res, "pawsx-adv", plm, n, "drop")
-fig_drop = figures.line_figure(drop, "alpha", "value", f"Adversarial drop vs alpha ({plm}, n = {n})", color="lang",
+fig_drop = charts.line_figure(drop, "alpha", "value", f"Adversarial drop vs alpha ({plm}, n = {n})", color="lang",
                          labels={"value": "drop (Acc@1 points)", "lang": "language"})
 fig_drop.add_vline(x=alpha, line_dash="dot")
 both = alpha_curve(res, "pawsx-adv", plm, n, "clean_acc1").assign(kind="clean")
 both = pd.concat([both, alpha_curve(res, "pawsx-adv", plm, n, "adv_acc1").assign(kind="adversarial")])
-fig_acc = figures.line_figure(both[both.lang == "avg"], "alpha", "value",
+fig_acc = charts.line_figure(both[both.lang == "avg"], "alpha", "value",
                         "Clean and adversarial Acc@1 vs alpha (macro, label-0 rows)", color="kind",
                         labels={"value": "macro Acc@1 (%)"})
 c1, c2 = st.columns(2)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import figures, ui
+from pages import ui
 from xqg_core.errors import XqgError
+from xqg_core.explore import charts
 from xqg_core.explore.evaluate_queries import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_QUESTIONS,
@@ -81,7 +82,7 @@ st.dataframe(table.style.format({"baseline": "{:.2f}", "xQG": "{:.2f}", "p": "{:
 st.caption(f"Percent. R@kt over the {result['evaluated_r_at_kt']:,} questions whose answers are not only yes/no "
            f"(official rule). ▲/▼: p < {SIGNIFICANCE_LEVEL}, paired randomization test vs alpha = 0 over your questions.")
 metric = ui.select("Metric for the curve", "yq_metric", list(dict.fromkeys(rows.metric)), container=st)
-fig = figures.line_figure(rows[rows.metric == metric], "alpha", "value", f"{metric} vs alpha (your questions, {plm}, n = {n})",
+fig = charts.line_figure(rows[rows.metric == metric], "alpha", "value", f"{metric} vs alpha (your questions, {plm}, n = {n})",
                      labels={"value": f"{metric} (%)"})
 fig.add_vline(x=alpha, line_dash="dot")
 st.plotly_chart(fig, config=ui.PLOTLY_CONFIG, key="fig-yours")

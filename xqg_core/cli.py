@@ -109,6 +109,21 @@ def _cmd_findings(args: argparse.Namespace) -> None:
         print(text, end="")
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    from xqg_core.explore.study_report import print_pdf, study_report_html
+    from xqg_core.io import write_text_atomic
+    from xqg_core.study.artifacts import load_artifacts
+
+    for option, path in (("--output", args.output), ("--pdf", args.pdf)):
+        if path and Path(path).is_dir():
+            raise XqgError(f"{option} {path}: a directory; give a file name, e.g. {Path(path) / 'study.html'}")
+    write_text_atomic(args.output, study_report_html(load_artifacts(args.artifacts)))
+    print(f"report: written to {args.output}")
+    if args.pdf:
+        print_pdf(Path(args.output), Path(args.pdf))
+        print(f"report: printed to {args.pdf}")
+
+
 def _cmd_data(args: argparse.Namespace) -> None:
     from xqg_core.data.download import DATASETS, download_dataset
     from xqg_core.explore.status import collect_status
@@ -274,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", default=None, help="the study's directory (default: cached_artifacts)")
     p.add_argument("--output", default=None, help="write the Markdown here (default: print it)")
     p.set_defaults(func=_cmd_findings)
+
+    p = sub.add_parser("report", help="the whole study as one self-contained HTML file (and a PDF printed by chromium)")
+    p.add_argument("--artifacts", default=None, help="the study's directory (default: cached_artifacts)")
+    p.add_argument("--output", required=True, help="the HTML file to write, e.g. study.html")
+    p.add_argument("--pdf", default=None, help="also print it to this PDF (Debian's chromium)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("reindex", help="re-encode a study's index from its own texts, check it, store it as this code does")
     p.add_argument("--artifacts", default=None, help="the study's directory (default: cached_artifacts)")

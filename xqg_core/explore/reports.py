@@ -104,8 +104,18 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
+REPORT_STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+                "td,th{border:1px solid #999;padding:2px 6px;text-align:right}")
+
+
 def report_html(markdown: str) -> str:
     """A standalone HTML page of the Markdown report; all text is escaped, tables become <table>."""
+    return (f"<!doctype html><html><head><meta charset='utf-8'><style>{REPORT_STYLE}</style></head>"
+            f"<body>{markdown_html(markdown)}</body></html>")
+
+
+def markdown_html(markdown: str) -> str:
+    """The Markdown of a report (headings, bullets, tables, paragraphs) as HTML, every text escaped."""
     body, table = [], []
 
     def flush():
@@ -124,13 +134,13 @@ def report_html(markdown: str) -> str:
         flush()
         if line.startswith("## "):
             body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("### "):
+            body.append(f"<h3>{html.escape(line[4:])}</h3>")
         elif line.startswith("# "):
             body.append(f"<h1>{html.escape(line[2:])}</h1>")
         elif line.startswith("- "):
             body.append(f"<p>&bull; {html.escape(line[2:]).replace('**', '')}</p>")
         elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
+            body.append(f"<p>{html.escape(line.strip()).replace('**', '')}</p>")
     flush()
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #999;padding:2px 6px;text-align:right}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(body)}</body></html>"
+    return "".join(body)

@@ -1,6 +1,7 @@
-"""Figures shared by the pages: one colour-blind-safe colour per language (Okabe-Ito, then
-Paul Tol's muted scheme), the same on every page and in every export, and the
-encoder-strength scatter that Results and Findings both draw."""
+"""The study's figures (plotly, no Streamlit), shared by the pages and the study report: one
+colour-blind-safe colour per language (Okabe-Ito, then Paul Tol's muted scheme), the same on
+every page and in every export; curves, the encoder-strength scatter, the ablation heatmap,
+the controls' gains against alpha with their intervals."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -76,4 +77,31 @@ def ablation_heatmap(gains: pd.DataFrame, p_values: pd.DataFrame, unsupported: S
                                              "<br>p = %{customdata:.3g}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="query language", yaxis_title="augmented with",
                       yaxis={"autorange": "reversed"}, height=120 + 28 * len(gains))
+    return fig
+
+
+# One colour per variant (Okabe-Ito), the same in every figure of the report.
+VARIANT_COLOURS = {"xqg": "#0072B2", "shuffled": "#999999", "copy-only": "#E69F00", "no-copy": "#56B4E9",
+                   "human": "#009E73"}
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def gain_bands_figure(frame: pd.DataFrame, group: str, title: str, colours: dict[str, str]):
+    """Differences from the baseline against alpha, one line per value of ``group`` with its 95%
+    interval as a shaded band. ``frame``: ``alpha, {group}, gain, ci_low, ci_high``."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, g in frame.sort_values("alpha").groupby(group, sort=False):
+        colour = colours.get(name, "#444444")
+        fig.add_trace(go.Scatter(x=list(g.alpha) + list(g.alpha[::-1]), y=list(g.ci_high) + list(g.ci_low[::-1]),
+                                 fill="toself", fillcolor=_rgba(colour, 0.15), line={"width": 0}, hoverinfo="skip",
+                                 showlegend=False, name=f"{name} 95% CI"))
+        fig.add_trace(go.Scatter(x=g.alpha, y=g.gain, name=str(name), mode="lines+markers", line={"color": colour}))
+    fig.add_hline(y=0, line_dash="dot", line_color="gray")
+    fig.update_layout(title=title, xaxis_title="alpha", yaxis_title="difference from the baseline (points)")
     return fig
