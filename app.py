@@ -14,7 +14,7 @@ st.set_page_config(page_title="xQG Explorer", layout="wide")
 
 def overview() -> None:
     from pages import ui
-    from xqg_core.explore.findings import p_text
+    from xqg_core.explore.reports import p_text
     from xqg_core.explore.tables import SIGNIFICANCE_LEVEL, headline, unsupported_of
     from xqg_core.paper import PAPER_AVERAGES_R2KT, PAPER_CITATION, PAPER_SETTING, paper_table
     from xqg_core.study.artifacts import commits_since

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import ui
+from pages import exports, ui
 
 st.title("Embedding shift")
 arts = ui.artifacts()
@@ -106,8 +106,8 @@ ui.sync_url(keys)
 with st.expander("Export this view"):
     coords = pd.DataFrame({"docid": [docids[p] for p in common], "x_before": before.x.values, "y_before": before.y.values,
                            "x_after": after.x.values, "y_after": after.y.values, "source": source.values})
-    ui.download_table(coords.set_index("docid"), f"umap-{plm}-a{alpha:g}", f"UMAP coordinates, {plm}, alpha={alpha:g}")
-    ui.figure_downloads({"embedding-shift": fig})
-    ui.report_downloads("xQG Explorer - embedding shift", {"encoder": plm, "alpha": f"{alpha:g}", "n": n,
+    exports.download_table(coords.set_index("docid"), f"umap-{plm}-a{alpha:g}", f"UMAP coordinates, {plm}, alpha={alpha:g}")
+    exports.figure_downloads({"embedding-shift": fig})
+    exports.report_downloads("xQG Explorer - embedding shift", {"encoder": plm, "alpha": f"{alpha:g}", "n": n,
                                                            "passage": docids[chosen]},
                         {"Nearest passages": neighbours, "Generated queries": mine_q[["lang", "i", "text"]]})

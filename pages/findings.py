@@ -12,7 +12,8 @@ import streamlit as st
 from pages import ui
 from xqg_core.explore.charts import strength_figure
 from xqg_core.explore.evidence import CONTROL_LABELS, OWN_ALPHA_VARIANTS, encoder_strength, has_halves
-from xqg_core.explore.findings import ablation_findings, compact_tables, p_text, plm_findings, rounded
+from xqg_core.explore.findings import ablation_findings, compact_tables, plm_findings, rounded
+from xqg_core.explore.reports import p_text
 from xqg_core.explore.study_report import study_report_html
 from xqg_core.explore.tables import controls_table
 from xqg_core.paper import PAPER_ALPHA

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages import ui
+from pages import exports, ui
 from xqg_core.explore.live import check_query, corpus_coverage, example_queries, search_titles, vital_topics
 
 arts = ui.index_artifacts("Live search")
@@ -99,8 +99,8 @@ mine = ui.generated_queries(arts).of("xquad-xr", hits["docid"].iloc[hit_labels.i
 st.dataframe(mine[["lang", "i", "text"]], hide_index=True, width="stretch")
 
 with st.expander("Export this view"):
-    ui.download_table(aug.set_index("rank"), "live-xqg", f"Live search, xQG top {k}")
-    ui.download_table(base.set_index("rank"), "live-baseline", f"Live search, baseline top {k}")
-    ui.report_downloads("xQG Explorer - live search", {"query": text, "detected language": check.lang,
+    exports.download_table(aug.set_index("rank"), "live-xqg", f"Live search, xQG top {k}")
+    exports.download_table(base.set_index("rank"), "live-baseline", f"Live search, baseline top {k}")
+    exports.report_downloads("xQG Explorer - live search", {"query": text, "detected language": check.lang,
                                                        "encoder": plm, "alpha": f"{alpha:g}", "n": n},
                         {"xQG": aug.set_index("rank"), "Baseline": base.set_index("rank")})

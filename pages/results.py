@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import ui
+from pages import exports, ui
 from xqg_core.explore import charts
 from xqg_core.explore.evidence import OWN_ALPHA_VARIANTS, encoder_strength, evidence_table, has_halves, report_cells
 from xqg_core.explore.findings import compact_tables
@@ -246,26 +246,26 @@ with tabs["Export"]:
     if tabs["Export"].open:
         name = f"{bench}-{plm}-a{alpha:g}-n{n}"
         st.markdown("**Per-language table**")
-        ui.download_table(table, name, f"{bench}, {plm}, alpha={alpha:g}, n={n}: baseline vs xQG (percent)")
+        exports.download_table(table, name, f"{bench}, {plm}, alpha={alpha:g}, n={n}: baseline vs xQG (percent)")
         curve, fig_alpha = alpha_figure()
         st.markdown("**Metric vs alpha (all languages)**")
-        ui.download_table(curve.set_index(["lang", "alpha"]), f"{bench}-{plm}-{metric}-vs-alpha", f"{metric} vs alpha")
+        exports.download_table(curve.set_index(["lang", "alpha"]), f"{bench}-{plm}-{metric}-vs-alpha", f"{metric} vs alpha")
         exported = {"metric-vs-alpha": fig_alpha, "metric-vs-n": n_figure(), "encoders": encoders_figure()}
         controls = controls_frame()
         if not controls.empty:
             st.markdown("**xQG vs the shuffled control**")
-            ui.download_table(controls, f"{bench}-{plm}-{metric}-controls-a{c['alpha']:g}-n{n}",
+            exports.download_table(controls, f"{bench}-{plm}-{metric}-controls-a{c['alpha']:g}-n{n}",
                               f"{metric}: baseline, xQG and the shuffled control (percent)")
         if ab_alphas:
             gains, p_values, exported["ablation"] = ablation_figure()
             st.markdown("**Generation-language ablation**")
             with_p = pd.concat([gains, p_values.add_suffix(" p")], axis=1)  # join(rsuffix=) is deprecated
-            ui.download_table(with_p, f"{bench}-{plm}-{metric}-ablation-a{ab_alpha:g}",
+            exports.download_table(with_p, f"{bench}-{plm}-{metric}-ablation-a{ab_alpha:g}",
                               f"{metric} gain by generation language (rows) and query language (columns), with p-values")
         st.markdown("**Figures**")
-        ui.figure_downloads(exported)
+        exports.figure_downloads(exported)
         st.markdown("**Report of this view**")
-        ui.report_downloads("xQG Explorer - results", {"benchmark": bench, "encoder": plm, "alpha": f"{alpha:g}",
+        exports.report_downloads("xQG Explorer - results", {"benchmark": bench, "encoder": plm, "alpha": f"{alpha:g}",
                                                        "n": n, "cell": source}, {"Baseline vs xQG": table},
                             notes=arts.manifest.get("deviations", []))
 ui.sync_url(keys)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import ui
+from pages import exports, ui
 from xqg_core.explore import charts
 from xqg_core.explore.recompute import query_contributions
 from xqg_core.explore.tables import PAWSX_METRICS, SIGNIFICANCE_LEVEL, alpha_curve, cell_frame, comparison_table
@@ -97,9 +97,9 @@ else:
 ui.sync_url(keys)
 
 with st.expander("Export this view"):
-    ui.download_table(table, f"pawsx-{plm}-a{alpha:g}-n{n}", f"PAWS-X robustness, {plm}, alpha={alpha:g}, n={n}")
+    exports.download_table(table, f"pawsx-{plm}-a{alpha:g}-n{n}", f"PAWS-X robustness, {plm}, alpha={alpha:g}, n={n}")
     if flips is not None and len(flips):
-        ui.download_table(flips.set_index("row"), f"pawsx-flips-{plm}-a{alpha:g}-n{n}", "Items flipped by xQG")
-    ui.figure_downloads({"pawsx-drop-vs-alpha": fig_drop, "pawsx-acc-vs-alpha": fig_acc})
-    ui.report_downloads("xQG Explorer - PAWS-X robustness", {"encoder": plm, "alpha": f"{alpha:g}", "n": n},
+        exports.download_table(flips.set_index("row"), f"pawsx-flips-{plm}-a{alpha:g}-n{n}", "Items flipped by xQG")
+    exports.figure_downloads({"pawsx-drop-vs-alpha": fig_drop, "pawsx-acc-vs-alpha": fig_acc})
+    exports.report_downloads("xQG Explorer - PAWS-X robustness", {"encoder": plm, "alpha": f"{alpha:g}", "n": n},
                         {"Robustness": table}, notes=arts.manifest.get("deviations", []))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import ui
+from pages import exports, ui
 from xqg_core.explore.recompute import gold_movement, query_contributions
 
 arts = ui.index_artifacts("Why did it move?")
@@ -76,6 +76,6 @@ for g, (_, row) in zip(gold, moved.iterrows()):
                f"shipped index: {row['alpha <q, S_n>']:.4f}. Each query is encoded now with {plm}.")
 
 with st.expander("Export this view"):
-    ui.download_table(moved.set_index("docid"), f"why-moved-{question_id}", f"Gold passage ranks, {question_id}")
-    ui.download_table(shown.set_index("id"), f"questions-{direction}-{plm}-a{alpha:g}-n{n}",
+    exports.download_table(moved.set_index("docid"), f"why-moved-{question_id}", f"Gold passage ranks, {question_id}")
+    exports.download_table(shown.set_index("id"), f"questions-{direction}-{plm}-a{alpha:g}-n{n}",
                       f"Questions whose R@2kt {direction}, {plm}, alpha={alpha:g}, n={n}")

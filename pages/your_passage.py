@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from pages import ui
+from pages import exports, ui
 from xqg_core.explore.live import check_query
 from xqg_core.explore.own_passage import MAX_PASSAGE_CHARS, own_passage, own_passage_queries, rank_among
 
@@ -86,4 +86,4 @@ st.caption(f"Detected language: {check.lang} (p = {check.confidence:.2f}). Every
            "its own shipped queries at the same alpha and n; ties count against your passage.")
 
 with st.expander("Export this view"):
-    ui.download_table(table.set_index(["lang", "i"]), "your-passage-queries", "Generated queries of a typed passage")
+    exports.download_table(table.set_index(["lang", "i"]), "your-passage-queries", "Generated queries of a typed passage")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages import ui
+from pages import exports, ui
 from xqg_core.errors import XqgError
 from xqg_core.explore import charts
 from xqg_core.explore.evaluate_queries import (
@@ -89,6 +89,6 @@ st.plotly_chart(fig, config=ui.PLOTLY_CONFIG, key="fig-yours")
 ui.sync_url(["plm", k_n, "yq_lang", k_alpha, "yq_metric"])
 
 with st.expander("Export this view"):
-    ui.download_table(rows.set_index(["metric", "alpha"]), f"your-questions-{plm}-n{n}",
+    exports.download_table(rows.set_index(["metric", "alpha"]), f"your-questions-{plm}-n{n}",
                       f"{upload.name}: metrics per alpha ({plm}, n={n})")
-    ui.figure_downloads({"your-questions-vs-alpha": fig})
+    exports.figure_downloads({"your-questions-vs-alpha": fig})

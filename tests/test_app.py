@@ -323,7 +323,7 @@ def test_an_exported_figure_keeps_one_colour_per_language():
     """The SVG a download writes holds each language's own colour (not plotly's black default)."""
     import re
 
-    from pages.ui import figure_image
+    from pages.exports import figure_image
     from xqg_core.explore.charts import LANG_COLOURS, line_figure
 
     langs = ["ar", "de", "es", "hi", "ru", "vi", "zh", "avg"]

@@ -26,7 +26,7 @@ from xqg_core.explore.evidence import (
     report_cells,
     significant,
 )
-from xqg_core.explore.reports import markdown_table
+from xqg_core.explore.reports import markdown_table, p_text
 from xqg_core.explore.tables import ablation_alphas, ablation_gains, controls_table, unsupported_of
 from xqg_core.paper import PAPER_ALPHA
 from xqg_core.retrieval.cells import RETRIEVAL_METRICS
@@ -46,11 +46,6 @@ def diagonal_pattern(gains: pd.DataFrame, prefix: str) -> tuple[float, float]:
                 continue
             (same if query_lang == lang else other).append(gain)
     return (float(np.mean(same)) if same else float("nan"), float(np.mean(other)) if other else float("nan"))
-
-
-def p_text(p: float) -> str:
-    """p to 3 decimals, ``< 0.001`` below (a 2,000-resample test gives 0.0005 at least)."""
-    return "n/a" if not np.isfinite(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def rounded(df: pd.DataFrame) -> pd.DataFrame:
