@@ -84,18 +84,26 @@ aug = pd.DataFrame({"rank": hits["rank"], "score": hits["score"], "baseline rank
                     **describe(hits["passage"])})
 base = pd.DataFrame({"rank": hits["rank"], "score": hits["baseline score"], "xQG rank": hits["xQG rank of baseline hit"],
                      "docid": hits["baseline docid"], **describe(hits["baseline top"])})
+st.caption("Ranks first: the two scores are on different scales. A baseline score is a cosine (unit vectors, "
+           f"at most 1); an xQG score is (1 - alpha) <q, p> + alpha <q, S_n(p)>, where S_n(p) sums {7 * n} query "
+           "vectors (norm ~20-30), so it runs above 1. Compare scores within a column, never across. Each hit in "
+           "full below the tables.")
 left, right = st.columns(2)
 left.markdown(f"**xQG (alpha = {alpha:g}, n = {n})**")
 left.dataframe(aug, hide_index=True, width="stretch", column_config={"score": st.column_config.NumberColumn(format="%.4f")})
 right.markdown("**Baseline (alpha = 0)**")
 right.dataframe(base, hide_index=True, width="stretch", column_config={"score": st.column_config.NumberColumn(format="%.4f")})
 
-st.subheader("Generated queries of a hit")
+st.subheader("A hit in full, with its generated queries")
 # the labels themselves are the options: a new ranking is a new list, so the picker never keeps
 # a label of the previous query's hits over the new hits' queries
-hit_labels = [f"#{r} {d}" for r, d in zip(hits["rank"], hits["docid"])]
+hit_labels = [f"xQG #{r} {d}" for r, d in zip(hits["rank"], hits["docid"])]
+hit_labels += [f"baseline #{r} {d}" for r, d in zip(hits["rank"], hits["baseline docid"])]
 chosen = st.selectbox("Hit", hit_labels, key="hit")
-mine = ui.generated_queries(arts).of("xquad-xr", hits["docid"].iloc[hit_labels.index(chosen)])
+side, position = ("xQG", aug) if chosen.startswith("xQG") else ("baseline", base)
+row = position.iloc[hit_labels.index(chosen) % len(position)]
+st.text(f"{side} rank {row['rank']} · {row['docid']} · {row['title']}\n\n{row['passage']}")  # plain text, never Markdown
+mine = ui.generated_queries(arts).of("xquad-xr", row["docid"])
 st.dataframe(mine[["lang", "i", "text"]], hide_index=True, width="stretch")
 
 with st.expander("Export this view"):

@@ -74,8 +74,15 @@ else:
         lang = ui.select("Language", "flip_lang", langs, container=st)
         keys += ["direction", "flip_lang"]
         view = flips[(flips.direction == direction) & ((flips.lang == lang) if lang != "all" else True)]
-        st.dataframe(view.drop(columns=["direction"]).head(200), hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in view.columns if c.startswith("s(")})
+        # scores first and narrow, the three sentences after them at a fixed width (full text on hover
+        # and in the item view below): at 1440 px the twin and every score stay in view
+        scores = [c for c in view.columns if c.startswith("s(")]
+        shown = view[["lang", "row", *scores, "query", "gold", "twin", "gold docid", "twin docid"]].head(200)
+        st.dataframe(shown, hide_index=True, width="stretch",
+                     column_config={"lang": st.column_config.TextColumn(width=48),
+                                    "row": st.column_config.NumberColumn(width=64),
+                                    **{c: st.column_config.NumberColumn(format="%.4f", width=104) for c in scores},
+                                    **{c: st.column_config.TextColumn(width=240) for c in ("query", "gold", "twin")}})
         if len(view):
             st.markdown("**Which generated queries moved it?** The gold's and the twin's generated queries, by "
                         "similarity to the query (encoded now), with their share alpha <q, e> of the score.")
@@ -86,13 +93,15 @@ else:
             chosen = view.iloc[item]
             q = ui.encode_queries_cached(plm)([chosen["query"]])[0]  # shared by every session
             generated = ui.generated_queries(arts)
+            st.text(f"query: {chosen['query']}\ngold:  {chosen['gold']}\ntwin:  {chosen['twin']}")
             g1, g2 = st.columns(2)
             for col, side in ((g1, "gold"), (g2, "twin")):
                 contrib = query_contributions(generated.of("pawsx-test", chosen[f"{side} docid"]), n, q,
                                               ui.encode_queries_cached(plm), alpha)
                 col.markdown(f"**{side}** (sum of alpha <q, e>: {contrib['alpha <q, e>'].sum():+.4f})")
-                col.dataframe(contrib, hide_index=True, width="stretch",
-                              column_config={c: st.column_config.NumberColumn(format="%.4f")
+                col.dataframe(contrib, hide_index=True, width="stretch",  # the scores before the query text
+                              column_order=["<q, e>", "alpha <q, e>", "lang", "i", "text"],
+                              column_config={c: st.column_config.NumberColumn(format="%.4f", width=96)
                                              for c in ("<q, e>", "alpha <q, e>")})
 ui.sync_url(keys)
 

@@ -368,12 +368,18 @@ def test_live_search_answers_and_rejects(arts_dir):
     gq = pd.read_parquet(f"{arts_dir}/generated_queries.parquet")
     third_hit = at.dataframe[1].value.docid.iloc[2]
     assert list(at.dataframe[3].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == third_hit)].text)
+    # the hit in full, as plain text: its title and whole passage
+    hit = xqg.iloc[2]
+    assert any(t.value.startswith(f"xQG rank 3 · {hit.docid} · {hit.title}") and hit.passage in t.value for t in at.text)
+    # a baseline hit too
+    at.selectbox(key="hit").set_value(at.selectbox(key="hit").options[5]).run()
+    assert any(t.value.startswith(f"baseline rank 1 · {base.docid.iloc[0]}") for t in at.text)
     # a new query: the picker names one of the new hits, and the table shows that hit's queries
     at.text_input(key="q").input("Wie heißt die Hauptstadt von Frankreich?").run()
     hits = at.dataframe[1].value
     picked = at.selectbox(key="hit").value
-    assert picked in [f"#{r} {d}" for r, d in zip(hits["rank"], hits.docid)]
-    shown = picked.split(" ", 1)[1]
+    assert picked in [f"xQG #{r} {d}" for r, d in zip(hits["rank"], hits.docid)]
+    shown = picked.rsplit(" ", 1)[1]
     assert list(at.dataframe[3].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == shown)].text)
     # with alpha = 0 the augmented list is the baseline list
     at.select_slider(key="alpha").set_value(0.0).run()
