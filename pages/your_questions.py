@@ -2,6 +2,7 @@
 the same table and curve as Results (through ``evaluate-queries``' code)."""
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -15,9 +16,12 @@ from xqg_core.explore.evaluate_queries import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_QUESTIONS,
     evaluate_query_set,
+    language_mismatch,
     read_query_file,
 )
 from xqg_core.explore.tables import SIGNIFICANCE_LEVEL
+
+LANG_CODE = re.compile(r"[a-z]{2,3}")
 
 arts = ui.index_artifacts("Your questions")
 st.markdown(
@@ -31,8 +35,13 @@ if study is None:
 plm = ui.select("Encoder (PLM)", "plm", arts.encoders)
 k_n = ui.bound("n", arts.n_max, lambda v: 1 <= v <= arts.n_max, cast=int)
 n = st.sidebar.slider("n (generated queries per language)", 1, arts.n_max, key=k_n)
-langs = ["ar", "bn", "de", "en", "es", "fi", "fr", "hi", "ja", "ko", "ru", "te", "vi", "zh"]
-lang = ui.select("Language of the questions", "yq_lang", langs, default="de")
+k_lang = ui.bound("yq_lang", "de", lambda v: isinstance(v, str) and bool(LANG_CODE.fullmatch(v)))
+lang = st.sidebar.text_input("Language of the questions (ISO 639 code)", key=k_lang, max_chars=3,
+                             help="Any code: XQuAD has ar, de, el, en, es, hi, ro, ru, th, tr, vi, zh; XOR-TyDi ar, "
+                                  "bn, fi, ja, ko, ru, te. The file's questions are checked against it (langid).")
+if not LANG_CODE.fullmatch(lang):
+    st.sidebar.warning(f"'{ui.literal(lang)}' is not a language code (two or three lowercase letters); using 'de'.")
+    lang = "de"
 alphas = [a for a in arts.alphas if a <= 0.05] or arts.alphas
 upload = st.file_uploader("Question file (.json or .jsonl)", type=["json", "jsonl"], key="upload")
 ui.sync_url(["plm", k_n, "yq_lang"])
@@ -53,7 +62,9 @@ def evaluate(name: str, content: bytes, lang: str, plm: str, n: int, alphas: tup
             if len(queries.ids) > MAX_UPLOAD_QUESTIONS:
                 return {"error": f"{len(queries.ids):,} questions in {lang}; this page evaluates at most "
                                  f"{MAX_UPLOAD_QUESTIONS:,} (python -m xqg_core evaluate-queries takes any number)"}
-            return evaluate_query_set(arts, study, plm, ui.encoder(plm), queries, lang, alphas, n)
+            result = evaluate_query_set(arts, study, plm, ui.encoder(plm), queries, lang, alphas, n, per_question=True)
+            return {**result, "ids": queries.ids, "texts": queries.texts,
+                    "language_warning": language_mismatch(queries.texts, lang)}
         except XqgError as exc:
             return {"error": str(exc).replace(str(path), name)}
 
@@ -68,6 +79,8 @@ result = evaluate(upload.name, content, lang, plm, n, tuple(alphas))
 if "error" in result:
     st.error(f"{ui.literal(upload.name)}: cannot be evaluated - {ui.literal(result['error'])}")
     st.stop()
+if result.get("language_warning"):
+    st.warning(f"{ui.literal(upload.name)}: {ui.literal(result['language_warning'])}")
 rows = pd.DataFrame(result["rows"])
 k_alpha = ui.bound("alpha", 0.01 if 0.01 in alphas else alphas[-1], lambda v: v in alphas, cast=float)
 alpha = st.sidebar.select_slider("alpha (grid)", options=alphas, key=k_alpha, format_func=lambda a: f"{a:g}")
@@ -88,7 +101,24 @@ fig.add_vline(x=alpha, line_dash="dot")
 st.plotly_chart(fig, config=ui.PLOTLY_CONFIG, key="fig-yours")
 ui.sync_url(["plm", k_n, "yq_lang", k_alpha, "yq_metric"])
 
+st.subheader("Per question")
+at = result["alphas"].index(alpha)
+per_question = pd.DataFrame({"id": result["ids"], "question": result["texts"]})
+for m, values in result["outcomes"].items():
+    per_question[f"{m} baseline"] = values[0]
+    per_question[f"{m} xQG"] = values[at]
+changed = per_question["R@2kt xQG"] - per_question["R@2kt baseline"]
+per_question["R@2kt change"] = changed.map(lambda d: "gained" if d > 0 else "lost" if d < 0 else "same" if d == d else "-")
+show = ui.select("Show", "yq_show", ["all", "gained", "lost"], container=st)
+view = per_question if show == "all" else per_question[per_question["R@2kt change"] == show]
+st.caption(f"{int((changed > 0).sum())} questions gained and {int((changed < 0).sum())} lost R@2kt at alpha = "
+           f"{alpha:g} (1 = an answer in the window; fractions for the gold-passage metrics). Showing {len(view):,}.")
+st.dataframe(view, hide_index=True, width="stretch", column_config={"question": st.column_config.TextColumn(width=320)})
+ui.sync_url(["plm", k_n, "yq_lang", k_alpha, "yq_metric", "yq_show"])
+
 with st.expander("Export this view"):
     exports.download_table(rows.set_index(["metric", "alpha"]), f"your-questions-{plm}-n{n}",
                       f"{upload.name}: metrics per alpha ({plm}, n={n})")
+    exports.download_table(per_question.set_index("id"), f"your-questions-per-question-{plm}-a{alpha:g}-n{n}",
+                           f"{upload.name}: each question at the baseline and at alpha={alpha:g} ({plm}, n={n})")
     exports.figure_downloads({"your-questions-vs-alpha": fig})

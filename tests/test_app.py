@@ -610,6 +610,17 @@ def test_your_questions_evaluates_an_upload_like_the_command_line(arts_dir, data
         assert table.loc[metric, "baseline"] == pytest.approx(rows[(0.0, metric)])
         assert table.loc[metric, "xQG"] == pytest.approx(rows[(0.05, metric)])
     assert at.subheader[0].value.startswith(r"mine\.json: ") and f"{len(ids)} questions in de" in at.subheader[0].value
+    # per question: the same outcomes as the command line's, exportable
+    per_question = next(df.value for df in at.dataframe if "R@2kt change" in df.value.columns)
+    detail = evaluate_query_set(arts, study, "me5-small", load_encoder("me5-small", device="cpu"),
+                                read_query_file(path, "de", study), "de", [0.05], 2, per_question=True)
+    assert len(per_question) == len(ids)
+    assert list(per_question["R@2kt xQG"].fillna(-1)) == [-1 if v is None else v for v in detail["outcomes"]["R@2kt"][1]]
+    # any language code is accepted, and a file that reads as another language is flagged
+    at.text_input(key="yq_lang").input("ro").run()
+    assert not at.exception and f"{len(ids)} questions in ro" in at.subheader[0].value
+    assert any("read as 'de' (langid), not 'ro'" in w.value.replace('\\', '') for w in at.warning)
+    at.text_input(key="yq_lang").input("de").run()
     # a bad file: one line naming the upload, no traceback
     at.file_uploader(key="upload").set_value(("broken.jsonl", b"not json at all\n", "application/json")).run()
     assert not at.exception

@@ -77,9 +77,31 @@ def read_query_file(path: str | Path, lang: str, study) -> QuerySet:
     return out
 
 
+LANGUAGE_SAMPLE = 200  # questions read by langid to name a file's language
+
+
+def language_mismatch(texts: Sequence[str], lang: str, threshold: float = 0.6) -> str | None:
+    """A warning when most of the file's questions (a sample of :data:`LANGUAGE_SAMPLE`) read, to
+    ``langid``, as another language than ``lang``; None when they agree or no language dominates."""
+    from collections import Counter
+
+    from xqg_core.explore.live import detect_language
+
+    sample = [t for t in texts[:LANGUAGE_SAMPLE] if t.strip()]
+    if not sample:
+        return None
+    found, count = Counter(detect_language(t)[0] for t in sample).most_common(1)[0]
+    if found != lang and count / len(sample) >= threshold:
+        return (f"{count} of the first {len(sample)} questions read as '{found}' (langid), not '{lang}': "
+                "check the language you chose")
+    return None
+
+
 def evaluate_query_set(arts, study, plm: str, encoder, queries: QuerySet, lang: str, alphas: Sequence[float],
-                       n: int, block: int = BLOCK_QUERIES) -> dict:
-    """``{"benchmark", "plm", "lang", "num_queries", "rows": [{alpha, n, metric, value, p_value}]}``.
+                       n: int, block: int = BLOCK_QUERIES, per_question: bool = False) -> dict:
+    """``{"benchmark", "plm", "lang", "num_queries", "rows": [{alpha, n, metric, value, p_value}]}``;
+    with ``per_question`` also ``"alphas"`` and ``"outcomes"`` (metric -> [alpha][question], None
+    where not evaluated), in the order of ``queries.ids``.
 
     Queries are encoded, scored and evaluated ``block`` at a time: memory holds one block's
     vectors and score matrices, the passages' tokens, and per query one outcome per alpha
@@ -116,8 +138,12 @@ def evaluate_query_set(arts, study, plm: str, encoder, queries: QuerySet, lang: 
             p = 1.0 if alpha == 0 else significance(b, v, resamples)
             rows.append({"alpha": alpha, "n": n, "metric": metric, "value": None if value is None else round(value, 4),
                          "p_value": round(p, 6) if np.isfinite(p) else None})
-    return {"benchmark": "xquad-xr", "plm": plm, "lang": lang, "num_queries": len(queries.ids),
-            "evaluated_r_at_kt": evaluated, "rows": rows}
+    out = {"benchmark": "xquad-xr", "plm": plm, "lang": lang, "num_queries": len(queries.ids),
+           "evaluated_r_at_kt": evaluated, "rows": rows}
+    if per_question:
+        out["alphas"] = cell_alphas
+        out["outcomes"] = {m: [[None if np.isnan(x) else float(x) for x in row] for row in v] for m, v in outcomes.items()}
+    return out
 
 
 def block_outcomes(encoder, queries: QuerySet, rows: slice, P: np.ndarray, S_n: np.ndarray, texts: list[str],
