@@ -1,6 +1,6 @@
 """The study's encoders from weak to strong: each PLM's alpha = 0 baseline on xquad-xr, per
-language, as the shipped grid has it and recomputed independently here, with the encoder's
-speed on the same questions, in one run.
+language, as the shipped grid has it and recomputed independently here, in one run (the encoders'
+speeds: ``benchmarks/encode_speed.py``).
 
 Independent recomputation: the 8,330 XQuAD questions encoded again now (query side), the
 study's passages from its shipped index (float32 from the stored levels), a faiss exact
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -55,13 +54,10 @@ def main() -> None:
     grid = res[(res.benchmark == "xquad-xr") & (res.alpha == 0) & (res.n == 1)]
     langs = list(dict.fromkeys(q["lang"] for q in queries))
 
-    rows, speed = [], {}
+    rows = []
     for plm in arts.encoders:
         encoder = load_encoder(plm)
-        encoder.encode_queries([q["text"] for q in queries[:16]])  # warm-up
-        t0 = time.perf_counter()
         Q = np.asarray(encoder.encode_queries([q["text"] for q in queries]), dtype=np.float32)
-        speed[plm] = len(queries) / (time.perf_counter() - t0)
         P = arts.index(plm)["P"].astype(np.float32)
         _, ranked = search(P, Q, 100)
         preds = [{"id": q["id"], "lang": q["lang"], "ctxs": [passages[d].text for d in ranked[i]]}
@@ -92,17 +88,15 @@ def main() -> None:
         f"{worst:.2f} R@2kt points and {worst_mrr:.2f} MRR@10 points over every PLM and language (the index is "
         "stored to float32's resolution; a question whose top passages tie may swap).",
         "",
-        "| plm | " + " | ".join(langs) + " | macro | MRR@10 macro | en -> en MRR@10 | questions / s |",
-        "|---|" + "---|" * (len(langs) + 4),
+        "| plm | " + " | ".join(langs) + " | macro | MRR@10 macro | en -> en MRR@10 |",
+        "|---|" + "---|" * (len(langs) + 3),
     ]
     for plm in arts.encoders:
         macro = table[(table.plm == plm) & (table.lang == "avg")].iloc[0]
         lines.append(f"| {plm} | " + " | ".join(f"{r2.at[plm, lang]:.2f}" for lang in langs) +
-                     f" | {r2.at[plm, 'avg']:.2f} | {macro['MRR@10 grid']:.2f} | {macro['en -> en MRR@10']:.2f} "
-                     f"| {speed[plm]:,.0f} |")
+                     f" | {r2.at[plm, 'avg']:.2f} | {macro['MRR@10 grid']:.2f} | {macro['en -> en MRR@10']:.2f} |")
     lines += ["", "en -> en: the English originals of the same questions against the same passages (MRR@10), the "
-              "monolingual reference. questions / s: the 8,330 questions encoded once, after a warm-up, on this "
-              "machine's CPU cores."]
+              "monolingual reference: an encoder that matches within a language but not across."]
     built = default_static_dir() / "done.json"
     if "me5-static" in arts.encoders and built.is_file():
         info = json.loads(built.read_text(encoding="utf-8"))
