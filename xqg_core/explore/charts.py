@@ -16,6 +16,7 @@ LANG_COLOURS = {
     "zh": "#CC79A7", "fr": "#882255", "ja": "#44AA99", "ko": "#999933", "en": "#332288",
     "avg": "#000000", "avg_supported": "#777777",
 }
+PLM_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7"]  # Okabe-Ito, one per encoder in the study's order
 
 
 def strength_figure(strength: pd.DataFrame, n: int):
@@ -31,12 +32,14 @@ def strength_figure(strength: pd.DataFrame, n: int):
     fig = px.scatter(frame, x="baseline", y="gain", color="plm", symbol="kind", text="lang", hover_name="label",
                      symbol_map={"xQG, macro": "diamond", "xQG, language": "circle",
                                  "human upper bound, macro": "star"},
+                     color_discrete_sequence=PLM_COLOURS,
                      error_y=frame.ci_high - frame.gain, error_y_minus=frame.gain - frame.ci_low,
                      labels={"baseline": "baseline R@2kt (%)", "gain": "gain at the dev-selected alpha (points)",
                              "kind": ""},
                      title=f"Encoder strength vs gain (test half, n = {n}; bars: 95% CI)")
     fig.add_hline(y=0, line_dash="dot", line_color="gray")
     fig.update_traces(textposition="top center")
+    fig.update_layout(legend_title_text="")
     return fig
 
 
