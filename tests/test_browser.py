@@ -79,6 +79,17 @@ def walk(base_url: str, out_dir: Path, query: str = "Wie lang ist der Nil?") -> 
         page.get_by_text("Which generated languages help which query languages?").wait_for(timeout=60_000)
         assert_no_exception(page, "results, ablation view")
         page.screenshot(path=str(out_dir / "results-ablation.png"), full_page=True)
+        # two figure downloads in a row: each file is drawn on its click, and the page keeps its buttons
+        page.goto(f"{base_url}/robustness?alpha=0.02")
+        wait_idle(page, PAGES["robustness"][1])
+        page.get_by_text("Export this view").click()
+        sizes = []
+        for name in ("pawsx-drop-vs-alpha.svg", "pawsx-acc-vs-alpha.png"):
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name=name).click()
+            sizes.append(Path(download.value.path()).stat().st_size)
+        assert min(sizes) > 1000 and page.get_by_role("button", name="pawsx-drop-vs-alpha.png").count() == 1
+        assert_no_exception(page, "robustness after two downloads")
         # a live query
         page.goto(f"{base_url}/live_search")
         wait_idle(page, PAGES["live_search"][1])
