@@ -181,6 +181,14 @@ def question_changes(arts: Artifacts, plm: str, alpha: float, n: int, metric: st
     return _question_changes(str(arts.root), plm, alpha, n, metric)
 
 
+@st.cache_resource(show_spinner=False)
+def token_cache():
+    """The R@kt tokenizer's per-passage cache, shared by every session (passages are tokenised once)."""
+    from xqg_core.explore.window import window_tokenizer
+
+    return window_tokenizer()
+
+
 def delta_text(deltas: Sequence[float], p_values: Sequence[float]) -> list[str]:
     """Differences as "+0.52 ▲": signed, with the significance marker (p < 0.05; pass Holm's
     ``p_adj`` where a cell has one); "-" when undefined."""

@@ -539,7 +539,7 @@ def test_why_did_it_move_shows_ranks_and_the_gold_passages_queries(arts_dir):
     queries = arts.table("queries/xquad-xr.parquet")
     qid = at.selectbox(key="question").value
     qi = queries.id.tolist().index(qid)
-    moved = at.dataframe[0].value.set_index("docid")
+    moved = next(df.value for df in at.dataframe if "baseline score" in df.value.columns).set_index("docid")
     docids = arts.table("corpora/xquad-xr.parquet").docid.tolist()
     gold = docids.index(list(queries.gold[qi])[0])
     base = idx["P"] @ idx["Q"][qi]
@@ -548,7 +548,7 @@ def test_why_did_it_move_shows_ranks_and_the_gold_passages_queries(arts_dir):
     assert moved.loc[docids[gold], "xQG rank"] == rank_positions(aug)[gold]
     # the gold passage's generated queries (n = 2 per language), most similar first; their
     # contributions add up to alpha <q, S_n(gold)> of the shipped index
-    shown = at.dataframe[1].value
+    shown = next(df.value for df in at.dataframe if "<q, e>" in df.value.columns)
     generated = arts.table("generated_queries.parquet")
     mine = generated[(generated.corpus == "xquad-xr") & (generated.passage_id == docids[gold]) & (generated.i < 2)]
     assert sorted(shown.text) == sorted(mine.text)
@@ -558,6 +558,60 @@ def test_why_did_it_move_shows_ranks_and_the_gold_passages_queries(arts_dir):
     # filters: questions whose R@2kt was lost
     at.selectbox(key="why_change").set_value("lost").run()
     assert not at.exception
+
+
+def test_why_did_it_move_names_the_passages_that_carried_the_answer(arts_dir):
+    """For every question whose R@2kt changed, the page names the passages holding an answer
+    inside either window, with ranks recomputed here from the index and the official rule; a
+    question whose gold passage moved against the outcome is explained through another passage."""
+    from xqg_core.explore.live import rank_positions
+    from xqg_core.explore.recompute import question_changes
+    from xqg_core.retrieval.evaluate import TokenCache, recall_at_k_tokens
+    from xqg_core.study.artifacts import resolve_study
+
+    arts = load_artifacts(arts_dir)
+    cells = [(plm, a, n) for plm in arts.encoders for a in arts.alphas[1:] for n in (1, 2)]
+    found = ((plm, a, n, question_changes(arts, plm, a, n)) for plm, a, n in cells)
+    plm, alpha, n, changes = next((c for c in found if c[3].change.isin(["gained", "lost"]).any()), (None,) * 4)
+    assert plm is not None, "the miniature study changes no question's R@2kt"
+    changed = changes[changes.change.isin(["gained", "lost"])]
+    study = resolve_study(arts, None)
+    texts = [p.text for p in study.corpora["xquad-xr"]]
+    docids = arts.table("corpora/xquad-xr.parquet").docid.tolist()
+    idx = arts.index(plm)
+    at = open_page("pages/why_moved.py", plm=plm, alpha=f"{alpha:g}", n=str(n), why_change="all")
+    for qid, change in zip(changed.id[:6], changed.change[:6]):
+        at.selectbox(key="question").set_value(qid).run()
+        assert not at.exception
+        qi = changes.id.tolist().index(qid)
+        question = study.queries["xquad-xr"][qi]
+        scores = [idx["P"] @ idx["Q"][qi], (1 - alpha) * (idx["P"] @ idx["Q"][qi]) + alpha * (idx["S"][n - 1] @ idx["Q"][qi])]
+        ranks = [rank_positions(s) for s in scores]
+        windows = []
+        for s in scores:
+            order = np.argsort(-s, kind="stable")[:100]
+            assert recall_at_k_tokens([texts[d] for d in order], question["answers"], 2000, TokenCache()) == (
+                change == ("lost" if s is scores[0] else "gained"))
+            tokens, carriers = 0, []
+            for d in order:  # the passages whose part inside the window holds an answer
+                part = TokenCache()(texts[d])[: 2000 - tokens]
+                if any(a in " ".join(part) for a in question["answers"]):
+                    carriers.append(d)
+                tokens += len(part)
+                if tokens >= 2000:
+                    break
+            windows.append(carriers)
+        table = next(df.value for df in at.dataframe if "baseline window" in df.value.columns).set_index("docid")
+        expected = list(dict.fromkeys(windows[0] + windows[1]))
+        assert table.index.tolist() == [docids[d] for d in expected]
+        for d in expected:
+            assert table.loc[docids[d], "baseline rank"] == ranks[0][d] and table.loc[docids[d], "xQG rank"] == ranks[1][d]
+        why = [t.value for t in at.text if t.value.startswith(("Lost:", "Gained:"))]
+        assert why and why[0].startswith("Lost:" if change == "lost" else "Gained:")
+        gold = docids.index(question["gold"][0])
+        if (ranks[1][gold] < ranks[0][gold]) == (change == "lost"):
+            assert any(d != gold for d in expected)  # another passage carried the answer
+        assert any("⟦" in t.value for t in at.text)  # the answer marked in plain text
 
 
 def test_live_search_says_what_the_corpus_holds_and_finds_titles(arts_dir):
