@@ -21,6 +21,20 @@ st.markdown(
     f"{len(langs)} languages ({', '.join(langs)}), as the precompute does for the study's passages; each is "
     f"encoded with `{plm}` and ranked against the study's passages. Then type a query to see where your passage "
     "ranks among them before and after augmentation, p' = (1 - alpha) p + alpha S_n(p).")
+study = ui.study(arts)
+if study is not None:
+    xquad = [p for p in study.corpora["xquad-xr"] if p.docid.startswith("xquad-")]
+    examples = list({p.title: p for p in reversed(xquad)}.values())[::-1]  # each article's first paragraph
+    labels = ["(paste your own)"] + [f"{p.title.replace('_', ' ')} · {p.text[:80]}…" for p in examples]
+
+    def use_example() -> None:
+        pick = st.session_state["own_example"]
+        if pick:
+            st.session_state["own_title"] = examples[pick - 1].title.replace("_", " ")
+            st.session_state["own_text"] = examples[pick - 1].text
+
+    st.selectbox(f"Or pick an example: the first paragraph of each of the {len(examples)} XQuAD articles (English)",
+                 range(len(labels)), format_func=lambda i: labels[i], key="own_example", on_change=use_example)
 title = st.text_input("Title", key="own_title", max_chars=200)
 text = st.text_area(f"Passage (English, up to ~100 words are read like the study's passages; at most "
                     f"{MAX_PASSAGE_CHARS:,} characters)", key="own_text", height=140)
@@ -68,6 +82,9 @@ st.caption(f"{len(table)} queries in {seconds:.1f} s (generation and encoding, c
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={"p(detected)": st.column_config.NumberColumn(format="%.2f")})
 
+with st.expander("Export this view"):
+    exports.download_table(table.set_index(["lang", "i"]), "your-passage-queries", "Generated queries of a typed passage")
+
 st.subheader("Your query")
 query = st.text_input("A query in any language", key="own_query", max_chars=2000)
 encoder = ui.encoder(plm)
@@ -84,6 +101,3 @@ c1.metric("Rank before augmentation (alpha = 0)", before)
 c2.metric(f"Rank after (alpha = {alpha:g}, n = {n})", after, f"{before - after:+d} places", delta_color="normal")
 st.caption(f"Detected language: {check.lang} (p = {check.confidence:.2f}). Every study passage is augmented with "
            "its own shipped queries at the same alpha and n; ties count against your passage.")
-
-with st.expander("Export this view"):
-    exports.download_table(table.set_index(["lang", "i"]), "your-passage-queries", "Generated queries of a typed passage")

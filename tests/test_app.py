@@ -729,6 +729,24 @@ def test_your_passage_generates_queries_and_ranks_it(arts_dir):
     assert after == rank_among(0.95 * p + 0.05 * E.sum(0), 0.95 * idx["P"] + 0.05 * idx["S"][1], q)
 
 
+
+def test_your_passage_offers_xquad_examples_and_exports_before_a_query(arts_dir):
+    from xqg_core.study.artifacts import resolve_study
+
+    study = resolve_study(load_artifacts(arts_dir), None)
+    first = next(p for p in study.corpora["xquad-xr"] if p.docid.startswith("xquad-"))
+    at = open_page("pages/your_passage.py")
+    picker = at.selectbox(key="own_example")
+    articles = {p.title for p in study.corpora["xquad-xr"] if p.docid.startswith("xquad-")}
+    assert len(picker.options) == len(articles) + 1
+    picker.set_value(1).run()
+    assert at.text_input(key="own_title").value == first.title.replace("_", " ")
+    assert at.text_area(key="own_text").value == first.text
+    at.button(key="generate").click().run()
+    assert not at.exception
+    assert any("your-passage-queries" in b.proto.id for b in at.get("download_button"))  # no query typed yet
+
+
 PAYLOAD = "**bold** _em_ [a link](http://evil.example/x) ![an image](http://evil.example/i.png) <b>tag</b> # head"
 
 
