@@ -115,10 +115,13 @@ def n_figure():
 
 def encoders_figure():
     comparison = plm_comparison(res, bench, c["alpha"], n, metric)
-    comparison["lang"] = [mark_unsupported([lang], marks.get(p, {}).get(bench, []))[0]
-                          for p, lang in zip(comparison.plm, comparison.lang)]
-    long = comparison.melt(id_vars=["plm", "lang"], value_vars=["baseline", "xQG"], var_name="system")
+    # one x category per language in every facet (a "hi †" label would open an empty "hi" slot
+    # beside it in the others): a language the encoder was not trained on is hatched instead
+    comparison["trained on it"] = ["no (†)" if lang in marks.get(p, {}).get(bench, []) else "yes"
+                                   for p, lang in zip(comparison.plm, comparison.lang)]
+    long = comparison.melt(id_vars=["plm", "lang", "trained on it"], value_vars=["baseline", "xQG"], var_name="system")
     return px.bar(long, x="lang", y="value", color="system", barmode="group", facet_col="plm",
+                  pattern_shape="trained on it", pattern_shape_map={"yes": "", "no (†)": "/"},
                   labels={"value": f"{metric} (%)"}, title=f"{metric} by encoder (alpha = {c['alpha']:g}, n = {n})")
 
 

@@ -108,6 +108,13 @@ def test_results_table_controls_and_url(arts_dir):
     at.session_state["view"] = "Encoders"
     at.run()
     assert len(at.get("plotly_chart")) == 1 and at.query_params["view"] == "Encoders"
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    per_facet: dict[str, set] = {}
+    for trace in bars:
+        per_facet.setdefault(trace["xaxis"], set()).update(trace["x"])
+    # every facet shows the same languages (no empty "hi" slot beside "hi †"); use-m-v3's hi, vi hatched
+    assert len({frozenset(x) for x in per_facet.values()}) == 1 and not any("†" in x for x in per_facet["x"])
+    assert {lang for t in bars if t["marker"]["pattern"]["shape"] == "/" for lang in t["x"]} == {"hi", "vi"}
     at.session_state["view"] = "Side by side"
     at.run()
     at.select_slider(key="alpha").set_value(0.05).run()
