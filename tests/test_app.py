@@ -5,6 +5,7 @@ outcomes, generated_queries.parquet), not only checked for the absence of except
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -344,23 +345,43 @@ def test_an_exported_figure_keeps_one_colour_per_language():
 
 
 def test_embedding_shift_page(arts_dir):
+    from xqg_core.explore.shift import cosine_displacement
+
+    arts = load_artifacts(arts_dir)
     at = open_page("pages/embedding_shift.py")
-    assert len(at.get("plotly_chart")) == 1
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts) == 3  # the map, the displacement distribution, the zoom
+    # arrows drawn 10x their length, heads at the tips
+    arrows = next(t for t in charts[0]["data"] if t.get("mode") == "lines+markers")
+    assert arrows["marker"]["symbol"] == "arrow" and "x10" in charts[0]["layout"]["title"]["text"]
+    assert charts[0]["layout"]["legend"]["orientation"] == "h"  # below the map, not cut at its right edge
+    # the distribution: every passage's 1 - cos(p, p') from the shipped index
+    idx = arts.index("me5-small")
+    umap = arts.manifest["config"]["umap"]
+    moved = cosine_displacement(idx["P"], idx["S"][umap["n"] - 1], umap["alphas"][0])
+    shown = np.concatenate([plotly_array(t["x"]) for t in charts[1]["data"]])
+    assert sorted(shown) == pytest.approx(sorted(moved))
     queries = at.dataframe[0].value
     gq = pd.read_parquet(f"{arts_dir}/generated_queries.parquet")
     first = pd.read_parquet(f"{arts_dir}/corpora/xquad-xr.parquet").docid.iloc[0]
     expected = gq[(gq.corpus == "xquad-xr") & (gq.passage_id == first)]
     assert list(queries.text) == list(expected.text)
     neighbours = at.dataframe[1].value
-    assert len(neighbours) == 5 and first not in set(neighbours["before: docid"])
+    assert first not in set(neighbours.docid) and 5 <= len(neighbours) <= 10
+    assert set(neighbours.change) <= {"new", "left", "same"} | {f"{d} {k}" for d in ("up", "down") for k in range(1, 5)}
+    assert (neighbours["rank before"] != "-").sum() == 5 and (neighbours["rank after"] != "-").sum() == 5
     at.selectbox(key="passage").set_value(2).run()
     third = pd.read_parquet(f"{arts_dir}/corpora/xquad-xr.parquet").docid.iloc[2]
     assert list(at.dataframe[0].value.text) == list(gq[(gq.corpus == "xquad-xr") & (gq.passage_id == third)].text)
+    assert third in json.loads(at.get("plotly_chart")[2].proto.spec)["layout"]["title"]["text"]
     at.select_slider(key="umap_alpha").set_value(0.05).run()
+    at.select_slider(key="arrow_scale").set_value(1).run()
     at.selectbox(key="colour").set_value("topic").run()
-    at.checkbox(key="show_queries").uncheck().run()
+    at.checkbox(key="show_queries").check().run()
     assert not at.exception
-    assert at.query_params["colour"] == "topic"
+    names = {t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert "XQuAD" in names and any(str(name).startswith("Vital: ") for name in names)  # the shipped topics
+    assert at.query_params["colour"] == "topic" and at.query_params["arrow_scale"] == "1"
 
 
 def test_live_search_answers_and_rejects(arts_dir):
@@ -465,7 +486,7 @@ def test_a_fresh_clone_shows_every_text_without_a_data_directory(small_study, da
     at = open_page("pages/embedding_shift.py")
     first = official.corpora["xquad-xr"][0]
     assert first.contents in [t.value for t in at.text]
-    assert at.dataframe[1].value["before: title"].str.len().gt(0).all()
+    assert at.dataframe[1].value["title"].str.len().gt(0).all()
 
     at = open_page("pages/robustness.py", alpha="0.05", n="2")
     flips = next((df.value for df in at.dataframe if "query" in df.value.columns), None)
