@@ -23,7 +23,7 @@ import time
 from benchmarks.chromium import CHROMIUM, SCRIPT_IDLE, VIEWPORT, chromium_version, streamlit_server
 from benchmarks.report import machine_line, publish
 
-PAGES = {"Overview": "", "Results": "results", "Robustness (PAWS-X)": "robustness", "Embedding shift": "embedding_shift",
+PAGES = {"Overview": "", "Findings": "findings", "Results": "results", "Robustness (PAWS-X)": "robustness", "Embedding shift": "embedding_shift",
          "Live search": "live_search", "Why did it move?": "why_moved", "Your questions": "your_questions",
          "Your passage": "your_passage", "Installation": "status"}
 BUDGET_S = 0.25

@@ -27,16 +27,17 @@ def download_table(df: pd.DataFrame, name: str, caption: str, container=st) -> N
                        key=f"tex-{name}", on_click="ignore")
 
 
-def figure_image(figure_json: str, fmt: str) -> bytes:
+def figure_image(figure, fmt: str) -> bytes:
     """One figure as PNG or SVG, drawn by kaleido in Debian's chromium, in plotly's own light
     template: the page's theme lives in the browser, and a figure exported with Streamlit's
-    template would lose its colour sequence. Runs when its download button is clicked."""
+    template would lose its colour sequence. Runs when its download button is clicked: ``figure``
+    (a plotly figure, or its JSON) is serialised then, not on every run of the page."""
     import warnings
 
     import plotly.io as pio
 
     _start_kaleido()
-    fig = pio.from_json(figure_json)
+    fig = pio.from_json(figure if isinstance(figure, str) else figure.to_json())  # a copy: the page's stays as it is
     fig.update_layout(template="plotly_white")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "kopts is ignored with a server": the server has them
@@ -72,11 +73,10 @@ def figure_downloads(figures: dict[str, Any], container=st) -> None:
                           "instead (an SVG, drawn by your browser).")
         return
     for name, fig in figures.items():
-        spec = fig.to_json()
         c1, c2 = container.columns(2)
-        c1.download_button(f"{name}.png", partial(figure_image, spec, "png"), file_name=f"{name}.png",
+        c1.download_button(f"{name}.png", partial(figure_image, fig, "png"), file_name=f"{name}.png",
                            mime="image/png", key=f"png-{name}", on_click="ignore")
-        c2.download_button(f"{name}.svg", partial(figure_image, spec, "svg"), file_name=f"{name}.svg",
+        c2.download_button(f"{name}.svg", partial(figure_image, fig, "svg"), file_name=f"{name}.svg",
                            mime="image/svg+xml", key=f"svg-{name}", on_click="ignore")
 
 

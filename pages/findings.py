@@ -10,13 +10,26 @@ from functools import partial
 import streamlit as st
 
 from pages import ui
-from xqg_core.explore.charts import strength_figure
 from xqg_core.explore.evidence import CONTROL_LABELS, OWN_ALPHA_VARIANTS, encoder_strength, has_halves
 from xqg_core.explore.findings import ablation_findings, compact_tables, plm_findings, rounded
 from xqg_core.explore.reports import p_text
 from xqg_core.explore.study_report import study_report_html
 from xqg_core.explore.tables import controls_table
 from xqg_core.paper import PAPER_ALPHA
+
+
+# Everything below is a function of the study and the PLM: computed once per process and shared by
+# every session (read-only), so that a visit costs the server little.
+@st.cache_resource(show_spinner=False)
+def strength_table(root: str, n: int):
+    return encoder_strength(ui.splits(arts), "xquad-xr", n, arts.encoders, ("xqg", *OWN_ALPHA_VARIANTS))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def findings_of(root: str, plm: str, n: int):
+    return (plm_findings(arts, plm, n, ui.splits(arts)), ablation_findings(ui.results_all(arts), plm),
+            controls_table(ui.results_all(arts), "pawsx-adv", plm, PAPER_ALPHA, n, "drop"))
+
 
 st.title("Findings")
 arts = ui.artifacts()
@@ -56,16 +69,16 @@ st.caption(f"n = {n} generated queries per language. Every number is from the **
            "language; the macro is the mean of the languages); p_adj: Holm over the languages of the cell.")
 
 st.header("Does xQG help? Encoder strength against the gain")
-strength = encoder_strength(splits, "xquad-xr", n, arts.encoders, ("xqg", *OWN_ALPHA_VARIANTS))
+strength = strength_table(str(arts.root), n)
 macro = strength[strength.lang == "avg"]
 claims([f"{r.plm}, {'xQG' if r.variant == 'xqg' else r.variant}: {r.gain:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] "
         f"(p_adj {p_text(r.p_adj)}) over the baseline's macro R@2kt {r.baseline:.2f}, at its dev-selected alpha "
         f"{r.alpha:g}" + (" (the grid's largest: a larger one may do better)" if r.at_grid_edge else "") + "."
         for r in macro.itertuples()])
-st.plotly_chart(strength_figure(strength, n), config=ui.PLOTLY_CONFIG, key="fig-strength")
+st.plotly_chart(ui.strength_figure(arts, "xquad-xr", n), config=ui.PLOTLY_CONFIG, key="fig-strength")
 link("pages/results.py", "Results · Test half (every PLM)", benchmark="xquad-xr", plm=plm, n=n, view="Test half")
 
-found = plm_findings(arts, plm, n, splits)
+found, ablations, drop = findings_of(str(arts.root), plm, n)
 st.header(f"{ui.literal(plm)}: xquad-xr on the test half")
 st.markdown(f"Alpha selected on the dev half (best macro R@2kt at n = {n}): **{found.selected_alpha:g}**.")
 for ev in found.at:
@@ -89,13 +102,12 @@ claims([f"{metric}: {text}" for metric, text in found.metrics.items()] +
        [f"Where xQG hurts (significant macro loss): {', '.join(found.hurt) or 'no metric'}."])
 
 st.header(f"{ui.literal(plm)}: which generated language carries the effect")
-for alpha, gains, p_values, pattern in ablation_findings(res_all, plm):
+for alpha, gains, p_values, pattern in ablations:
     st.markdown(f"Whole question set, alpha = {alpha:g}: {ui.literal(pattern)} (R@2kt gain over the baseline).")
     st.dataframe(rounded(gains), width="stretch")
     link("pages/results.py", "Results · Ablation", benchmark="xquad-xr", plm=plm, alpha=alpha, n=n, view="Ablation")
 
 st.header(f"{ui.literal(plm)}: robustness to adversarial near-duplicates (PAWS-X)")
-drop = controls_table(res_all, "pawsx-adv", plm, PAPER_ALPHA, n, "drop")
 if drop.empty:
     st.info("This study has no PAWS-X cells for this PLM.")
 else:

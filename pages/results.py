@@ -8,8 +8,7 @@ import streamlit as st
 
 from pages import exports, ui
 from xqg_core.explore import charts
-from xqg_core.explore.evidence import OWN_ALPHA_VARIANTS, encoder_strength, evidence_table, has_halves, report_cells
-from xqg_core.explore.findings import compact_tables
+from xqg_core.explore.evidence import has_halves
 from xqg_core.explore.recompute import RetrievalRecompute
 from xqg_core.explore.tables import (
     BENCHMARK_METRICS,
@@ -32,7 +31,8 @@ from xqg_core.study.artifacts import index_storage
 st.title("Results")
 arts = ui.artifacts()
 res = ui.results_of(arts)
-benchmarks = [b for b in ("xquad-xr", "pawsx-adv", "xor-retrieve") if b in set(res.benchmark)]
+present = set(res.benchmark.unique())
+benchmarks = [b for b in ("xquad-xr", "pawsx-adv", "xor-retrieve") if b in present]
 c = ui.cell_controls(arts, benchmarks)
 bench, plm, n = c["benchmark"], c["plm"], c["n"]
 metrics = list(BENCHMARK_METRICS[bench])
@@ -157,10 +157,8 @@ with tabs["Test half"]:
             st.info("Dev/test halves exist for xquad-xr in a study built with Study v3 (rebuild with "
                     "`python -m xqg_core precompute --config configs/default.yaml`).")
         else:
-            test = splits[splits.split == "test"]
-            for a, why, variants in report_cells(splits, bench, plm, n, arts.alphas):
+            for a, why, (over, versus) in ui.test_half_tables(arts, bench, plm, n, metric):
                 st.markdown(f"**{ui.literal(plm)}, alpha = {a:g}** ({why}), test half, {ui.literal(metric)}")
-                over, versus = compact_tables(evidence_table(test, bench, plm, a, n, metric, variants))
                 st.dataframe(over, width="stretch")
                 if not versus.empty:
                     st.caption("Each control minus xQG on the same questions (negative: xQG does better):")
@@ -170,9 +168,7 @@ with tabs["Test half"]:
                        "within a language; macro = mean of the languages); p_adj: Holm over the languages of the cell. "
                        "human: real XQuAD questions about the passage (the other cross-fitting fold's, never the "
                        "question itself or a translation of it), an optimistic upper bound.")
-            strength = encoder_strength(splits, bench, n, arts.encoders, ("xqg", *OWN_ALPHA_VARIANTS))
-            st.plotly_chart(charts.strength_figure(strength, n),
-                            config=ui.PLOTLY_CONFIG, key="fig-strength")
+            st.plotly_chart(ui.strength_figure(arts, bench, n), config=ui.PLOTLY_CONFIG, key="fig-strength")
 
 with tabs["Curves"]:
     if tabs["Curves"].open:

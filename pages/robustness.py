@@ -14,7 +14,7 @@ from xqg_core.explore.tables import PAWSX_METRICS, SIGNIFICANCE_LEVEL, alpha_cur
 st.title("Robustness (PAWS-X adversarial pairs)")
 arts = ui.artifacts()
 res = ui.results_of(arts)
-if "pawsx-adv" not in set(res.benchmark):
+if "pawsx-adv" not in set(res.benchmark.unique()):
     st.info("These artifacts hold no pawsx-adv benchmark (see the config's pawsx_adv section).")
     st.stop()
 c = ui.cell_controls(arts, ["pawsx-adv"], exact_alpha=False)

@@ -95,6 +95,38 @@ def splits(arts: Artifacts) -> pd.DataFrame | None:
     return _splits(str(arts.root))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _test_half_tables(root: str, benchmark: str, plm: str, n: int, metric: str) -> list:
+    from xqg_core.explore.evidence import evidence_table, report_cells
+    from xqg_core.explore.findings import compact_tables
+
+    halves = _splits(root)
+    test = halves[halves.split == "test"]
+    return [(a, why, compact_tables(evidence_table(test, benchmark, plm, a, n, metric, variants)))
+            for a, why, variants in report_cells(halves, benchmark, plm, n, _load(root).alphas)]
+
+
+def test_half_tables(arts: Artifacts, benchmark: str, plm: str, n: int, metric: str) -> list:
+    """``(alpha, why, (differences over the baseline, each control vs xQG))`` per reported cell of
+    the test half (:func:`xqg_core.explore.evidence.report_cells`), computed once per process."""
+    return _test_half_tables(str(arts.root), benchmark, plm, n, metric)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _strength_figure(root: str, benchmark: str, n: int):
+    from xqg_core.explore.charts import strength_figure
+    from xqg_core.explore.evidence import OWN_ALPHA_VARIANTS, encoder_strength
+
+    strength = encoder_strength(_splits(root), benchmark, n, _load(root).encoders, ("xqg", *OWN_ALPHA_VARIANTS))
+    return strength_figure(strength, n)
+
+
+def strength_figure(arts: Artifacts, benchmark: str, n: int):
+    """The encoder-strength figure (test half, each variant at its dev-selected alpha), built once
+    per process and shared (read-only)."""
+    return _strength_figure(str(arts.root), benchmark, n)
+
+
 @st.cache_resource(show_spinner=False)
 def _results_all(root: str) -> pd.DataFrame:
     return read_results(Path(root) / "results.parquet", variant=None)

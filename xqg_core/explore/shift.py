@@ -11,11 +11,14 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import plotly.express as px
 import plotly.graph_objects as go
 
+from xqg_core.explore.charts import LANG_COLOURS, PLM_COLOURS
 from xqg_core.explore.live import passage_source
 
 NEIGHBOUR_COLUMNS = ["docid", "title", "rank before", "rank after", "change"]
+GROUP_COLOURS = px.colors.qualitative.Safe + px.colors.qualitative.Vivid  # colour-blind-safe first
 
 
 def passage_groups(docids: Sequence[str], topics: Sequence[str], colour: str) -> list[str]:
@@ -87,3 +90,63 @@ def neighbour_changes(before: Sequence[int], after: Sequence[int], docids: Seque
         rows.append({"docid": docids[p], "title": titles[p], "rank before": "-" if b is None else str(b),
                      "rank after": "-" if a is None else str(a), "change": change})
     return pd.DataFrame(rows, columns=NEIGHBOUR_COLUMNS)
+
+
+def map_positions(points: pd.DataFrame, plm: str, alpha: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``umap.parquet``'s passages of one PLM before and after augmentation at ``alpha``, both
+    indexed by passage and in the same order."""
+    mine = points[points.plm == plm]
+    before = mine[mine.kind == "passage"].set_index("passage")
+    after = mine[(mine.kind == "augmented") & (np.abs(mine.alpha - alpha) < 1e-9)].set_index("passage")
+    common = before.index.intersection(after.index)
+    return before.loc[common], after.loc[common]
+
+
+def shift_map(before: pd.DataFrame, after: pd.DataFrame, groups: pd.Series, docids: Sequence[str], scale: float,
+              queries: pd.DataFrame | None, title: str) -> go.Figure:
+    """The map: each group's passages (circles) with their arrows drawn ``scale`` times their
+    length; ``queries`` (``umap.parquet``'s query rows) coloured by language when given."""
+    fig = go.Figure()
+    for i, name in enumerate(sorted(set(groups))):
+        hue = GROUP_COLOURS[i % len(GROUP_COLOURS)]
+        idx = groups.index[groups == name]
+        fig.add_trace(go.Scattergl(x=before.loc[idx].x, y=before.loc[idx].y, mode="markers", name=name,
+                                   legendgroup=name, marker={"size": 5, "color": hue, "opacity": 0.7},
+                                   text=[docids[p] for p in idx], hovertemplate="%{text}<extra></extra>"))
+        fig.add_trace(arrows_trace(before.loc[idx].x, before.loc[idx].y, after.loc[idx].x, after.loc[idx].y, scale,
+                                   hue, name, show_legend=False).update(legendgroup=name))
+    for lang in sorted(set(queries.lang)) if queries is not None else []:
+        sub = queries[queries.lang == lang]
+        fig.add_trace(go.Scattergl(x=sub.x, y=sub.y, mode="markers", name=f"query {lang}",
+                                   marker={"size": 4, "symbol": "diamond", "color": LANG_COLOURS.get(lang)},
+                                   text=[docids[p] for p in sub.passage],
+                                   hovertemplate="query of %{text}<extra>" + lang + "</extra>"))
+    return fig.update_layout(title=title, height=720, xaxis_title="UMAP 1", yaxis_title="UMAP 2",
+                             legend={"orientation": "h", "yanchor": "top", "y": -0.1, "xanchor": "left", "x": 0})
+
+
+def displacement_histogram(moved: np.ndarray, source: np.ndarray, title: str) -> go.Figure:
+    """The distribution of ``1 - cos(p, p')`` per source, in percent of its passages."""
+    frame = pd.DataFrame({"1 - cos(p, p')": moved, "source": source})
+    fig = px.histogram(frame, x="1 - cos(p, p')", color="source", barmode="overlay", nbins=80, histnorm="percent",
+                       color_discrete_sequence=PLM_COLOURS, title=title)
+    return fig.update_layout(legend={"orientation": "h", "y": -0.2})
+
+
+def zoom_figure(before: pd.DataFrame, after: pd.DataFrame, near: Sequence[int], chosen: int,
+                docids: Sequence[str]) -> go.Figure:
+    """The map passages ``near`` one passage (``chosen``, ringed), before and after, with their
+    shifts at true length."""
+    b, a = before.loc[list(near)], after.loc[list(near)]
+    labels = [docids[p] for p in near]
+    fig = go.Figure([
+        go.Scatter(x=b.x, y=b.y, mode="markers", name="passage (before)", marker={"size": 7, "color": PLM_COLOURS[0]},
+                   text=labels, hovertemplate="%{text}<extra>before</extra>"),
+        go.Scatter(x=a.x, y=a.y, mode="markers", name="augmented (after)",
+                   marker={"size": 7, "symbol": "x-thin-open", "color": PLM_COLOURS[1]}, text=labels,
+                   hovertemplate="%{text}<extra>after</extra>"),
+        arrows_trace(b.x, b.y, a.x, a.y, 1.0, "gray", "shift (true length)"),
+        go.Scatter(x=[before.loc[chosen].x], y=[before.loc[chosen].y], mode="markers", name=docids[chosen],
+                   marker={"size": 14, "symbol": "circle-open", "color": "black", "line": {"width": 2}})])
+    return fig.update_layout(title=f"The {len(near)} map passages nearest to {docids[chosen]}, shifts at true length",
+                             height=480, xaxis_title="UMAP 1", yaxis_title="UMAP 2", legend={"orientation": "h", "y": -0.2})
