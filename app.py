@@ -75,8 +75,9 @@ def overview() -> None:
     ]
     ahead = commits_since(m["code_version"]) if m["code_version"] != "unknown" else None
     if ahead:
-        facts.append(f"**This checkout** is {ahead} commit{'s' if ahead > 1 else ''} past that code: the numbers "
-                     "shown are the build's; rebuild to see what the current code computes")
+        facts.append(f"**This checkout** has {ahead} commit{'s' if ahead > 1 else ''} past that code in what "
+                     "computes a study (xqg_core's data, models, retrieval, study and pipeline; configs; "
+                     "requirements): the numbers shown are the build's; rebuild to see what the current code computes")
     st.markdown("\n".join(f"- {line}" for line in facts))
     with st.expander("Data checksums, models and stage timings (manifest)"):
         st.dataframe(pd.DataFrame(sorted(m["data"].items()), columns=["file", "sha1"]), hide_index=True)

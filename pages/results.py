@@ -66,6 +66,11 @@ st.caption(f"Values in percent; baseline = alpha 0. ▲/▼: the difference is s
            f"{arts.manifest['significance']['resamples']:,} resamples, per language over its queries; a macro row "
            f"keeps its own p). Cell: {source}. The whole question set: the Test half view has the numbers to "
            "report, at the alpha chosen on the dev half.")
+if bench != "pawsx-adv":
+    st.caption(f"R@kt reads the first k tokens of the top {arts.manifest['config']['top_k']} passages of each "
+               "ranking (the grid's depth, as the official evaluation reads a prediction file): where these hold "
+               "fewer than k tokens, the window is shorter. The shipped corpus's short Vital Articles passages do "
+               "this mostly at 5,000 tokens; BENCHMARKS.md (R@kt windows and the top 100) measures by how much.")
 table = comparison_table(base, cell, metrics)
 unsupported = ui.unsupported_caption(arts, bench, [plm])
 st.dataframe(ui.comparison_view(table, metrics, unsupported), width="stretch", column_config=ui.LANG_COLUMN)

@@ -541,20 +541,33 @@ def test_overview_says_when_the_checkout_is_past_the_build(small_study, tmp_path
     import subprocess
 
     from xqg_core.paths import PROJECT_ROOT
+    from xqg_core.study.artifacts import STUDY_CODE_PATHS
 
-    older = subprocess.run(["git", "rev-parse", "HEAD~2"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
+
+    # the last commit that changed what computes a study, and the one before it
+    last = git("log", "-n", "1", "--format=%H", "--", *STUDY_CODE_PATHS)
+    older = git("rev-parse", f"{last}~1") if last else ""
     if not older:
         pytest.skip("no git history in this checkout")
     copy = tmp_path / "arts"
     shutil.copytree(small_study.output_dir, copy)
     manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
-    manifest["code_version"] = older
-    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    monkeypatch.setenv("XQG_ARTIFACTS", str(copy))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = open_page()
-    assert any("**This checkout** is 2 commits past that code" in m.value for m in at.markdown)
+
+    def overview_with(code_version: str) -> list[str]:
+        manifest["code_version"] = code_version
+        (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        monkeypatch.setenv("XQG_ARTIFACTS", str(copy))
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        return [m.value for m in open_page().markdown]
+
+    ahead = int(git("rev-list", "--count", f"{older}..HEAD", "--", *STUDY_CODE_PATHS))
+    plural = "s" if ahead > 1 else ""
+    assert any(f"**This checkout** has {ahead} commit{plural} past that code" in m for m in overview_with(older))
+    # commits that only touch docs, the dashboard or the tests raise no alarm
+    assert not any("**This checkout**" in m for m in overview_with(last))
 
 
 def test_why_did_it_move_shows_ranks_and_the_gold_passages_queries(arts_dir):

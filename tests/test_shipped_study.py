@@ -62,3 +62,50 @@ def test_continuity_jumps_spares_a_steady_steep_slope():
     # a curve without a second alpha > 0 (the ablation's) is judged on the first step alone
     lone = pd.DataFrame(rows({"only-ar": (72.1, 70.9)})[:2])
     assert list(continuity_jumps(lone).variant) == ["only-ar"]
+
+
+def readme_study_paragraph() -> str:
+    """The README's paragraph on the shipped study, on one line."""
+    import re
+
+    from xqg_core.paths import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("**The shipped study**")
+    return re.sub(r"\s+", " ", text[start : text.index("\n\n", start)])
+
+
+def test_the_readme_quotes_the_shipped_study(shipped):
+    """Every figure the README gives for the shipped study (counts, grid, generator, encoders,
+    resamples, halves) is the manifest's or the artifacts'."""
+    import re
+
+    def number(pattern: str) -> int:
+        found = re.search(pattern, readme)
+        assert found, f"README: no match for {pattern!r}"
+        return int(found.group(1).replace(",", ""))
+
+    readme = readme_study_paragraph()
+    m, cfg = shipped.manifest, shipped.manifest["config"]
+    xquad = shipped.table("queries/xquad-xr.parquet")
+    docids = shipped.table("corpora/xquad-xr.parquet").docid
+    assert number(r"xquad-xr = ([\d,]+) questions") == len(xquad)
+    assert number(r"\(([\d,]+) x \d+ languages\)") * number(r"\([\d,]+ x (\d+) languages\)") == len(xquad)
+    assert number(r"against ([\d,]+) passages") == m["corpora"]["xquad-xr"]["num_passages"] == len(docids)
+    assert number(r"\(([\d,]+) XQuAD \+") == docids.str.startswith("xquad-").sum()
+    assert number(r"every one of the ([\d,]+) Vital Articles") == docids.str.startswith("vital-").sum()
+    assert number(r"pawsx-adv = ([\d,]+) queries") == len(shipped.table("queries/pawsx-adv.parquet"))
+    assert number(r"\(([\d,]+) labelled test rows") == m["benchmarks"]["pawsx-adv"]["rows"]
+    assert number(r"the ([\d,]+) rows whose English sentences are identical") == (
+        m["benchmarks"]["pawsx-adv"]["identical_rows_left_out"])
+    assert number(r"pool of the ([\d,]+) distinct") == m["benchmarks"]["pawsx-adv"]["pool_sentences"]
+    assert number(r"([\d,]+) generated queries") == len(shipped.table("generated_queries.parquet"))
+    assert re.search(rf"from the `{m['models']['generator']['name']}` generator", readme)
+    assert re.search(r"encoders " + r",? (and )?".join(f"`{e}`" for e in cfg["encoders"]), readme)
+    assert number(r"(\d+) alphas") == len(cfg["alphas"])
+    assert number(r"x n = 1\.\.(\d+)") == cfg["n_max"]
+    assert number(r"\(([\d,]+) resamples each\)") == m["significance"]["resamples"]
+    halves = shipped.table("splits.parquet")
+    counts = halves[(halves.alpha == 0) & (halves.variant == "xqg") & (halves.metric == "R@2kt") & (halves.lang == "de")
+                    & (halves.n == 1) & (halves.plm == cfg["encoders"][0])].set_index("split").num_queries
+    assert number(r"\(([\d,]+) dev and") == counts["dev"] and number(r"dev and ([\d,]+) test") == counts["test"]

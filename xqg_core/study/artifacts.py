@@ -103,11 +103,18 @@ def code_version() -> str:
     return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
 
 
-def commits_since(commit: str) -> int | None:
-    """How many commits the checkout's HEAD is past ``commit`` (None: not known here)."""
+# What computes a study's numbers: a commit that touches none of these (docs, the dashboard, the
+# tests) cannot change them.
+STUDY_CODE_PATHS = ("xqg_core/data", "xqg_core/models", "xqg_core/retrieval", "xqg_core/study", "xqg_core/pipeline",
+                    "configs", "requirements.txt")
+
+
+def commits_since(commit: str, paths: tuple[str, ...] = STUDY_CODE_PATHS) -> int | None:
+    """How many commits past ``commit`` the checkout's HEAD has changed ``paths`` (None: not
+    known here)."""
     try:
-        out = subprocess.run(["git", "rev-list", "--count", f"{commit.split('+')[0]}..HEAD"], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-list", "--count", f"{commit.split('+')[0]}..HEAD", "--", *paths],
+                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip().isdigit() else None
