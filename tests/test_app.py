@@ -517,6 +517,11 @@ def test_shipped_texts_carry_their_attribution(small_study):
     (lambda m: m["files"].update({"../outside.txt": {"sha1": "x", "bytes": 1}}), "not a path inside the artifacts"),
     (lambda m: m["files"].update({"results.parquet": "abc"}), "needs sha1 \\(text\\) and bytes"),
     (lambda m: m.pop("significance"), "field 'significance' missing"),
+    # edited consistently (the files' checksums hold): the grid no longer matches the arrays
+    (lambda m: m["config"].update(n_max=m["config"]["n_max"] + 3), r"over \d+ alphas x n = 1\.\.\d+, the config"),
+    (lambda m: m["config"].update(alphas=[*m["config"]["alphas"], 0.9]), r"the config \d+ alphas"),
+    (lambda m: m["config"]["umap"].update(alphas=[0.3]), r"config\.umap\.alphas \[0\.3\] are not the projection's"),
+    (lambda m: m["config"].update(encoders=[*m["config"]["encoders"], "mbert"]), "names 'mbert', which has no outcomes"),
 ])
 def test_a_malformed_manifest_gets_the_rebuild_page(small_study, tmp_path, monkeypatch, damage, message):
     import json

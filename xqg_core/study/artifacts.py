@@ -261,6 +261,40 @@ def check_manifest_shape(manifest: dict, path: Path) -> None:
             bad(f"significance.{key}", "missing")
 
 
+def check_manifest_agrees(root: Path, manifest: dict) -> None:
+    """The manifest's grid (alphas, n_max, encoders, UMAP alphas) against what the files hold,
+    read from their headers and a few columns: a manifest edited with its files' checksums kept
+    gets the rebuild page, not a page that indexes past an array."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    cfg, files = manifest["config"], manifest["files"]
+    grid = (len(cfg["alphas"]), int(cfg["n_max"]))
+
+    def bad(problem: str):
+        raise ArtifactError(f"{root / 'manifest.json'}: {problem}; {REBUILD_HINT}")
+
+    for rel in (r for r in files if r.startswith("outcomes/") and r.endswith(".parquet")):
+        shapes = pq.read_table(root / rel, columns=["key", "shape"]).to_pydict()
+        for key, shape in zip(shapes["key"], shapes["shape"]):
+            # xQG's outcome arrays [alpha, n, query] span the whole grid (a control's or an ablation's may not)
+            if "/" not in key and len(shape) == 3 and tuple(shape[:2]) != grid:
+                bad(f"{rel} holds {key!r} over {shape[0]} alphas x n = 1..{shape[1]}, the config "
+                    f"{grid[0]} alphas x n = 1..{grid[1]}")
+    benchmarks = {rel.split("/")[1] for rel in files if rel.startswith("outcomes/")}
+    for plm in cfg["encoders"]:
+        missing = [b for b in sorted(benchmarks) if not any(r.startswith(f"outcomes/{b}/{slug(plm)}.") for r in files)]
+        if missing:
+            bad(f"config.encoders names {plm!r}, which has no outcomes for {', '.join(missing)}")
+    umap = cfg.get("umap")
+    if "umap.parquet" in files and isinstance(umap, dict):
+        points = pq.read_table(root / "umap.parquet", columns=["kind", "alpha"])
+        stored = sorted(set(points.filter(pc.equal(points["kind"], "augmented"))["alpha"].to_pylist()))
+        wanted = sorted(float(a) for a in umap.get("alphas") or [])
+        if len(wanted) != len(stored) or not np.allclose(wanted, stored):
+            bad(f"config.umap.alphas {umap.get('alphas')} are not the projection's {stored}")
+
+
 def load_artifacts(root: str | Path | None = None, verify: bool = True, read_content: bool = False) -> Artifacts:
     """Read and check ``manifest.json``: schema version, every file present with its checksum
     (``read_content``: every byte hashed again, not the checksum cache's entry; the dashboard
@@ -291,6 +325,7 @@ def load_artifacts(root: str | Path | None = None, verify: bool = True, read_con
             if path.stat().st_size != info["bytes"] or file_sha1(path, cached=not read_content) != info["sha1"]:
                 raise ArtifactError(f"{path}: checksum differs from the manifest (changed or truncated); "
                                     f"{REBUILD_HINT}")
+        check_manifest_agrees(root, manifest)
     return Artifacts(root, manifest)
 
 
