@@ -9,7 +9,7 @@ from functools import partial
 
 import streamlit as st
 
-from pages import ui
+from pages import derived, ui
 from xqg_core.explore.evidence import CONTROL_LABELS, OWN_ALPHA_VARIANTS, encoder_strength, has_halves
 from xqg_core.explore.findings import ablation_findings, compact_tables, plm_findings, rounded
 from xqg_core.explore.reports import p_text
@@ -75,7 +75,7 @@ claims([f"{r.plm}, {'xQG' if r.variant == 'xqg' else r.variant}: {r.gain:+.2f} [
         f"(p_adj {p_text(r.p_adj)}) over the baseline's macro R@2kt {r.baseline:.2f}, at its dev-selected alpha "
         f"{r.alpha:g}" + (" (the grid's largest: a larger one may do better)" if r.at_grid_edge else "") + "."
         for r in macro.itertuples()])
-st.plotly_chart(ui.strength_figure(arts, "xquad-xr", n), config=ui.PLOTLY_CONFIG, key="fig-strength")
+st.plotly_chart(derived.strength_figure(arts, "xquad-xr", n), config=ui.PLOTLY_CONFIG, key="fig-strength")
 link("pages/results.py", "Results · Test half (every PLM)", benchmark="xquad-xr", plm=plm, n=n, view="Test half")
 
 found, ablations, drop = findings_of(str(arts.root), plm, n)

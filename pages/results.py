@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import exports, ui
+from pages import derived, exports, ui
 from xqg_core.explore import charts
 from xqg_core.explore.evidence import has_halves
 from xqg_core.explore.recompute import RetrievalRecompute
@@ -162,7 +162,7 @@ with tabs["Test half"]:
             st.info("Dev/test halves exist for xquad-xr in a study built with Study v3 (rebuild with "
                     "`python -m xqg_core precompute --config configs/default.yaml`).")
         else:
-            for a, why, (over, versus) in ui.test_half_tables(arts, bench, plm, n, metric):
+            for a, why, (over, versus) in derived.test_half_tables(arts, bench, plm, n, metric):
                 st.markdown(f"**{ui.literal(plm)}, alpha = {a:g}** ({why}), test half, {ui.literal(metric)}")
                 st.dataframe(over, width="stretch")
                 if not versus.empty:
@@ -173,7 +173,7 @@ with tabs["Test half"]:
                        "within a language; macro = mean of the languages); p_adj: Holm over the languages of the cell. "
                        "human: real XQuAD questions about the passage (the other cross-fitting fold's, never the "
                        "question itself or a translation of it), an optimistic upper bound.")
-            st.plotly_chart(ui.strength_figure(arts, bench, n), config=ui.PLOTLY_CONFIG, key="fig-strength")
+            st.plotly_chart(derived.strength_figure(arts, bench, n), config=ui.PLOTLY_CONFIG, key="fig-strength")
 
 with tabs["Curves"]:
     if tabs["Curves"].open:

@@ -95,38 +95,6 @@ def splits(arts: Artifacts) -> pd.DataFrame | None:
     return _splits(str(arts.root))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _test_half_tables(root: str, benchmark: str, plm: str, n: int, metric: str) -> list:
-    from xqg_core.explore.evidence import evidence_table, report_cells
-    from xqg_core.explore.findings import compact_tables
-
-    halves = _splits(root)
-    test = halves[halves.split == "test"]
-    return [(a, why, compact_tables(evidence_table(test, benchmark, plm, a, n, metric, variants)))
-            for a, why, variants in report_cells(halves, benchmark, plm, n, _load(root).alphas)]
-
-
-def test_half_tables(arts: Artifacts, benchmark: str, plm: str, n: int, metric: str) -> list:
-    """``(alpha, why, (differences over the baseline, each control vs xQG))`` per reported cell of
-    the test half (:func:`xqg_core.explore.evidence.report_cells`), computed once per process."""
-    return _test_half_tables(str(arts.root), benchmark, plm, n, metric)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _strength_figure(root: str, benchmark: str, n: int):
-    from xqg_core.explore.charts import strength_figure
-    from xqg_core.explore.evidence import OWN_ALPHA_VARIANTS, encoder_strength
-
-    strength = encoder_strength(_splits(root), benchmark, n, _load(root).encoders, ("xqg", *OWN_ALPHA_VARIANTS))
-    return strength_figure(strength, n)
-
-
-def strength_figure(arts: Artifacts, benchmark: str, n: int):
-    """The encoder-strength figure (test half, each variant at its dev-selected alpha), built once
-    per process and shared (read-only)."""
-    return _strength_figure(str(arts.root), benchmark, n)
-
-
 @st.cache_resource(show_spinner=False)
 def _results_all(root: str) -> pd.DataFrame:
     return read_results(Path(root) / "results.parquet", variant=None)
@@ -211,14 +179,6 @@ def question_changes(arts: Artifacts, plm: str, alpha: float, n: int, metric: st
     """Each xquad-xr question's outcome at the baseline and at (alpha, n), read from the stored
     outcomes once per process and shared by every session (read-only)."""
     return _question_changes(str(arts.root), plm, alpha, n, metric)
-
-
-@st.cache_resource(show_spinner=False)
-def token_cache():
-    """The R@kt tokenizer's per-passage cache, shared by every session (passages are tokenised once)."""
-    from xqg_core.explore.window import window_tokenizer
-
-    return window_tokenizer()
 
 
 def delta_text(deltas: Sequence[float], p_values: Sequence[float]) -> list[str]:

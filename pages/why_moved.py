@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import exports, ui
+from pages import derived, exports, ui
 from xqg_core.explore.live import rank_positions
 from xqg_core.explore.recompute import gold_movement, query_contributions
 from xqg_core.explore.window import (
@@ -40,7 +40,7 @@ c1, c2 = st.columns(2)
 direction = ui.select(f"Questions whose {metric}", "why_change", ["gained", "lost", "same", "all"], container=c1,
                       format_func=lambda v: {"gained": "xQG gained (miss -> hit)", "lost": "xQG lost (hit -> miss)",
                                              "same": "did not change", "all": "any"}[v])
-langs = ["all", *dict.fromkeys(changes.lang)]
+langs = ["all", *changes.lang.unique()]
 lang = ui.select("Question language", "why_lang", langs, container=c2)
 keys += ["why_change", "why_lang"]
 shown = changes[((changes.change == direction) | (direction == "all")) & ((changes.lang == lang) | (lang == "all"))]
@@ -54,7 +54,7 @@ if shown.empty:
 
 queries = study.queries["xquad-xr"]
 ids = shown.id.tolist()
-position = {q_id: i for i, q_id in enumerate(changes.id)}
+position = derived.question_positions(arts)
 k_q = ui.bound("question", ids[0], lambda v: v in ids)
 question_id = st.selectbox("Question", ids, key=k_q,
                            format_func=lambda i: f"{queries[position[i]]['lang']} · {queries[position[i]]['text'][:90]}")
@@ -69,10 +69,10 @@ st.caption(f"{metric}: baseline {changes.baseline[qi]:.0f}, xQG {changes.xQG[qi]
 
 index = ui.live_index(arts, plm)
 passages = study.corpora["xquad-xr"]
-texts = [p.text for p in passages]
+texts = derived.passage_texts(arts)
 k_tokens, top = WINDOWS[metric], int(arts.manifest["config"]["top_k"])
 scores = {a: question_scores(index.Q, index.P, index.S, qi, a, n) for a in (0.0, alpha)}
-windows = [answer_window(ranking(scores[a], top), texts, question["answers"], k_tokens, ui.token_cache())
+windows = [answer_window(ranking(scores[a], top), texts, question["answers"], k_tokens, derived.token_cache())
            for a in (0.0, alpha)]
 change = window_change(*windows, *(rank_positions(scores[a]) for a in (0.0, alpha)))
 st.subheader(f"The {k_tokens:,}-token window: which passage carried an answer")
