@@ -71,6 +71,28 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, m
     assert both[1]["ja"] == out[0]["ja"]
 
 
+def test_a_snapshot_is_the_runs_best_weights_as_a_generator(tmp_path, data_dir):
+    """``train-generator --snapshot DIR``: the best weights so far as a generator directory; for a
+    finished run, the same weights, lexicon and queries as the run's own output."""
+    from xqg_core.models.train_generator import snapshot
+
+    cfg = tiny_config(tmp_path, "run", 4, data_dir=str(data_dir))
+    with pytest.raises(XqgError, match="no held-out evaluation has kept weights yet"):
+        snapshot(cfg, tmp_path / "early")
+    run = train(cfg)
+    with pytest.raises(XqgError, match="the run's own directory"):
+        snapshot(cfg, run)
+    snap = snapshot(cfg, tmp_path / "snap")
+    for name in ("model.safetensors", "lexicon.safetensors"):
+        a, b = load_file(str(run / name)), load_file(str(snap / name))
+        assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a), name
+    meta = json.loads((snap / "generator.json").read_text())
+    assert meta["heldout_loss"]["step"] == json.loads((run / "checkpoint.json").read_text())["best"]["step"]
+    passage = [Passage("p", "Tokyo", "Tokyo is the capital of Japan.")]
+    assert (load_generator(f"me5-qg:{snap}", device="cpu").generate(passage, ["de"], 2, seed=1)
+            == load_generator(f"me5-qg:{run}", device="cpu").generate(passage, ["de"], 2, seed=1))
+
+
 def test_config_rejects_unknown_settings(tmp_path):
     bad = tmp_path / "g.yaml"
     bad.write_text("steps: 10\nlearning_rate: 0.1\n")

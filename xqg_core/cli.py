@@ -196,6 +196,11 @@ def _cmd_train_generator(args: argparse.Namespace) -> None:
     cfg = GeneratorTrainConfig.from_yaml(args.config)
     if args.data_dir:
         cfg.data_dir = args.data_dir
+    if args.snapshot:
+        from xqg_core.models.train_generator import snapshot
+
+        print(f"the run's best weights so far written to {snapshot(cfg, Path(args.snapshot))}", file=sys.stderr)
+        return
     out = train(cfg)
     print(f"generator written to {out}", file=sys.stderr)
     if args.ship:
@@ -319,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--ship", action="store_true",
                    help="then copy the weights in float16 to cached_artifacts/generator (the default generator)")
+    p.add_argument("--snapshot", default=None, metavar="DIR",
+                   help="write the run's best weights so far to DIR as a generator directory and exit (the run "
+                        "is not touched: a candidate can be measured while it trains)")
     p.set_defaults(func=_cmd_train_generator)
 
     p = sub.add_parser("precompute", help="run the study: corpora -> ... -> cached_artifacts (resumable)")

@@ -235,6 +235,31 @@ def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file, heldout:
     })
 
 
+def snapshot(cfg: GeneratorTrainConfig, dest: Path) -> Path:
+    """The run's best weights so far (its lowest held-out loss) written to ``dest`` as a generator
+    directory that ``generate`` and ``benchmarks/generator_quality.py --candidate`` read; the run
+    itself is neither stopped nor changed, so a candidate is measured while its training goes on."""
+    from safetensors.torch import load_file, save_file
+
+    from xqg_core.models.encoders import load_encoder
+
+    out = cfg.resolved_output()
+    best, ckpt = out / "best-model.safetensors", out / "checkpoint.json"
+    if not (best.is_file() and ckpt.is_file()):
+        raise XqgError(f"{out}: no held-out evaluation has kept weights yet (best-model.safetensors); train longer")
+    if dest.resolve() == out.resolve():
+        raise XqgError(f"{dest}: the run's own directory; write the snapshot elsewhere")
+    kept = json.loads(ckpt.read_text(encoding="utf-8"))["best"]
+    me5 = load_encoder("me5-small", device="cpu")
+    pairs, targets, vocab = prepare_targets(cfg, me5)
+    model = build_model(cfg, vocab, me5)
+    model.load_state_dict(load_file(str(best)), strict=False)
+    dest.mkdir(parents=True, exist_ok=True)
+    write_lexicon(dest, cfg, pairs, targets, vocab)
+    _save_final(model, cfg, vocab, pairs, [], dest, save_file, {"true": kept["loss"], "step": kept["step"]})
+    return dest
+
+
 def ship_generator(trained: Path, dest: Path) -> Path:
     """Copy a trained generator into ``dest`` (the repository's ``cached_artifacts/generator``)
     with its weights in float16: written to a partial directory, swapped in whole."""
