@@ -31,13 +31,13 @@ def figure_image(figure, fmt: str) -> bytes:
     """One figure as PNG or SVG, drawn by kaleido in Debian's chromium, in plotly's own light
     template: the page's theme lives in the browser, and a figure exported with Streamlit's
     template would lose its colour sequence. Runs when its download button is clicked: ``figure``
-    (a plotly figure, or its JSON) is serialised then, not on every run of the page."""
+    is serialised then, not on every run of the page."""
     import warnings
 
     import plotly.io as pio
 
     _start_kaleido()
-    fig = pio.from_json(figure if isinstance(figure, str) else figure.to_json())  # a copy: the page's stays as it is
+    fig = pio.from_json(figure.to_json())  # a copy: the page's figure stays as it is
     fig.update_layout(template="plotly_white")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "kopts is ignored with a server": the server has them

@@ -7,7 +7,6 @@ import numpy as np
 import streamlit as st
 
 from pages import derived, exports, ui
-from xqg_core.explore.live import rank_positions
 from xqg_core.explore.recompute import gold_movement, query_contributions
 from xqg_core.explore.window import (
     MARK_CLOSE,
@@ -74,7 +73,7 @@ k_tokens, top = WINDOWS[metric], int(arts.manifest["config"]["top_k"])
 scores = {a: question_scores(index.Q, index.P, index.S, qi, a, n) for a in (0.0, alpha)}
 windows = [answer_window(ranking(scores[a], top), texts, question["answers"], k_tokens, derived.token_cache())
            for a in (0.0, alpha)]
-change = window_change(*windows, *(rank_positions(scores[a]) for a in (0.0, alpha)))
+change = window_change(*windows, scores[0.0], scores[alpha])
 st.subheader(f"The {k_tokens:,}-token window: which passage carried an answer")
 st.text(why_window(*windows, change, lambda d: f"{index.docids[d]} ({passages[d].title})"))
 if [w.hit for w in windows] != [None if np.isnan(v) else bool(v) for v in (changes.baseline[qi], changes.xQG[qi])]:

@@ -337,7 +337,7 @@ def test_an_exported_figure_keeps_one_colour_per_language():
     langs = ["ar", "de", "es", "hi", "ru", "vi", "zh", "avg"]
     frame = pd.DataFrame({"alpha": [0.0, 0.01] * len(langs), "value": np.arange(2 * len(langs), dtype=float),
                           "lang": [lang for lang in langs for _ in range(2)]})
-    svg = figure_image(line_figure(frame, "alpha", "value", "R@2kt vs alpha", color="lang").to_json(), "svg").decode()
+    svg = figure_image(line_figure(frame, "alpha", "value", "R@2kt vs alpha", color="lang"), "svg").decode()
     strokes = set(re.findall(r"stroke: ?rgb\((\d+), ?(\d+), ?(\d+)\)", svg))
     for lang in langs:
         hex_colour = LANG_COLOURS[lang].lstrip("#")

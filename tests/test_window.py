@@ -41,7 +41,7 @@ def test_the_window_names_the_passage_that_carried_the_answer_not_the_gold():
     base, aug = (answer_window(ranking(s, 5), TEXTS, ["1917"], 12, tokenize) for s in (base_scores, aug_scores))
     assert base.hit and not aug.hit
     assert base.carriers.passage.tolist() == [4] and aug.carriers.empty
-    change = window_change(base, aug, rank_positions(base_scores), rank_positions(aug_scores))
+    change = window_change(base, aug, base_scores, aug_scores)
     assert change.to_dict("records") == [{"passage": 4, "answer": "1917", "baseline rank": 2, "xQG rank": 4,
                                           "baseline window": "whole",
                                           "xQG window": "outside"}]
@@ -49,7 +49,7 @@ def test_the_window_names_the_passage_that_carried_the_answer_not_the_gold():
     why = why_window(base, aug, change, lambda d: f"p{d}")
     assert why.startswith('Lost: the baseline\'s 12-token window held "1917" in p4 at rank 2')
     assert "p4 went from rank 2 to 4" in why
-    gained = why_window(aug, base, window_change(aug, base, rank_positions(aug_scores), rank_positions(base_scores)),
+    gained = why_window(aug, base, window_change(aug, base, aug_scores, base_scores),
                         lambda d: f"p{d}")
     assert gained.startswith("Gained:") and "p4 went from rank 4 to 2" in gained
 
@@ -61,11 +61,21 @@ def test_a_cut_passage_and_a_yes_no_question():
     assert not cut.hit and cut.read["read"].tolist() == [5, 3] and cut.carriers.empty
     inside = answer_window([0, 2], TEXTS, ["built"], 8, tokenize)
     assert inside.hit and inside.carriers.passage.tolist() == [2]
-    change = window_change(inside, inside, np.arange(1, 6), np.arange(1, 6))
+    change = window_change(inside, inside, -np.arange(5.0), -np.arange(5.0))
     assert change["baseline window"].tolist() == ["cut: 3 of 8 tokens"]
     yes_no = answer_window([0, 1], TEXTS, ["yes"], 8, tokenize)
     assert yes_no.hit is None
     assert "yes/no" in why_window(yes_no, yes_no, window_change(yes_no, yes_no, np.ones(5), np.ones(5)), str)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(scores=st.lists(st.sampled_from([0.0, 0.5, 1.0, -1.0, 0.25]), min_size=1, max_size=12))
+def test_rank_of_is_the_stable_rank(scores):
+    """Ties included: the rank a stable sort by descending score gives (:func:`rank_positions`)."""
+    from xqg_core.explore.window import rank_of
+
+    values = np.array(scores)
+    assert [rank_of(values, d) for d in range(len(values))] == rank_positions(values).tolist()
 
 
 def test_highlight_marks_the_answer_in_plain_text():

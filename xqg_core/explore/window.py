@@ -81,10 +81,16 @@ def answer_window(ranked: Sequence[int], texts: Sequence[str], answers: Sequence
     return AnswerWindow(k_tokens, hit, read)
 
 
-def window_change(base: AnswerWindow, aug: AnswerWindow, base_rank: np.ndarray, aug_rank: np.ndarray) -> pd.DataFrame:
+def rank_of(scores: np.ndarray, d: int) -> int:
+    """Passage ``d``'s 1-based rank under descending ``scores``, equal scores by lower index (the
+    order of :func:`ranking`), without sorting: the passages above it, counted."""
+    return 1 + int((scores > scores[d]).sum() + (scores[:d] == scores[d]).sum())
+
+
+def window_change(base: AnswerWindow, aug: AnswerWindow, base_scores: np.ndarray, aug_scores: np.ndarray) -> pd.DataFrame:
     """Every passage that carries an answer inside either window: its rank at the baseline and
-    with xQG (``*_rank``: 1-based ranks of every passage) and where each window read it
-    (``whole``, ``cut`` with the tokens read, or ``outside``)."""
+    with xQG (among all passages, under ``*_scores``) and where each window read it (``whole``,
+    ``cut`` with the tokens read, or ``outside``)."""
     def where(window: AnswerWindow, d: int) -> str:
         row = window.read[window.read.passage == d]
         if row.empty:
@@ -98,8 +104,8 @@ def window_change(base: AnswerWindow, aug: AnswerWindow, base_rank: np.ndarray, 
 
     carriers = list(dict.fromkeys([*base.carriers.passage.tolist(), *aug.carriers.passage.tolist()]))
     return pd.DataFrame({"passage": carriers, "answer": [answer(d) for d in carriers],
-                         "baseline rank": [int(base_rank[d]) for d in carriers],
-                         "xQG rank": [int(aug_rank[d]) for d in carriers],
+                         "baseline rank": [rank_of(base_scores, d) for d in carriers],
+                         "xQG rank": [rank_of(aug_scores, d) for d in carriers],
                          "baseline window": [where(base, d) for d in carriers],
                          "xQG window": [where(aug, d) for d in carriers]},
                         columns=["passage", "answer", "baseline rank", "xQG rank", "baseline window", "xQG window"])
