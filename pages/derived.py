@@ -6,7 +6,7 @@ import os
 
 import streamlit as st
 
-from pages.ui import _load, _splits, _study
+from pages.ui import artifacts_at, splits_at, study_at
 from xqg_core.study.artifacts import Artifacts
 
 
@@ -15,10 +15,10 @@ def _test_half_tables(root: str, benchmark: str, plm: str, n: int, metric: str) 
     from xqg_core.explore.evidence import evidence_table, report_cells
     from xqg_core.explore.findings import compact_tables
 
-    halves = _splits(root)
+    halves = splits_at(root)
     test = halves[halves.split == "test"]
     return [(a, why, compact_tables(evidence_table(test, benchmark, plm, a, n, metric, variants)))
-            for a, why, variants in report_cells(halves, benchmark, plm, n, _load(root).alphas)]
+            for a, why, variants in report_cells(halves, benchmark, plm, n, artifacts_at(root).alphas)]
 
 
 def test_half_tables(arts: Artifacts, benchmark: str, plm: str, n: int, metric: str) -> list:
@@ -32,7 +32,8 @@ def _strength_figure(root: str, benchmark: str, n: int):
     from xqg_core.explore.charts import strength_figure
     from xqg_core.explore.evidence import OWN_ALPHA_VARIANTS, encoder_strength
 
-    strength = encoder_strength(_splits(root), benchmark, n, _load(root).encoders, ("xqg", *OWN_ALPHA_VARIANTS))
+    strength = encoder_strength(splits_at(root), benchmark, n, artifacts_at(root).encoders,
+                                ("xqg", *OWN_ALPHA_VARIANTS))
     return strength_figure(strength, n)
 
 
@@ -44,7 +45,7 @@ def strength_figure(arts: Artifacts, benchmark: str, n: int):
 
 @st.cache_resource(show_spinner=False)
 def _question_positions(root: str) -> dict[str, int]:
-    return {q_id: i for i, q_id in enumerate(_load(root).table("queries/xquad-xr.parquet").id.tolist())}
+    return {q_id: i for i, q_id in enumerate(artifacts_at(root).table("queries/xquad-xr.parquet").id.tolist())}
 
 
 def question_positions(arts: Artifacts) -> dict[str, int]:
@@ -54,7 +55,7 @@ def question_positions(arts: Artifacts) -> dict[str, int]:
 
 @st.cache_resource(show_spinner=False)
 def _passage_texts(root: str, data_dir: str | None) -> list[str]:
-    return [p.text for p in _study(root, data_dir).corpora["xquad-xr"]]
+    return [p.text for p in study_at(root, data_dir).corpora["xquad-xr"]]
 
 
 def passage_texts(arts: Artifacts) -> list[str]:

@@ -47,7 +47,7 @@ def artifacts_dir() -> Path | None:
 
 
 @st.cache_resource(show_spinner="Checking the precomputed artifacts ...")
-def _load(root: str | None) -> Artifacts:
+def artifacts_at(root: str | None) -> Artifacts:
     return load_artifacts(root, read_content=True)  # once per process: a file changed in place is caught
 
 
@@ -65,10 +65,10 @@ def index_artifacts(title: str) -> Artifacts:
 def artifacts() -> Artifacts:
     """The shipped study, or a page that says what is wrong and how to rebuild it."""
     try:
-        return _load(str(artifacts_dir() or ARTIFACTS_DIR))
+        return artifacts_at(str(artifacts_dir() or ARTIFACTS_DIR))
     except ArtifactError as exc:
         st.error(f"The precomputed study cannot be read: {literal(exc)}")
-        st.markdown("To rebuild it (about 2-3 hours on a 2-core CPU):")
+        st.markdown("To rebuild it (3-4 hours on a 2-core CPU; `BENCHMARKS.md`):")
         st.code("python -m xqg_core precompute --config configs/default.yaml", language="bash")
         st.stop()
 
@@ -85,14 +85,14 @@ def results_of(arts: Artifacts) -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False)
-def _splits(root: str) -> pd.DataFrame | None:
+def splits_at(root: str) -> pd.DataFrame | None:
     path = Path(root) / "splits.parquet"  # its checksum was verified with the study's
     return pd.read_parquet(path) if path.is_file() else None
 
 
 def splits(arts: Artifacts) -> pd.DataFrame | None:
     """``splits.parquet`` (dev / test halves), shared like the results frames; None before Study v3."""
-    return _splits(str(arts.root))
+    return splits_at(str(arts.root))
 
 
 @st.cache_resource(show_spinner=False)
@@ -106,15 +106,15 @@ def results_all(arts: Artifacts) -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner="Reading passages and queries ...")
-def _study(root: str, data_dir: str | None):
-    return resolve_study(_load(root), data_dir)
+def study_at(root: str, data_dir: str | None):
+    return resolve_study(artifacts_at(root), data_dir)
 
 
 def study(arts: Artifacts):
     """Corpora and queries with their texts (shipped in ``texts/``; for artifacts without them,
     from the data directory), or None with a message."""
     try:
-        return _study(str(arts.root), os.environ.get("XQG_DATA_DIR"))
+        return study_at(str(arts.root), os.environ.get("XQG_DATA_DIR"))
     except XqgError as exc:
         st.warning(f"Texts are not available: {literal(exc)}")
         st.markdown("Numbers still show; passages and queries need the official files. "
@@ -147,7 +147,7 @@ def generated_queries(arts: Artifacts):
 def _live_index(root: str, plm: str):
     from xqg_core.explore.live import LiveIndex
 
-    return LiveIndex(_load(root), plm)
+    return LiveIndex(artifacts_at(root), plm)
 
 
 def live_index(arts: Artifacts, plm: str):
@@ -159,7 +159,7 @@ def live_index(arts: Artifacts, plm: str):
 def _pawsx_flips(root: str, data_dir: str | None, plm: str, alpha: float, n: int) -> pd.DataFrame:
     from xqg_core.explore.recompute import pawsx_flips
 
-    return pawsx_flips(_load(root), _study(root, data_dir), plm, alpha, n)
+    return pawsx_flips(artifacts_at(root), study_at(root, data_dir), plm, alpha, n)
 
 
 def pawsx_flips(arts: Artifacts, plm: str, alpha: float, n: int) -> pd.DataFrame:
@@ -172,7 +172,7 @@ def pawsx_flips(arts: Artifacts, plm: str, alpha: float, n: int) -> pd.DataFrame
 def _question_changes(root: str, plm: str, alpha: float, n: int, metric: str) -> pd.DataFrame:
     from xqg_core.explore.recompute import question_changes
 
-    return question_changes(_load(root), plm, alpha, n, metric)
+    return question_changes(artifacts_at(root), plm, alpha, n, metric)
 
 
 def question_changes(arts: Artifacts, plm: str, alpha: float, n: int, metric: str = "R@2kt") -> pd.DataFrame:

@@ -45,3 +45,29 @@ def test_a_query_reduced_to_nothing_is_the_encoders_empty_text(tmp_path):
     # self-retrieval counts the empty reduction as a miss even though its vector is not zero
     P = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
     assert self_retrieval_at_10(rows, np.array([0, 0, 0, 0, 0]), P, np.arange(5), np.array([0, 1, 0, 0, 1], bool)) == 0.6
+
+
+@given(st.lists(st.sampled_from(["", "nile", "cairo", "giza", "el nilo"]), max_size=12),
+       st.lists(st.sampled_from(["nile", "el nilo", "luxor"]), max_size=6))
+def test_a_reduction_equal_to_a_generated_query_takes_the_encode_stages_row(texts, known_texts):
+    """``encode_unique`` with ``known``: every row equals what encoding the text gives, and only
+    the texts the encode stage does not hold are encoded (once each)."""
+    import tempfile
+    from pathlib import Path
+
+    from xqg_core.pipeline.stage_variants import encode_unique
+
+    def vector(t):
+        return [len(t), sum(map(ord, t)) % 97, 1.0]
+
+    seen = []
+
+    def encode(batch):
+        seen.extend(batch)
+        return np.array([vector(t) for t in batch], dtype=np.float32).reshape(len(batch), 3)
+
+    known = (known_texts, np.array([vector(t) for t in known_texts], dtype=np.float32).reshape(-1, 3))
+    with tempfile.TemporaryDirectory() as scratch:
+        rows = encode_unique(encode, texts, Path(scratch), "reduced", chunk=2, known=known)
+    np.testing.assert_array_equal(rows, np.array([vector(t) for t in texts], dtype=np.float32).reshape(-1, 3))
+    assert sorted(seen) == sorted(set(texts) - set(known_texts))

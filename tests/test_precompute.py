@@ -132,6 +132,26 @@ def test_grid_equals_brute_force(small_study):
             assert got[lang] == pytest.approx(value, abs=1e-9), ("shuffled", metric, lang)
 
 
+def test_each_pawsx_text_is_encoded_once_and_read_back_in_place(small_study):
+    """PAWS-X's queries are pair sentences too: the queries stage encodes each distinct text once,
+    and every row of Q, pair_s1 and pair_s2 is that text's encoding."""
+    from xqg_core.models.encoders import load_encoder
+
+    work = small_study.resolved_work()
+    items = read_jsonl(work / "corpora" / "pawsx-adv" / "queries.jsonl")
+    pairs = read_jsonl(work / "corpora" / "pawsx-adv" / "pairs.jsonl")
+    d = work / "queries-use-m-v3-pawsx-adv"
+    Q, s1, s2 = (np.load(d / f) for f in ("Q.npy", "pair_s1.npy", "pair_s2.npy"))
+    texts = [*(q["text"] for q in items), *(r["s1"] for r in pairs), *(r["s2"] for r in pairs)]
+    row: dict[str, np.ndarray] = {}
+    for text, vector in zip(texts, [*Q, *s1, *s2]):
+        np.testing.assert_array_equal(row.setdefault(text, vector), vector)
+    assert len(row) < len(set(q["text"] for q in items)) + len(set(texts[len(items):]))  # shared texts
+    sample = [q["text"] for q in items[:20]]
+    np.testing.assert_allclose(load_encoder("use-m-v3").encode_queries(sample), np.stack([row[t] for t in sample]),
+                               atol=1e-5)
+
+
 def test_pawsx_cell_equals_brute_force(small_study):
     cfg = small_study
     arts = load_artifacts(cfg.output_dir)

@@ -153,13 +153,13 @@ def run_queries(pipe: Pipeline, plm: str, benchmark: str):
     def fn(out: Path, scratch: Path) -> None:
         encoder = pipe.encoder(plm)
         texts = [r["text"] for r in read_jsonl(qfile)]
-        save_npy_atomic(out / "Q.npy", encode_resumable(encoder.encode_queries, texts, scratch, "queries",
-                                                        cfg.encode_chunk))
-        if pfile.is_file():
-            pairs = read_jsonl(pfile)
-            sentences = list(dict.fromkeys(s for r in pairs for s in (r["s1"], r["s2"])))
-            V = encode_resumable(encoder.encode_queries, sentences, scratch, "pairs", cfg.encode_chunk)
-            pos = {s: i for i, s in enumerate(sentences)}
+        pairs = read_jsonl(pfile) if pfile.is_file() else []
+        # each distinct text once: PAWS-X's queries are pair sentences too
+        distinct = list(dict.fromkeys([*texts, *(s for r in pairs for s in (r["s1"], r["s2"]))]))
+        V = encode_resumable(encoder.encode_queries, distinct, scratch, "texts", cfg.encode_chunk)
+        pos = {s: i for i, s in enumerate(distinct)}
+        save_npy_atomic(out / "Q.npy", V[[pos[t] for t in texts]])
+        if pairs:
             save_npy_atomic(out / "pair_s1.npy", V[[pos[r["s1"]] for r in pairs]])
             save_npy_atomic(out / "pair_s2.npy", V[[pos[r["s2"]] for r in pairs]])
 

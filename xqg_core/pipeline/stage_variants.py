@@ -13,13 +13,14 @@ queries with a copied word and the mean share of copied words, and the self-retr
 seeded sample of generated queries under each reading (``xqg``, ``copy-only``, ``no-copy``):
 the query's own passage among its 10 nearest passages.
 
-Texts are encoded once each (many copy-only reductions repeat), resumably in chunks.
+Texts are encoded once each (many copy-only reductions repeat), resumably in chunks; a reduction equal
+to a generated query (a query with no copied word is its own ``no-copy``) takes the encode stage's row.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -50,12 +51,21 @@ def copy_split_texts(records: list[dict], passages, langs, n_max: int) -> tuple[
     return [c for c, _ in pairs], [r for _, r in pairs]
 
 
-def encode_unique(encode, texts: list[str], scratch: Path, tag: str, chunk: int) -> np.ndarray:
-    """Each distinct text encoded once, the empty text included; rows for ``texts`` in order."""
-    unique = sorted(set(texts))
-    vectors = encode_resumable(encode, unique, scratch, tag, chunk)
-    position = {t: i for i, t in enumerate(unique)}
-    return vectors[[position[t] for t in texts]]
+def encode_unique(encode, texts: list[str], scratch: Path, tag: str, chunk: int,
+                  known: tuple[Sequence[str], np.ndarray] | None = None) -> np.ndarray:
+    """Rows for ``texts`` in order, each distinct text (the empty text included) encoded once.
+    A text of ``known = (texts, vectors)`` takes its row from there and is not encoded again: a
+    query with no copied word is its own ``no-copy`` reduction, so the encode stage holds it."""
+    known_texts, known_vectors = known if known is not None else ((), None)
+    seen = {t: i for i, t in reversed(list(enumerate(known_texts)))}  # a text's first row
+    missing = sorted(set(texts) - seen.keys())
+    vectors = encode_resumable(encode, missing, scratch, tag, chunk)
+    if known_vectors is None:
+        rows = vectors
+    else:
+        rows = np.concatenate([vectors.reshape(len(missing), known_vectors.shape[1]), known_vectors])
+    position = {t: i for i, t in enumerate(missing)}
+    return rows[[position[t] if t in position else len(missing) + seen[t] for t in texts]]
 
 
 def self_retrieval_at_10(E: np.ndarray, passage_index: np.ndarray, P: np.ndarray, rows: np.ndarray,
@@ -89,14 +99,15 @@ def run(pipe: Pipeline, plm: str, corpus: str):
         encoder = pipe.encoder(plm)
         index = pipe.out(f"index-{slug(plm)}-{corpus}")
         P = np.load(index / "P.npy")
-        readings = {"copy-only": encode_unique(encoder.encode_queries, copy_only, scratch, "copy-only", cfg.encode_chunk),
-                    "no-copy": encode_unique(encoder.encode_queries, no_copy, scratch, "no-copy", cfg.encode_chunk)}
+        E = generated_embeddings(pipe, plm, corpus)[0]  # the encode stage's, in ``texts`` order
+        reduced = encode_unique(encoder.encode_queries, copy_only + no_copy, scratch, "reduced", cfg.encode_chunk,
+                                known=(texts, E))
+        readings = {"copy-only": reduced[: len(texts)], "no-copy": reduced[len(texts) :]}
         for variant, name in (("copy-only", "S_copy.npy"), ("no-copy", "S_nocopy.npy")):
-            E = readings[variant]
-            S = np.stack([sum_query_embeddings(E, passage_index, rank_index, len(passages), n)
+            S = np.stack([sum_query_embeddings(readings[variant], passage_index, rank_index, len(passages), n)
                           for n in range(1, cfg.n_max + 1)]).astype(np.float32)
             save_npy_atomic(out / name, S)
-        readings["xqg"] = generated_embeddings(pipe, plm, corpus)[0]  # the encode stage's, same order
+        readings["xqg"] = E
         empties = {"copy-only": np.array([not t for t in copy_only]), "no-copy": np.array([not t for t in no_copy])}
         rng = np.random.default_rng(cfg.seed)
         report = {}
