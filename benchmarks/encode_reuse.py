@@ -29,8 +29,8 @@ import numpy as np
 from benchmarks.report import machine_line, publish
 from xqg_core.models.encoders import load_encoder
 from xqg_core.pipeline.reindex import generated_records
-from xqg_core.pipeline.stage_encode import flatten_generated
-from xqg_core.pipeline.stage_variants import copy_split_texts, encode_unique
+from xqg_core.pipeline.stage_encode import encode_unique, flatten_generated
+from xqg_core.pipeline.stage_variants import copy_split_texts
 from xqg_core.study.artifacts import artifact_config, load_artifacts, resolve_study
 
 

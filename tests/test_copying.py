@@ -31,7 +31,8 @@ def test_a_query_reduced_to_nothing_is_the_encoders_empty_text(tmp_path):
     """Every passage keeps 7n summands: an empty reduction is encoded like any text (a zero vector
     would let a passage's score grow with its count of non-empty reductions); each distinct
     text is encoded once."""
-    from xqg_core.pipeline.stage_variants import encode_unique, self_retrieval_at_10
+    from xqg_core.pipeline.stage_encode import encode_unique
+    from xqg_core.pipeline.stage_variants import self_retrieval_at_10
 
     seen = []
 
@@ -55,7 +56,7 @@ def test_a_reduction_equal_to_a_generated_query_takes_the_encode_stages_row(text
     import tempfile
     from pathlib import Path
 
-    from xqg_core.pipeline.stage_variants import encode_unique
+    from xqg_core.pipeline.stage_encode import encode_unique
 
     def vector(t):
         return [len(t), sum(map(ord, t)) % 97, 1.0]

@@ -78,7 +78,7 @@ def encode_index(arts: Artifacts, plm: str, work: Path | None = None) -> Path:
     study's inputs as the precompute's encode, index and queries stages do; returns their directory."""
     from xqg_core.models.encoders import load_encoder
     from xqg_core.pipeline.identity import encoder_identity
-    from xqg_core.pipeline.stage_encode import encode_resumable, flatten_generated
+    from xqg_core.pipeline.stage_encode import encode_resumable, encode_unique, flatten_generated
     from xqg_core.retrieval.augment import sum_query_embeddings
 
     cfg = artifact_config(arts)
@@ -106,8 +106,8 @@ def encode_index(arts: Artifacts, plm: str, work: Path | None = None) -> Path:
         E = encode_resumable(encoder.encode_queries, texts, scratch, "generated", cfg.encode_chunk)
         S = np.stack([sum_query_embeddings(E, passage_index, rank_index, len(passages), n)
                       for n in range(1, cfg.n_max + 1)])
-        Q = encode_resumable(encoder.encode_queries, [q["text"] for q in study.queries["xquad-xr"]], scratch,
-                             "queries", cfg.encode_chunk)
+        Q = encode_unique(encoder.encode_queries, [q["text"] for q in study.queries["xquad-xr"]], scratch,
+                          "texts", cfg.encode_chunk)  # as the queries stage encodes them
         for name, array in (("P", P), ("S", S), ("Q", Q)):
             save_npy_atomic(out / f"{name}.npy", array)
 

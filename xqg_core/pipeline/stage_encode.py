@@ -53,6 +53,24 @@ def encode_resumable(encode, texts: Sequence[str], scratch: Path, tag: str, chun
     return np.concatenate(parts)
 
 
+def encode_unique(encode, texts: list[str], scratch: Path, tag: str, chunk: int,
+                  known: tuple[Sequence[str], np.ndarray] | None = None) -> np.ndarray:
+    """Rows for ``texts`` in order, each distinct text (the empty text included) encoded once, in
+    sorted order (the precompute and ``reindex`` batch a study's texts alike). A text of ``known =
+    (texts, vectors)`` takes its row from there and is not encoded again (a query with no copied
+    word is its own ``no-copy`` reduction: the encode stage holds it)."""
+    known_texts, known_vectors = known if known is not None else ((), None)
+    seen = {t: i for i, t in reversed(list(enumerate(known_texts)))}  # a text's first row
+    missing = sorted(set(texts) - seen.keys())
+    vectors = encode_resumable(encode, missing, scratch, tag, chunk)
+    if known_vectors is None:
+        rows = vectors
+    else:
+        rows = np.concatenate([vectors.reshape(len(missing), known_vectors.shape[1]), known_vectors])
+    position = {t: i for i, t in enumerate(missing)}
+    return rows[[position[t] if t in position else len(missing) + seen[t] for t in texts]]
+
+
 def flatten_generated(records: Sequence[dict], langs: Sequence[str], n_max: int):
     """Generated queries in passage / language / rank order, with their index arrays."""
     texts, passage_index, lang_index, rank_index = [], [], [], []
@@ -155,12 +173,11 @@ def run_queries(pipe: Pipeline, plm: str, benchmark: str):
         texts = [r["text"] for r in read_jsonl(qfile)]
         pairs = read_jsonl(pfile) if pfile.is_file() else []
         # each distinct text once: PAWS-X's queries are pair sentences too
-        distinct = list(dict.fromkeys([*texts, *(s for r in pairs for s in (r["s1"], r["s2"]))]))
-        V = encode_resumable(encoder.encode_queries, distinct, scratch, "texts", cfg.encode_chunk)
-        pos = {s: i for i, s in enumerate(distinct)}
-        save_npy_atomic(out / "Q.npy", V[[pos[t] for t in texts]])
+        V = encode_unique(encoder.encode_queries, [*texts, *(s for r in pairs for s in (r["s1"], r["s2"]))],
+                          scratch, "texts", cfg.encode_chunk)
+        save_npy_atomic(out / "Q.npy", V[: len(texts)])
         if pairs:
-            save_npy_atomic(out / "pair_s1.npy", V[[pos[r["s1"]] for r in pairs]])
-            save_npy_atomic(out / "pair_s2.npy", V[[pos[r["s2"]] for r in pairs]])
+            save_npy_atomic(out / "pair_s1.npy", V[len(texts) :: 2])
+            save_npy_atomic(out / "pair_s2.npy", V[len(texts) + 1 :: 2])
 
     return pipe.run_stage(f"queries-{slug(plm)}-{benchmark}", inputs, fn)

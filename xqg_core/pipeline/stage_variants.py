@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from xqg_core.checksums import file_sha1
 from xqg_core.io import save_npy_atomic, write_text_atomic
 from xqg_core.paths import slug
 from xqg_core.pipeline.identity import encoder_identity
-from xqg_core.pipeline.stage_encode import encode_resumable, flatten_generated, generated_embeddings
+from xqg_core.pipeline.stage_encode import encode_unique, flatten_generated, generated_embeddings
 from xqg_core.study.copying import WORD
 from xqg_core.study.inputs import read_corpus, read_jsonl
 
@@ -49,23 +49,6 @@ def copy_split_texts(records: list[dict], passages, langs, n_max: int) -> tuple[
     texts, passage_index, _, _ = flatten_generated(records, langs, n_max)
     pairs = [split_copied(q, words[p]) for q, p in zip(texts, passage_index)]
     return [c for c, _ in pairs], [r for _, r in pairs]
-
-
-def encode_unique(encode, texts: list[str], scratch: Path, tag: str, chunk: int,
-                  known: tuple[Sequence[str], np.ndarray] | None = None) -> np.ndarray:
-    """Rows for ``texts`` in order, each distinct text (the empty text included) encoded once.
-    A text of ``known = (texts, vectors)`` takes its row from there and is not encoded again: a
-    query with no copied word is its own ``no-copy`` reduction, so the encode stage holds it."""
-    known_texts, known_vectors = known if known is not None else ((), None)
-    seen = {t: i for i, t in reversed(list(enumerate(known_texts)))}  # a text's first row
-    missing = sorted(set(texts) - seen.keys())
-    vectors = encode_resumable(encode, missing, scratch, tag, chunk)
-    if known_vectors is None:
-        rows = vectors
-    else:
-        rows = np.concatenate([vectors.reshape(len(missing), known_vectors.shape[1]), known_vectors])
-    position = {t: i for i, t in enumerate(missing)}
-    return rows[[position[t] if t in position else len(missing) + seen[t] for t in texts]]
 
 
 def self_retrieval_at_10(E: np.ndarray, passage_index: np.ndarray, P: np.ndarray, rows: np.ndarray,
