@@ -35,8 +35,9 @@ from xqg_core.study.artifacts import artifact_config, load_artifacts, resolve_st
 
 
 def variant_work(records, passages, langs, n_max):
-    """``(generated, before, after)``: the generated queries, the texts the variants stage encoded
-    before (copy-only and no-copy distinct apart), and those it encodes now."""
+    """``(generated, copy_only, no_copy, before, after)``: the generated queries, their two
+    reductions, the texts the variants stage encoded before (each reduction's distinct texts
+    apart) and those it encodes now."""
     texts = flatten_generated(records, langs, n_max)[0]
     copy_only, no_copy = copy_split_texts(records, passages, langs, n_max)
     before = sorted(set(copy_only)) + sorted(set(no_copy))

@@ -60,7 +60,7 @@ def encode_unique(encode, texts: list[str], scratch: Path, tag: str, chunk: int,
     (texts, vectors)`` takes its row from there and is not encoded again (a query with no copied
     word is its own ``no-copy`` reduction: the encode stage holds it)."""
     known_texts, known_vectors = known if known is not None else ((), None)
-    seen = {t: i for i, t in reversed(list(enumerate(known_texts)))}  # a text's first row
+    seen = {t: i for i, t in enumerate(known_texts)}  # a repeated text: any of its rows
     missing = sorted(set(texts) - seen.keys())
     vectors = encode_resumable(encode, missing, scratch, tag, chunk)
     if known_vectors is None:
