@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xqg_core.retrieval.evaluate import (
     TokenCache,
@@ -143,3 +145,22 @@ def test_randomization_test_flips_only_the_differences_that_are_not_zero():
     signs = np.array(list(itertools.product([-1, 1], repeat=8)))
     exact = np.mean(np.abs(signs @ d[moved]) / d.size >= abs(d.mean()) - 1e-12)
     assert paired_randomization_test(a, b, n_resamples=20000) == pytest.approx(exact, abs=0.01)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), shapes=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 41)), min_size=1,
+                                                       max_size=8), between=st.lists(st.booleans(), max_size=8))
+def test_fast_sign_flips_are_numpys_draws_and_leave_its_state(seed, shapes, between):
+    """The randomization test's sign flips, drawn from the raw stream, are numpy's own
+    ``integers(0, 2, dtype=int8) * 2 - 1``, and leave the generator where numpy's would: over
+    consecutive calls whose sizes leave half a 32-bit word buffered, and with other draws between."""
+    from xqg_core.retrieval.evaluate import _numpy_sign_flips, _pcg64_sign_flips, _sign_flips
+
+    assert _sign_flips() is _pcg64_sign_flips  # this numpy draws as the fast path reads it
+    fast, slow = np.random.default_rng(seed), np.random.default_rng(seed)
+    for i, (rows, cols) in enumerate(shapes):
+        got, want = _pcg64_sign_flips(fast, rows, cols), _numpy_sign_flips(slow, rows, cols)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert fast.bit_generator.state == slow.bit_generator.state
+        if i < len(between) and between[i]:
+            assert fast.random() == slow.random()

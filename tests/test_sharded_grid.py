@@ -112,6 +112,22 @@ def test_rank_shard_merge_equals_whole_top_k(passages, queries, k, tile, per_sha
             assert np.array_equal(dense(alpha, n), whole), (alpha, n)
 
 
+def test_pruned_ranking_falls_back_by_blocks_of_rows_exactly(monkeypatch):
+    """Queries whose candidate pools do not settle their top-k are ranked over every passage,
+    several at a time (blocks of ``FALLBACK_ROWS``): the same top-k as the whole score matrix."""
+    from xqg_core.retrieval import topk
+
+    monkeypatch.setattr(topk, "FALLBACK_ROWS", 3)
+    rng = np.random.default_rng(4)
+    QP = rng.integers(-3, 4, (20, 60)).astype(np.float32)  # ties across every cut
+    QS = rng.integers(-9, 10, (20, 60)).astype(np.float32)
+    candidates = topk.MixedCandidates.build(QP, QS, pool=6)
+    for alpha in (0.01, 0.3, 0.9):
+        whole = top_k_exact(mixed_scores(QP, QS, alpha), 5)
+        got = topk.mixed_top_k(QP, QS, alpha, 5, candidates=candidates)
+        assert np.array_equal(got[0], whole[0]) and np.array_equal(got[1], whole[1])
+
+
 def test_lazy_texts_read_only_what_is_asked(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     records = [{"docid": f"d{i}", "title": "", "text": f"text {i} ü"} for i in range(5)]

@@ -86,6 +86,7 @@ def merge_top_k(ids: list[np.ndarray], vals: list[np.ndarray], k: int) -> tuple[
 
 
 # ----------------------------------------------------------------------------- pruned mixed scores
+FALLBACK_ROWS = 512  # queries whose pools do not settle their top-k, ranked over all columns at once
 POOL = 400  # candidates per query and side (<q, p>, <q, S_n(p)>) of the pruned ranking (BENCHMARKS: fallbacks)
 
 
@@ -131,6 +132,8 @@ def mixed_top_k(QP: np.ndarray, QS: np.ndarray, alpha: float, k: int, offset: in
     c = candidates
     local, vals = top_k_labelled(one * c.qp + weight * c.qs, c.ids, k)
     bound = one * c.qp_last + weight * c.qs_last
-    for r in np.flatnonzero(~(vals[:, -1] > bound)).tolist():
-        local[r], vals[r] = top_k_exact((one * QP[r] + weight * QS[r])[None], k)
+    redo = np.flatnonzero(~(vals[:, -1] > bound))
+    for start in range(0, len(redo), FALLBACK_ROWS):  # ranked together: one top-k call per block of rows
+        rows = redo[start : start + FALLBACK_ROWS]
+        local[rows], vals[rows] = top_k_exact(one * QP[rows] + weight * QS[rows], k)
     return local + offset, vals
