@@ -31,10 +31,16 @@ def bootstrap_means(diffs: Sequence[np.ndarray], weights: Sequence[np.ndarray]) 
     return np.mean(per_group, axis=0)
 
 
+def percentile_intervals(draws: np.ndarray, level: float = CI_LEVEL) -> np.ndarray:
+    """[2, rows]: the percentile bootstrap interval ``(q_{(1-level)/2}, q_{(1+level)/2})`` of each
+    row of ``draws`` [rows, resamples] (one quantile call for all rows, each row's own numbers)."""
+    tail = (1.0 - level) / 2.0
+    return np.quantile(draws, [tail, 1.0 - tail], axis=-1)
+
+
 def percentile_interval(draws: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float]:
     """The percentile bootstrap interval ``(q_{(1-level)/2}, q_{(1+level)/2})`` of the draws."""
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    low, high = percentile_intervals(draws, level)
     return float(low), float(high)
 
 

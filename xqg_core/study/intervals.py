@@ -16,7 +16,7 @@ from xqg_core.retrieval.uncertainty import (
     bootstrap_weights,
     holm_adjust,
     minimum_detectable_effect,
-    percentile_interval,
+    percentile_intervals,
 )
 from xqg_core.study.grid import macro_groups, nan_mean
 
@@ -58,13 +58,15 @@ class Intervals:
                 weights = bootstrap_weights(len(part), self.resamples, self._rng((split, lang), len(part)))
             diffs[lang] = part
             draws[lang] = part.astype(np.float32) @ weights if len(part) else None
-        out = {}
-        for group, members in self.groups.items():
-            if any(draws[lang] is None for lang in members) or not members:
-                out[group] = (np.nan, np.nan, np.nan)
-                continue
-            low, high = percentile_interval(np.mean([draws[lang] for lang in members], axis=0))
-            out[group] = (100 * low, 100 * high, 100 * minimum_detectable_effect([diffs[lang] for lang in members]))
+        out = {group: (np.nan, np.nan, np.nan) for group in self.groups}
+        defined = [group for group, members in self.groups.items()
+                   if members and all(draws[lang] is not None for lang in members)]
+        if defined:
+            bounds = percentile_intervals(np.stack([np.mean([draws[lang] for lang in self.groups[group]], axis=0)
+                                                    for group in defined]))
+            for (low, high), group in zip(bounds.T.tolist(), defined):
+                out[group] = (100 * low, 100 * high,
+                              100 * minimum_detectable_effect([diffs[lang] for lang in self.groups[group]]))
         return out
 
 
