@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.report import machine_line, publish
+from benchmarks.report import machine_line, publish, run_in_tree, tree_label, worktree
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LANGS = ["ar", "de", "es", "hi", "ru", "vi", "zh"]
@@ -52,12 +50,6 @@ def sample_passages(count: int, seed: int) -> list[dict]:
     return [{"docid": vital[i].docid, "title": vital[i].title, "text": vital[i].text} for i in sorted(chosen)]
 
 
-def run_tree(tree: Path, passages_file: Path, generator_dir: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(passages_file), str(generator_dir)], cwd=tree,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--against", default="cd6e0bd", help="the earlier commit (default: before the sampling speed-ups)")
@@ -70,19 +62,13 @@ def main() -> None:
         passages_file = Path(tmp) / "passages.json"
         passages = sample_passages(args.passages, args.seed)
         passages_file.write_text(json.dumps(passages, ensure_ascii=False), encoding="utf-8")
-        old_tree = Path(tmp) / "against"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old_tree), args.against], cwd=PROJECT_ROOT,
-                       check=True, capture_output=True)
-        try:
-            old = run_tree(old_tree, passages_file, generator_dir)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old_tree)], cwd=PROJECT_ROOT, check=True)
-        new = run_tree(PROJECT_ROOT, passages_file, generator_dir)
+        with worktree(args.against, Path(tmp) / "against") as old_tree:
+            old = run_in_tree(old_tree, CHILD, str(passages_file), str(generator_dir))
+        new = run_in_tree(PROJECT_ROOT, CHILD, str(passages_file), str(generator_dir))
     pairs = [(a, b) for pa, pb in zip(old["queries"], new["queries"]) for lang in LANGS
              for a, b in zip(pa[lang], pb[lang])]
     same = sum(a == b for a, b in pairs)
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True).stdout.strip()
+    head = tree_label()
     lines = ["## Generation speed (`python -m benchmarks.generation_speed --write`)", "",
              f"Machine: {machine_line()}. me5-qg (shipped weights), {len(passages)} Vital Articles passages x 7 "
              "languages x 5 queries, 8 passages per batch, after a warm-up batch; both trees in one run.", "",

@@ -2,7 +2,7 @@
 
 Builds a work directory holding what ``grid-xquad-xr`` reads: the corpus and questions (stage
 ``corpora`` from the official files), and per PLM P, S and Q from the shipped index
-(``cached_artifacts/index``, every level read: within 1e-6 of the float32 grid). The index holds
+(``cached_artifacts/index``, every level read, :meth:`xqg_core.study.artifacts.Artifacts.index`). The index holds
 no per-language sums and no copy-only / no-copy sums; the benchmark stands in seeded
 derangements of S's rows for them (sums of real generated queries, so the ranking prunes as on
 real data: its cost is the grid's, not an artifact of made-up vectors). Then runs the stage under
@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import machine_line, publish
-from xqg_core.paths import PROJECT_ROOT, resolve_data_dir, slug
+from benchmarks.report import machine_line, publish, run_in_tree, tree_label, worktree
+from xqg_core.paths import PROJECT_ROOT, slug
 from xqg_core.study.artifacts import load_artifacts
 from xqg_core.study.controls import derangement
-from xqg_core.study.index_store import dequantize_rows
 
 RUN_STAGE = """
 import json, sys, time
@@ -44,21 +40,6 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
 
-def shipped_index(arts, plm: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P, S, Q of one PLM with every level of the shipped index added up."""
-    from safetensors.numpy import load_file
-
-    read: dict[str, np.ndarray] = {}
-    for rel in arts.index_files(plm):
-        level = load_file(str(arts.root / rel))
-        for key in ("P", "S", "Q"):
-            if key in level:
-                read[key] = read.get(key, 0) + dequantize_rows(level[key], level[f"{key}.scale"])
-        if "S.mean" in level:
-            mean = level["S.mean"]
-    return read["P"], read["S"] + mean[:, None, :], read["Q"]
-
-
 def build_work(work: Path, plms: list[str], seed: int = 42) -> None:
     from xqg_core.pipeline.context import Pipeline
     from xqg_core.study.config import PrecomputeConfig
@@ -69,7 +50,7 @@ def build_work(work: Path, plms: list[str], seed: int = 42) -> None:
     arts = load_artifacts(None)
     langs = len(cfg.generation_langs)
     for plm in plms:
-        P, S, Q = shipped_index(arts, plm)
+        P, S, Q = (arts.index(plm)[key] for key in ("P", "S", "Q"))
         stand_in = [S[:, derangement(S.shape[1], seed + i)] for i in range(1, 3 + langs)]
         arrays = {f"index-{slug(plm)}-xquad-xr": {"P": P, "S": S, "S_lang": np.stack([s[-1] / langs for s in stand_in[2:]])},
                   f"queries-{slug(plm)}-xquad-xr": {"Q": Q},
@@ -79,13 +60,6 @@ def build_work(work: Path, plms: list[str], seed: int = 42) -> None:
             for name, array in files.items():
                 np.save(work / stage / f"{name}.npy", np.ascontiguousarray(array, dtype=np.float32))
             (work / f"{stage}.done.json").write_text(json.dumps({"fingerprint": stage}))
-
-
-def run_tree(tree: Path, work: Path, plms: list[str]) -> float:
-    env = {**os.environ, "XQG_DATA_DIR": str(resolve_data_dir())}  # a worktree has no ../shared/data beside it
-    done = subprocess.run([sys.executable, "-c", RUN_STAGE, str(work), ",".join(plms)], cwd=tree, env=env,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
 
 
 def same_outputs(a: Path, b: Path) -> bool:
@@ -111,25 +85,16 @@ def main() -> None:
     plms = args.plms.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        base_tree = tmp / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), args.base], cwd=PROJECT_ROOT,
-                       check=True, capture_output=True)
-        try:
-            work = tmp / "work"
-            build_work(work, plms)
-            seconds, outputs = {}, {}
+        work = tmp / "work"
+        build_work(work, plms)
+        seconds, outputs = {}, {}
+        with worktree(args.base, tmp / "base") as base_tree:
             for label, tree in (("base", base_tree), ("this", PROJECT_ROOT)):
-                seconds[label] = run_tree(tree, work, plms)
+                seconds[label] = run_in_tree(tree, RUN_STAGE, str(work), ",".join(plms))["seconds"]
                 outputs[label] = tmp / f"grid-{label}"
                 (work / "grid-xquad-xr").rename(outputs[label])
-            same = same_outputs(outputs["base"], outputs["this"])
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=PROJECT_ROOT, check=False)
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                           capture_output=True, text=True).stdout.strip()
-    head += " + uncommitted changes" if dirty else ""
+        same = same_outputs(outputs["base"], outputs["this"])
+    head = tree_label()
     lines = ["## The grid stage (`python -m benchmarks.grid_stage --write`)", "",
              f"Machine: {machine_line()}. Stage `grid-xquad-xr` ({', '.join(plms)}; 8,330 questions x 12,734 "
              "passages; xQG, shuffled, copy-only, no-copy, human x 36 alphas x 5 n, the ablation, the dev / test "
