@@ -104,3 +104,22 @@ def test_loading_finishes_an_interrupted_swap(tmp_path, monkeypatch):
     with pytest.raises(artifacts.ArtifactError, match="schema_version"):  # a toy manifest, but the new one
         artifacts.load_artifacts(out)
     assert json.loads((out / "manifest.json").read_text()) == {"tag": "new"}
+
+
+def test_the_export_refuses_a_study_over_its_size_budget(tmp_path, monkeypatch):
+    """The manifest's file list: every file but the manifest, with sha1 and bytes; a file over the
+    per-file limit, or a study over the total, is refused by name before anything is listed."""
+    from xqg_core.pipeline import stage_export
+
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "a.safetensors").write_bytes(b"x" * 700)
+    (tmp_path / "results.parquet").write_bytes(b"y" * 400)
+    (tmp_path / "manifest.json").write_text("{}")
+    files = stage_export.manifest_files(tmp_path)
+    assert {k: v["bytes"] for k, v in files.items()} == {"index/a.safetensors": 700, "results.parquet": 400}
+    monkeypatch.setattr(stage_export, "MAX_TOTAL_BYTES", 1000)
+    with pytest.raises(artifacts.ArtifactError, match=r"the study total 0.0011 MB, over the 0.001 MB limit"):
+        stage_export.manifest_files(tmp_path)
+    monkeypatch.setattr(stage_export, "MAX_FILE_BYTES", 500)
+    with pytest.raises(artifacts.ArtifactError, match=r"index/a.safetensors is 0.0007 MB, over the 0.0005 MB limit"):
+        stage_export.manifest_files(tmp_path)

@@ -109,3 +109,20 @@ def test_the_readme_quotes_the_shipped_study(shipped):
     counts = halves[(halves.alpha == 0) & (halves.variant == "xqg") & (halves.metric == "R@2kt") & (halves.lang == "de")
                     & (halves.n == 1) & (halves.plm == cfg["encoders"][0])].set_index("split").num_queries
     assert number(r"\(([\d,]+) dev and") == counts["dev"] and number(r"dev and ([\d,]+) test") == counts["test"]
+
+
+def test_the_shipped_files_keep_their_size_budgets(shipped):
+    """The study's files (the manifest's list, every one of them) under 250 MB in all and 50 MB
+    each; the generator's weights beside them under their own 80 MB, 50 MB a file."""
+    from xqg_core.io import MAX_FILE_BYTES, over_size_budget
+    from xqg_core.models.train_generator import MAX_WEIGHTS_BYTES
+    from xqg_core.study.artifacts import MAX_TOTAL_BYTES
+
+    listed = {rel: info["bytes"] for rel, info in shipped.manifest["files"].items()}
+    on_disk = {p.relative_to(ARTIFACTS_DIR).as_posix(): p.stat().st_size for p in ARTIFACTS_DIR.rglob("*")
+               if p.is_file() and p.parts[len(ARTIFACTS_DIR.parts)] != "generator"
+               and p.name not in ("manifest.json", "README.md")}
+    assert listed == on_disk
+    assert over_size_budget(listed, MAX_FILE_BYTES, MAX_TOTAL_BYTES, "the study") is None
+    weights = {p.name: p.stat().st_size for p in (ARTIFACTS_DIR / "generator").iterdir()}
+    assert weights and over_size_budget(weights, MAX_FILE_BYTES, MAX_WEIGHTS_BYTES, "the generator weights") is None

@@ -125,6 +125,31 @@ def test_shipped_float16_weights_generate_like_the_trained_ones(tmp_path, data_d
     assert ship_generator(trained, tmp_path / "shipped") == shipped and not (tmp_path / "shipped.partial").exists()
 
 
+def test_weights_over_their_budget_are_not_shipped(tmp_path, monkeypatch):
+    """Shipping refuses weights over the budget, names the file, and leaves the shipped ones."""
+    import torch
+    from safetensors.torch import save_file
+
+    from xqg_core.models import train_generator
+
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    save_file({"w": torch.zeros(1000, dtype=torch.float32)}, str(trained / "model.safetensors"))
+    (trained / "generator.json").write_text("{}")
+    save_file({"lexicon": torch.zeros(1, dtype=torch.bool)}, str(trained / "lexicon.safetensors"))
+    shipped = train_generator.ship_generator(trained, tmp_path / "shipped")
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    assert len(before["model.safetensors"]) < 4000  # float16: 2 bytes a weight, plus the header
+    monkeypatch.setattr(train_generator, "MAX_WEIGHTS_BYTES", 1500)
+    with pytest.raises(XqgError, match=r"the generator weights total [\d.]+ MB, over the 0.0015 MB limit"):
+        train_generator.ship_generator(trained, shipped)
+    monkeypatch.setattr(train_generator, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(XqgError, match=r"model.safetensors is [\d.]+ MB, over the 0.001 MB limit per file"):
+        train_generator.ship_generator(trained, shipped)
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+    assert not (tmp_path / "shipped.partial").exists()
+
+
 def test_heldout_losses_see_the_passage_of_a_copying_model():
     """The true-vs-shuffled loss gap: a model that copies from its passage scores its own
     passage's pieces higher than another passage's."""

@@ -10,6 +10,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+MAX_FILE_BYTES = 50_000_000  # any one file the repository ships (a study's, the generator's weights)
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -75,3 +77,16 @@ def load_arrays_parquet(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise ValueError(f"{path}: array {key!r} ({dtype}, shape {shape}) does not match its {len(data)} bytes")
         out[key] = np.frombuffer(data, dtype=dtype).reshape(shape)
     return out
+
+
+def over_size_budget(sizes: dict[str, int], max_file: int, max_total: int, what: str) -> str | None:
+    """Why ``sizes`` (file -> bytes) breaks a budget of ``max_file`` bytes a file and ``max_total``
+    in all, naming the largest file over it; None when it holds. MB are 10^6 bytes."""
+    too_big = sorted((size, name) for name, size in sizes.items() if size > max_file)
+    if too_big:
+        size, name = too_big[-1]
+        return f"{name} is {size / 1e6:.4g} MB, over the {max_file / 1e6:g} MB limit per file of {what}"
+    total = sum(sizes.values())
+    if total > max_total:
+        return f"{what} total {total / 1e6:.4g} MB, over the {max_total / 1e6:g} MB limit"
+    return None

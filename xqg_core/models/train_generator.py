@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from xqg_core.errors import XqgError
-from xqg_core.io import atomic_path, write_json_atomic
+from xqg_core.io import MAX_FILE_BYTES, atomic_path, over_size_budget, write_json_atomic
 from xqg_core.models.qg_data import (
     Batcher,
     GeneratorTrainConfig,
@@ -36,6 +36,8 @@ from xqg_core.models.qg_data import (
 )
 
 log = logging.getLogger("xqg_core.models.train_generator")
+
+MAX_WEIGHTS_BYTES = 80_000_000  # the shipped generator directory in all (each file also under 50 MB)
 
 
 def build_model(cfg: GeneratorTrainConfig, vocab: np.ndarray, me5):
@@ -262,7 +264,8 @@ def snapshot(cfg: GeneratorTrainConfig, dest: Path) -> Path:
 
 def ship_generator(trained: Path, dest: Path) -> Path:
     """Copy a trained generator into ``dest`` (the repository's ``cached_artifacts/generator``)
-    with its weights in float16: written to a partial directory, swapped in whole."""
+    with its weights in float16: written to a partial directory, swapped in whole; refused (and
+    ``dest`` left as it was) over 50 MB a file or 80 MB in all."""
     import shutil
 
     from safetensors.torch import load_file, save_file
@@ -276,6 +279,11 @@ def ship_generator(trained: Path, dest: Path) -> Path:
         shutil.copyfile(trained / name, partial / name)
     for path in partial.iterdir():
         path.chmod(0o644)
+    problem = over_size_budget({p.name: p.stat().st_size for p in partial.iterdir()}, MAX_FILE_BYTES,
+                               MAX_WEIGHTS_BYTES, "the generator weights")
+    if problem:
+        shutil.rmtree(partial)
+        raise XqgError(f"{problem}; nothing was shipped")
     previous = dest.with_name(dest.name + ".previous")
     shutil.rmtree(previous, ignore_errors=True)
     if dest.exists():

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xqg_core.checksums import file_sha1, fingerprint
-from xqg_core.io import save_arrays_parquet, write_json_atomic
+from xqg_core.io import MAX_FILE_BYTES, over_size_budget, save_arrays_parquet, write_json_atomic
 from xqg_core.paths import slug
 from xqg_core.study.artifacts import (
-    MAX_FILE_BYTES,
     MAX_TOTAL_BYTES,
     SCHEMA_VERSION,
     ArtifactError,
@@ -208,14 +207,10 @@ def export_artifacts(pipe: Pipeline) -> Path:
 
 def manifest_files(study: Path) -> dict[str, dict[str, Any]]:
     """Every file of a study directory with its sha1 and size; refuses a file over 50 MB or a study over 250 MB."""
-    files = {}
-    for path in sorted(p for p in study.rglob("*") if p.is_file() and p.name != "manifest.json"):
-        rel = path.relative_to(study).as_posix()
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ArtifactError(f"{rel} is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit per file")
-        files[rel] = {"sha1": file_sha1(path), "bytes": size}
-    total = sum(f["bytes"] for f in files.values())
-    if total > MAX_TOTAL_BYTES:
-        raise ArtifactError(f"artifacts total {total / 2**20:.1f} MB, over the {MAX_TOTAL_BYTES // 2**20} MB limit")
-    return files
+    paths = {path.relative_to(study).as_posix(): path
+             for path in sorted(p for p in study.rglob("*") if p.is_file() and p.name != "manifest.json")}
+    sizes = {rel: path.stat().st_size for rel, path in paths.items()}
+    problem = over_size_budget(sizes, MAX_FILE_BYTES, MAX_TOTAL_BYTES, "the study")
+    if problem:
+        raise ArtifactError(problem)
+    return {rel: {"sha1": file_sha1(path), "bytes": sizes[rel]} for rel, path in paths.items()}
