@@ -101,12 +101,12 @@ def results_agreement(reference: Path, built: Path) -> list[str]:
     if len(both) != len(old) or len(both) != len(new):
         return [f"The two studies' result tables do not hold the same cells ({len(old):,} and {len(new):,} rows)."]
     moved = both[~np.isclose(both.value_old, both.value_new, rtol=0, atol=1e-9, equal_nan=True)]
+    if not len(moved):
+        return [f"Every one of the {len(both):,} result cells is the same."]
     one_language = moved[~moved.lang.str.startswith("avg") & moved.metric.str.match(r"R@\d+kt$")]
     questions = (one_language.value_old - one_language.value_new).abs() * one_language.num_queries_old / 100
     tested = both[both.p_adj_old.notna() & both.p_adj_new.notna()]
     flips = tested[(tested.p_adj_old < 0.05) != (tested.p_adj_new < 0.05)]
-    if not len(moved):
-        return [f"Every one of the {len(both):,} result cells is the same."]
     lines = [f"Where the results differ: {len(moved):,} of {len(both):,} cells (whole set and dev / test halves) "
              f"moved, by at most {(moved.value_old - moved.value_new).abs().max():.2f} points (R@kt of one "
              f"language: at most {questions.max():.0f} question); {len(flips)} of {len(tested):,} Holm-adjusted "
@@ -121,7 +121,7 @@ def results_agreement(reference: Path, built: Path) -> list[str]:
         before = old[(old.split == "dev") & (old.benchmark == "xquad-xr") & (old.plm == plm) & (old.variant == variant)]
         a, b = (selected_alpha(t.to_dict("records"), variant, 5) for t in (before, rows))
         picks.append(f"{plm} {variant} {a:g}" if a == b else f"{plm} {variant} {a:g} -> {b:g}")
-    lines += ["", "Alphas selected on the dev half (n = 5): " + "; ".join(picks) + "."]
+    lines += ["", "Alphas selected on the dev half (n = 5; an arrow marks a change): " + "; ".join(picks) + "."]
     return lines
 
 
