@@ -45,6 +45,33 @@ def test_padding_of_the_encoder_is_ignored():
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
+def test_packed_sources_give_the_padded_log_probs_and_gradients():
+    """``pack_sources`` projects only each passage's own pieces into the cross-attention and copy
+    keys: on passages of different lengths, with the copy mechanism, the log-probabilities and
+    every gradient are those of projecting the padded batch."""
+    plain, packed = tiny_model(copy=True).train(), tiny_model(copy=True).train()
+    packed.cfg.pack_sources = True
+    enc = torch.randn(3, 7, 16)
+    mask = torch.tensor([[1] * 7, [1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 1, 0, 0]])
+    src = torch.randint(4, 20, (3, 7)) * mask + (1 - mask)  # pad id 1 where padded
+    targets = torch.tensor([[5, 9, 2], [src[1, 2].item(), 7, 2], [11, src[2, 4].item(), 2]])
+    labels = torch.tensor([[3, 5, 1], [4, 4, 1], [6, 4, 1]])
+    batch = dict(dec_in=torch.tensor([[0, 5, 9], [0, 7, 7], [0, 11, 9]]), langs=torch.tensor([0, 1, 0]), enc=enc,
+                 enc_mask=mask, labels=labels, targets=targets, src_ids=src, copy_mask=copy_mask(src, 1) & mask.bool())
+    logps = []
+    for model in (plain, packed):
+        torch.manual_seed(5)  # the same dropout masks
+        logp = model.target_log_probs(**batch)
+        (-logp.sum()).backward()
+        logps.append(logp)
+    torch.testing.assert_close(logps[0], logps[1], atol=1e-5, rtol=1e-5)
+    assert logps[0].isfinite().all()
+    for (name, a), (_, b) in zip(plain.named_parameters(), packed.named_parameters()):
+        if a.requires_grad:
+            torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-4, msg=name)
+    assert plain.layers[0].cross_attn.k.weight.grad.abs().sum() > 0
+
+
 def test_sampling_is_seeded_shaped_and_within_vocab():
     model = tiny_model()
     enc, mask = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.long)

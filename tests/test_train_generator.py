@@ -33,12 +33,14 @@ def test_pairs_hold_out_whole_contexts_and_skip_eval_sets(data_dir):
     assert {p.lang for p in pairs.train} == {"de", "ja", "ru"}  # ja: XOR translations only
 
 
-def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, monkeypatch):
+@pytest.mark.parametrize("speed", [{}, {"pack_sources": True, "bf16": True}], ids=["plain", "packed-bf16"])
+def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, monkeypatch, speed):
     """With the copy mechanism, dropout and held-out evaluation: a killed run resumes to
-    the same weights (dropout masks are seeded by step) and the same best checkpoint."""
+    the same weights (dropout masks are seeded by step) and the same best checkpoint; so
+    does a run with packed passages and a bfloat16 forward pass."""
     from xqg_core.models import train_generator as tg
 
-    straight = train(tiny_config(tmp_path, "straight", 4, data_dir=str(data_dir)))
+    straight = train(tiny_config(tmp_path, "straight", 4, data_dir=str(data_dir), **speed))
     meta = json.loads((straight / "generator.json").read_text())
     assert meta["model"]["copy"] and meta["heldout_loss"]["true"] > 0 and meta["heldout_loss"]["step"] in (2, 4)
     save = tg._save_checkpoint
@@ -50,17 +52,17 @@ def test_interrupted_training_resumes_to_identical_weights(tmp_path, data_dir, m
 
     monkeypatch.setattr(tg, "_save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(tmp_path, "resumed", 4, data_dir=str(data_dir)))
+        train(tiny_config(tmp_path, "resumed", 4, data_dir=str(data_dir), **speed))
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
     monkeypatch.setattr(tg, "_save_checkpoint", save)
-    resumed = train(tiny_config(tmp_path, "resumed", 4, data_dir=str(data_dir)))
+    resumed = train(tiny_config(tmp_path, "resumed", 4, data_dir=str(data_dir), **speed))
     assert json.loads((resumed / "checkpoint.json").read_text())["step"] == 4
     a, b = load_file(str(straight / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     assert a.keys() == b.keys()
     for key in a:
         assert (a[key] == b[key]).all(), key
     with pytest.raises(XqgError, match="another configuration"):
-        train(tiny_config(tmp_path, "resumed", 6, data_dir=str(data_dir)))
+        train(tiny_config(tmp_path, "resumed", 6, data_dir=str(data_dir), **speed))
     gen = load_generator(f"me5-qg:{resumed}", device="cpu")
     out = gen.generate([Passage("p", "Tokyo", "Tokyo is the capital of Japan.")], ["de", "ja"], 2, seed=3)
     assert set(out[0]) == {"de", "ja"} and len(out[0]["ja"]) == 2
@@ -170,3 +172,20 @@ def test_heldout_losses_see_the_passage_of_a_copying_model():
     pairs = [Pair("passage: a", "de", "x", "mlqa", "a"), Pair("passage: b", "de", "y", "mlqa", "b")]
     losses = heldout_losses(model, batcher, pairs, [[5, 2], [7, 2]], seed=0)
     assert losses["true"] < losses["shuffled"] and losses["true"] < losses["empty"]
+
+
+def test_cached_encoder_states_belong_to_their_sources_and_length(tmp_path):
+    """The frozen encoder's states are reused for the same sources cut at the same length;
+    another ``max_source_len`` re-encodes them (stale states would misalign the passages)."""
+    from xqg_core.models.encoders import load_encoder
+    from xqg_core.models.qg_data import encode_sources
+
+    me5 = load_encoder("me5-small", device="cpu")
+    sources = ["passage: Tokyo is the capital of Japan and its largest city.", "passage: "]
+    long_states, long_offsets = encode_sources(sources, tmp_path, GeneratorTrainConfig(max_source_len=64), me5)
+    again, _ = encode_sources(sources, tmp_path, GeneratorTrainConfig(max_source_len=64), me5)
+    assert (again == long_states).all()
+    short_states, short_offsets = encode_sources(sources, tmp_path, GeneratorTrainConfig(max_source_len=6), me5)
+    assert short_offsets[1] == 6 < long_offsets[1] and short_states.shape[0] == short_offsets[2]
+    assert short_offsets[2] - short_offsets[1] == long_offsets[2] - long_offsets[1]  # the empty passage fits both
+    assert json.loads((tmp_path / "encoder_states.json").read_text())["max_source_len"] == 6

@@ -201,7 +201,7 @@ def _cmd_train_generator(args: argparse.Namespace) -> None:
 
         print(f"the run's best weights so far written to {snapshot(cfg, Path(args.snapshot))}", file=sys.stderr)
         return
-    out = train(cfg)
+    out = train(cfg, args.device)
     print(f"generator written to {out}", file=sys.stderr)
     if args.ship:
         from xqg_core.models.train_generator import ship_generator
@@ -327,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", default=None, metavar="DIR",
                    help="write the run's best weights so far to DIR as a generator directory and exit (the run "
                         "is not touched: a candidate can be measured while it trains)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: a GPU where there is one)")
     p.set_defaults(func=_cmd_train_generator)
 
     p = sub.add_parser("precompute", help="run the study: corpora -> ... -> cached_artifacts (resumable)")

@@ -77,6 +77,14 @@ class GeneratorTrainConfig:
     qg_sources: tuple[str, ...] = ()
     qg_data_dir: str | None = None
     squad_exclusion: str = "paragraph"  # or "article": every paragraph of an article XQuAD drew from
+    # speed (train_generator.train): project only the passages' own pieces (QGConfig.pack_sources)
+    # and run the forward pass in bfloat16 autocast; both change float rounding, so the configs of
+    # shipped weights leave them off and reproduce those weights
+    pack_sources: bool = False
+    bf16: bool = False
+    # where the frozen encoder's states are cached (default: the run's directory); they are checked
+    # to belong to the sources and max_source_len, so runs over the same pairs can share them
+    encoder_states_dir: str | None = None
     # how the trained model samples (qg_model.DecodingRules; chosen by benchmarks/decoding_rules.py
     # on held-out data); not part of training, so a changed rule resumes a run
     decoding: DecodingRules = field(default_factory=DecodingRules)
@@ -86,8 +94,15 @@ class GeneratorTrainConfig:
         return load_yaml_config(cls, path)
 
     def resolved_output(self) -> Path:
-        out = Path(self.output_dir)
-        return out if out.is_absolute() else cache_dir() / out
+        return _in_cache(self.output_dir)
+
+    def resolved_states_dir(self) -> Path:
+        return _in_cache(self.encoder_states_dir) if self.encoder_states_dir else self.resolved_output()
+
+
+def _in_cache(path: str) -> Path:
+    """Relative paths live in the cache dir."""
+    return Path(path) if Path(path).is_absolute() else cache_dir() / path
 
 
 def clean_question(text: str) -> str:
@@ -170,9 +185,11 @@ def encode_sources(sources: list[str], out: Path, cfg: GeneratorTrainConfig, me5
     from safetensors.numpy import load_file, save_file
 
     path = out / "encoder_states.safetensors"
-    digest = hashlib.sha1("\x00".join(sources).encode("utf-8")).hexdigest()
+    # the states belong to these sources cut at this length (a changed cap re-encodes them)
+    identity = {"sources_sha1": hashlib.sha1("\x00".join(sources).encode("utf-8")).hexdigest(),
+                "sources": len(sources), "max_source_len": cfg.max_source_len}
     meta = out / "encoder_states.json"
-    if path.is_file() and meta.is_file() and json.loads(meta.read_text())["sources_sha1"] == digest:
+    if path.is_file() and meta.is_file() and json.loads(meta.read_text()) == identity:
         saved = load_file(str(path))
         return saved["states"], saved["offsets"]
     from xqg_core.models.encoders import length_sorted_batches, pad_batch
@@ -183,7 +200,8 @@ def encode_sources(sources: list[str], out: Path, cfg: GeneratorTrainConfig, me5
     with torch.inference_mode():
         for b, idx in enumerate(length_sorted_batches([len(x) for x in ids], cfg.encode_batch_size)):
             input_ids, mask = pad_batch([ids[i] for i in idx], me5.pad_id)
-            hidden = me5.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            hidden = me5.model(input_ids=input_ids.to(me5.device), attention_mask=mask.to(me5.device)).last_hidden_state
+            hidden = hidden.float().cpu()
             for row, i in enumerate(idx):
                 chunks[i] = hidden[row, : len(ids[i])].numpy().astype(np.float16)
             if b % 50 == 0:
@@ -193,7 +211,7 @@ def encode_sources(sources: list[str], out: Path, cfg: GeneratorTrainConfig, me5
     states = np.concatenate(chunks)
     with atomic_path(path) as tmp:
         save_file({"states": states, "offsets": offsets}, str(tmp))
-    write_json_atomic(out / "encoder_states.json", {"sources_sha1": digest, "sources": len(sources)})
+    write_json_atomic(meta, identity)
     return states, offsets
 
 

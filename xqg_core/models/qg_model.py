@@ -43,6 +43,9 @@ class QGConfig:
     eps: float = 1e-12
     dropout: float = 0.0
     copy: bool = False  # the pointer mechanism; False reads the first generator's weights unchanged
+    # teacher forcing projects only the passages' own pieces into cross-attention keys and values
+    # (project_pieces): the same values, summed in another order, so False where weights are shipped
+    pack_sources: bool = False
     bos_id: int = 0
     eos_id: int = 2
     langs: tuple[str, ...] = ("ar", "de", "es", "hi", "ru", "vi", "zh")
@@ -62,7 +65,10 @@ class Attention(nn.Module):
 
     def forward(self, x, k, v, mask=None, causal=False):
         q = self.split(self.q(x))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        # in float32 under a bfloat16 autocast too: on the CPU its backward pass is faster so
+        # (benchmarks/generator_train_step.py); a no-op for float32 inputs
+        with torch.autocast(x.device.type, enabled=False):
+            out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask, is_causal=causal)
         return self.o(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))
 
 
@@ -76,8 +82,9 @@ class DecoderLayer(nn.Module):
         self.ffn_in, self.ffn_out = nn.Linear(cfg.hidden, cfg.ffn), nn.Linear(cfg.ffn, cfg.hidden)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def cross_kv(self, enc: torch.Tensor):
-        return self.cross_attn.split(self.cross_attn.k(enc)), self.cross_attn.split(self.cross_attn.v(enc))
+    def cross_kv(self, enc: torch.Tensor, pieces: torch.Tensor | None = None):
+        attn = self.cross_attn
+        return attn.split(project_pieces(attn.k, enc, pieces)), attn.split(project_pieces(attn.v, enc, pieces))
 
     def forward(self, x, cross_k, cross_v, cross_mask, cache=None, rows=None):
         """``rows`` (sampling only): ``(ids, total)``, the ids among all ``total`` decoder
@@ -104,6 +111,20 @@ class DecoderLayer(nn.Module):
             c = self.cross_attn(x, cross_k, cross_v, mask=cross_mask)
         x = self.ln2(x + self.drop(c))
         return self.ln3(x + self.drop(self.ffn_out(F.gelu(self.ffn_in(x)))))
+
+
+def project_pieces(linear: nn.Linear, enc: torch.Tensor, pieces: torch.Tensor | None) -> torch.Tensor:
+    """``linear(enc)`` [B, S, out] computed at the positions ``pieces`` ([B, S] bool) alone, 0 elsewhere.
+
+    A batch pads to its longest passage (here a median passage is 28 of 256 pieces), and
+    every attention masks the padding out, so its keys and values are never read; ``None``
+    projects every position."""
+    if pieces is None:
+        return linear(enc)
+    rows = linear(enc[pieces])
+    out = rows.new_zeros((*enc.shape[:2], rows.shape[-1]))
+    out[pieces] = rows
+    return out
 
 
 def scatter_rows(x: torch.Tensor, ids: torch.Tensor, total: int) -> torch.Tensor:
@@ -174,8 +195,13 @@ class QueryGenerator(nn.Module):
         weight = self.word.weight[self.vocab] if out_weight is None else out_weight
         return self.head(h) @ weight.T + self.out_bias
 
-    def cross_states(self, enc: torch.Tensor):
-        return [layer.cross_kv(enc) for layer in self.layers]
+    def cross_states(self, enc: torch.Tensor, pieces: torch.Tensor | None = None):
+        return [layer.cross_kv(enc, pieces) for layer in self.layers]
+
+    def source_pieces(self, enc_mask: torch.Tensor) -> torch.Tensor | None:
+        """The positions teacher forcing projects (:func:`project_pieces`): the passages' own
+        pieces with ``pack_sources``, else every position."""
+        return enc_mask.bool() if self.cfg.pack_sources else None
 
     @staticmethod
     def cross_mask(enc_mask: torch.Tensor) -> torch.Tensor:
@@ -191,7 +217,7 @@ class QueryGenerator(nn.Module):
         """Teacher forcing: the last layer's states [B, T, H]."""
         x = self.embed(dec_in, 0, langs)
         mask = self.cross_mask(enc_mask)
-        for layer, (ck, cv) in zip(self.layers, self.cross_states(enc)):
+        for layer, (ck, cv) in zip(self.layers, self.cross_states(enc, self.source_pieces(enc_mask))):
             x = layer(x, ck, cv, mask)
         return x
 
@@ -208,7 +234,8 @@ class QueryGenerator(nn.Module):
         log_vocab = F.log_softmax(self.logits(h), -1).gather(-1, labels.clamp(min=0)[..., None]).squeeze(-1)
         if self.copier is None:
             return log_vocab
-        attn, log_gen, log_copy = self.copier(h, self.copier.k(enc), enc, copy_mask)
+        keys = project_pieces(self.copier.k, enc, self.source_pieces(enc_mask))
+        attn, log_gen, log_copy = self.copier(h, keys, enc, copy_mask)
         match = (src_ids[:, None, :] == targets[:, :, None]) & copy_mask[:, None, :]
         copied = (attn * match).sum(-1)
         return torch.logaddexp(log_gen + log_vocab, log_copy + torch.log(copied.clamp(min=1e-30)))

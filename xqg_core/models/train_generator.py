@@ -49,7 +49,7 @@ def build_model(cfg: GeneratorTrainConfig, vocab: np.ndarray, me5):
 
     bert = me5.model
     qcfg = QGConfig(layers=cfg.layers, max_source_len=cfg.max_source_len, max_target_len=cfg.max_target_len,
-                    langs=tuple(cfg.langs), dropout=cfg.dropout, copy=cfg.copy)
+                    langs=tuple(cfg.langs), dropout=cfg.dropout, copy=cfg.copy, pack_sources=cfg.pack_sources)
     model = QueryGenerator(qcfg, torch.from_numpy(vocab), bert.embeddings.word_embeddings.weight.detach().clone(),
                            bert.embeddings.position_embeddings.weight.detach().clone())
     warm_start(model, bert)
@@ -58,8 +58,10 @@ def build_model(cfg: GeneratorTrainConfig, vocab: np.ndarray, me5):
     return model
 
 
-def train(cfg: GeneratorTrainConfig) -> Path:
-    """Train (or resume) the generator described by ``cfg``; returns its directory."""
+def train(cfg: GeneratorTrainConfig, device: str | None = None) -> Path:
+    """Train (or resume) the generator described by ``cfg`` on ``device`` (default: a GPU where
+    there is one); returns its directory. A run may resume on another device; only a CPU run
+    repeats a CPU run's weights exactly."""
     out = cfg.resolved_output()
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / "train.log", encoding="utf-8")  # appended to across resumes
@@ -67,17 +69,25 @@ def train(cfg: GeneratorTrainConfig) -> Path:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
-        return _train(cfg, out)
+        return _train(cfg, out, device)
     finally:
         log.removeHandler(handler)
         handler.close()
 
 
-def batch_loss(model, batch: dict):
-    """Mean negative log-likelihood per target piece."""
-    logp = model.target_log_probs(**batch)
+def batch_loss(model, batch: dict, bf16: bool = False):
+    """Mean negative log-likelihood per target piece (the forward pass in bfloat16 autocast with ``bf16``)."""
+    import torch
+
+    batch = on_device(batch, model.vocab.device)
+    with torch.autocast(model.vocab.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logp = model.target_log_probs(**batch)
     keep = batch["labels"] >= 0
-    return -(logp * keep).sum() / keep.sum()
+    return -(logp.float() * keep).sum() / keep.sum()
+
+
+def on_device(batch: dict, device) -> dict:
+    return {k: v.to(device) for k, v in batch.items()}
 
 
 def heldout_losses(model, batcher: Batcher, pairs: list[Pair], targets: list[list[int]], seed: int,
@@ -104,7 +114,7 @@ def heldout_losses(model, batcher: Batcher, pairs: list[Pair], targets: list[lis
             if empty:
                 variants["empty"] = [empty] * len(chunk)
             for name, source_of in variants.items():
-                batch = batcher(chunk, tchunk, source_of)
+                batch = on_device(batcher(chunk, tchunk, source_of), model.vocab.device)
                 keep = batch["labels"] >= 0
                 sums[name][0] += float(-(model.target_log_probs(**batch) * keep).sum())
                 sums[name][1] += int(keep.sum())
@@ -112,22 +122,25 @@ def heldout_losses(model, batcher: Batcher, pairs: list[Pair], targets: list[lis
     return {name: total / count for name, (total, count) in sums.items() if count}
 
 
-def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
+def _train(cfg: GeneratorTrainConfig, out: Path, device: str | None) -> Path:
     import torch
     from safetensors.torch import save_file
 
     torch.manual_seed(cfg.seed)
     from xqg_core.models.encoders import load_encoder
 
-    me5 = load_encoder("me5-small", device="cpu")
+    me5 = load_encoder("me5-small", device=device)
     pairs, targets, vocab = prepare_targets(cfg, me5)
+    log.info("device %s", me5.device)
     log.info("config %s", json.dumps(asdict(cfg)))
     log.info("pairs: %d train, %d held out; output vocabulary %d pieces", len(pairs.train), len(pairs.heldout), len(vocab))
     # the held-out contexts and an empty passage are encoded too: the held-out loss reads them
-    batcher = make_batcher(pairs.train + pairs.heldout, out, cfg, me5, vocab, tuple(cfg.langs))
+    states_dir = cfg.resolved_states_dir()
+    states_dir.mkdir(parents=True, exist_ok=True)
+    batcher = make_batcher(pairs.train + pairs.heldout, states_dir, cfg, me5, vocab, tuple(cfg.langs))
     heldout_targets = target_ids(pairs.heldout, me5, cfg.max_target_len)
 
-    model = build_model(cfg, vocab, me5)
+    model = build_model(cfg, vocab, me5).to(me5.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best = _load_checkpoint(out, cfg, model, optimizer)
@@ -138,7 +151,7 @@ def _train(cfg: GeneratorTrainConfig, out: Path) -> Path:
         rng = np.random.default_rng([cfg.seed, step])
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout masks: a resumed run draws the same ones
         batch = rng.choice(len(pairs.train), size=cfg.batch_size, p=weights)
-        loss = batch_loss(model, batcher([pairs.train[j] for j in batch], [targets[j] for j in batch]))
+        loss = batch_loss(model, batcher([pairs.train[j] for j in batch], [targets[j] for j in batch]), cfg.bf16)
         for group in optimizer.param_groups:  # linear warm-up, then linear decay to 0
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) * max(0.0, 1 - step / cfg.steps)
         optimizer.zero_grad(set_to_none=True)
@@ -198,14 +211,14 @@ def _load_checkpoint(out: Path, cfg: GeneratorTrainConfig, model, optimizer) -> 
 
 def _trainable_state(model) -> dict:
     keep = {n for n, p in model.named_parameters() if p.requires_grad} | {"vocab"}
-    return {k: v.contiguous() for k, v in model.state_dict().items() if k in keep}
+    return {k: v.contiguous().cpu() for k, v in model.state_dict().items() if k in keep}
 
 
 def _save_checkpoint(model, optimizer, step: int, best: dict, out: Path, save_file, cfg: GeneratorTrainConfig) -> None:
     state = optimizer.state_dict()
     tensors, meta_state = {}, {}
     for k, st in state["state"].items():
-        tensors[f"{k}.exp_avg"], tensors[f"{k}.exp_avg_sq"] = st["exp_avg"], st["exp_avg_sq"]
+        tensors[f"{k}.exp_avg"], tensors[f"{k}.exp_avg_sq"] = st["exp_avg"].cpu(), st["exp_avg_sq"].cpu()
         meta_state[str(k)] = {"step": float(st["step"])}
     with atomic_path(out / "checkpoint-model.safetensors") as tmp:
         save_file(_trainable_state(model), str(tmp))
@@ -217,8 +230,9 @@ def _save_checkpoint(model, optimizer, step: int, best: dict, out: Path, save_fi
 
 
 def training_settings(train_config: dict) -> dict:
-    """What a checkpoint must share with the config to resume it: everything but the decoding rules."""
-    return {k: v for k, v in train_config.items() if k != "decoding"}
+    """What a checkpoint must share with the config to resume it: everything but the decoding rules
+    and where the encoder states are cached."""
+    return {k: v for k, v in train_config.items() if k not in ("decoding", "encoder_states_dir")}
 
 
 def _save_final(model, cfg, vocab, pairs, losses, out: Path, save_file, heldout: dict) -> None:
