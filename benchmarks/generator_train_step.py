@@ -20,9 +20,9 @@ import numpy as np
 from benchmarks.report import machine_line, publish, tree_label
 
 WAYS = {
-    "padded, float32": {},
-    "packed passages, float32": {"pack_sources": True},
-    "packed passages, bfloat16 autocast": {"pack_sources": True, "bf16": True},
+    "padded, float32": {"pack_sources": False, "bf16": False},
+    "packed passages, float32": {"pack_sources": True, "bf16": False},
+    "packed passages, bfloat16 autocast (attention in float32)": {"pack_sources": True, "bf16": True},
 }
 
 
