@@ -59,7 +59,8 @@ def main() -> None:
         f"packed passages: {base.pack_sources}, bfloat16: {base.bf16}), each depth trained for {args.steps:,} steps "
         f"(warm-up {min(base.warmup_steps, args.steps // 10)}, linear decay to 0, held-out evaluation every "
         f"{max(1, args.steps // 8)} steps); held-out MLQA pairs (contexts never trained on), loss per target piece "
-        "at the best evaluation; gap = shuffled - true, what the passage is worth to the decoder.", "",
+        "at the best evaluation; gap = shuffled - true, what the passage is worth to the decoder; s / step: the "
+        "trainer's own log, held-out evaluations included.", "",
         "| decoder layers | loss true | shuffled | empty | gap | best at step | s / step |", "|---|---|---|---|---|---|---|",
     ]
     for layers, held, per_step in rows:
