@@ -48,17 +48,18 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     base = GeneratorTrainConfig.from_yaml(args.config)
+    configs = [depth_config(base, int(layers), args.steps) for layers in args.layers.split(",")]
     rows = []
-    for layers in (int(x) for x in args.layers.split(",")):
-        out = train(depth_config(base, layers, args.steps))
+    for cfg in configs:
+        out = train(cfg)
         meta = json.loads((out / "generator.json").read_text(encoding="utf-8"))
-        rows.append((layers, meta["heldout_loss"], seconds_per_step(out / "train.log")))
+        rows.append((cfg.layers, meta["heldout_loss"], seconds_per_step(out / "train.log")))
     lines = [
         "## Generator depth (`python -m benchmarks.generator_depth --write`)", "",
         f"Machine: {machine_line()}. Tree {tree_label()}. Config `{args.config}` ({base.batch_size} pairs a step, "
         f"packed passages: {base.pack_sources}, bfloat16: {base.bf16}), each depth trained for {args.steps:,} steps "
-        f"(warm-up {min(base.warmup_steps, args.steps // 10)}, linear decay to 0, held-out evaluation every "
-        f"{max(1, args.steps // 8)} steps); held-out MLQA pairs (contexts never trained on), loss per target piece "
+        f"(warm-up {configs[0].warmup_steps}, linear decay to 0, held-out evaluation every "
+        f"{configs[0].eval_every} steps); held-out MLQA pairs (contexts never trained on), loss per target piece "
         "at the best evaluation; gap = shuffled - true, what the passage is worth to the decoder; s / step: the "
         "trainer's own log, held-out evaluations included.", "",
         "| decoder layers | loss true | shuffled | empty | gap | best at step | s / step |", "|---|---|---|---|---|---|---|",

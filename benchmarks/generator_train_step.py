@@ -33,7 +33,7 @@ def time_steps(cfg, me5, pairs, targets, vocab, batcher, steps: int, warm: int =
     import torch
 
     from xqg_core.models.qg_data import sampling_weights
-    from xqg_core.models.train_generator import batch_loss, build_model
+    from xqg_core.models.train_generator import build_model, optimizer_step, step_pairs
 
     runs = {}
     for name, way in WAYS.items():
@@ -45,19 +45,14 @@ def time_steps(cfg, me5, pairs, targets, vocab, batcher, steps: int, warm: int =
                       "optimizer": torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)}
     weights = sampling_weights(pairs.train, cfg.lang_temperature, cfg.mlqa_weight)
     for step in range(warm + steps):
-        chosen = np.random.default_rng([cfg.seed, step]).choice(len(pairs.train), size=cfg.batch_size, p=weights)
         for run in runs.values():
-            torch.manual_seed(cfg.seed * 1_000_003 + step)
+            chosen = step_pairs(cfg, step, weights)  # for each way: the same pairs and dropout masks
             start = time.perf_counter()
             batch = batcher([pairs.train[j] for j in chosen], [targets[j] for j in chosen])
-            loss = batch_loss(run["model"], batch, run["cfg"].bf16)
-            run["optimizer"].zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(run["trainable"], 1.0)
-            run["optimizer"].step()
+            loss = optimizer_step(run["model"], run["optimizer"], run["trainable"], batch, run["cfg"].bf16)
             if step >= warm:
                 run["seconds"].append(time.perf_counter() - start)
-                run["losses"].append(loss.item())
+                run["losses"].append(loss)
     return {name: {"mean": statistics.fmean(run["seconds"]), "median": statistics.median(run["seconds"]),
                    "losses": run["losses"]} for name, run in runs.items()}
 

@@ -86,6 +86,27 @@ def batch_loss(model, batch: dict, bf16: bool = False):
     return -(logp.float() * keep).sum() / keep.sum()
 
 
+def step_pairs(cfg: GeneratorTrainConfig, step: int, weights: np.ndarray) -> np.ndarray:
+    """The training pairs of step ``step``, drawn from ``weights`` by a generator seeded by
+    (seed, step); the step's dropout masks are seeded too, so a resumed run repeats both."""
+    import torch
+
+    torch.manual_seed(cfg.seed * 1_000_003 + step)
+    return np.random.default_rng([cfg.seed, step]).choice(len(weights), size=cfg.batch_size, p=weights)
+
+
+def optimizer_step(model, optimizer, trainable: list, batch: dict, bf16: bool) -> float:
+    """One AdamW step on ``batch`` (gradients clipped to norm 1); the batch's loss."""
+    import torch
+
+    loss = batch_loss(model, batch, bf16)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+    optimizer.step()
+    return loss.item()
+
+
 def on_device(batch: dict, device) -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
@@ -148,18 +169,12 @@ def _train(cfg: GeneratorTrainConfig, out: Path, device: str | None) -> Path:
     model.train()
     t0, losses = time.time(), []
     while step < cfg.steps and not (cfg.patience and best["stale"] >= cfg.patience):
-        rng = np.random.default_rng([cfg.seed, step])
-        torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout masks: a resumed run draws the same ones
-        batch = rng.choice(len(pairs.train), size=cfg.batch_size, p=weights)
-        loss = batch_loss(model, batcher([pairs.train[j] for j in batch], [targets[j] for j in batch]), cfg.bf16)
+        chosen = step_pairs(cfg, step, weights)
         for group in optimizer.param_groups:  # linear warm-up, then linear decay to 0
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) * max(0.0, 1 - step / cfg.steps)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
+        batch = batcher([pairs.train[j] for j in chosen], [targets[j] for j in chosen])
+        losses.append(optimizer_step(model, optimizer, trainable, batch, cfg.bf16))
         step += 1
-        losses.append(loss.item())
         if step % 20 == 0:
             log.info("step %d/%d loss %.3f (%.2f s/step)", step, cfg.steps, np.mean(losses[-20:]),
                      (time.time() - t0) / len(losses))
