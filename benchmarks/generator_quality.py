@@ -109,6 +109,13 @@ class Me5Adapter:
         self.tokenize = gen.tokenizer.encode_batch
 
 
+def without_rules(gen: Me5QueryGenerator) -> Me5QueryGenerator:
+    """``gen`` sampling with no decoding rules (what training alone learnt)."""
+    plain = copy.copy(gen)
+    plain.rules = DecodingRules()
+    return plain
+
+
 def untrained_copy(gen: Me5QueryGenerator) -> Me5QueryGenerator:
     """A generator with ``gen``'s vocabulary and architecture, weights as initialised (the warm start)."""
     from xqg_core.models.train_generator import build_model
@@ -231,12 +238,13 @@ def main() -> None:
     heldout = build_pairs(GeneratorTrainConfig.from_yaml("configs/generator.yaml")).heldout
 
     trained = Me5QueryGenerator(args.generator)
-    plain = copy.copy(trained)
-    plain.rules = DecodingRules()
-    models = {f"me5-qg ({trained.directory.name})": trained, "me5-qg, no decoding rules": plain,
+    models = {f"me5-qg ({trained.directory.name})": trained, "me5-qg, no decoding rules": without_rules(trained),
               "untrained warm start": untrained_copy(trained)}
     for directory in args.candidate:
-        models[f"candidate {Path(directory).name}"] = Me5QueryGenerator(directory)
+        # with and without its rules: the rules were chosen for the first generator
+        candidate = Me5QueryGenerator(directory)
+        models[f"candidate {Path(directory).name}"] = candidate
+        models[f"candidate {Path(directory).name}, no decoding rules"] = without_rules(candidate)
     if args.old:
         models["first me5-qg"] = Me5QueryGenerator(args.old)
     study_rows, losses, chrfs, speed = {}, {}, {}, {}
