@@ -42,6 +42,7 @@ from xqg_core.paths import ARTIFACTS_DIR, cache_dir
 
 LANGS = ("ar", "de", "es", "hi", "ru", "vi", "zh")
 CLOSED_SET = (*LANGS, "en")  # langid choosing among the generation languages and English
+NO_RULES = ", no decoding rules"  # the suffix of a model measured without its decoding rules
 
 
 @functools.lru_cache(maxsize=4)
@@ -238,16 +239,16 @@ def main() -> None:
     heldout = build_pairs(GeneratorTrainConfig.from_yaml("configs/generator.yaml")).heldout
 
     trained = Me5QueryGenerator(args.generator)
-    models = {f"me5-qg ({trained.directory.name})": trained, "me5-qg, no decoding rules": without_rules(trained),
+    models = {f"me5-qg ({trained.directory.name})": trained, f"me5-qg{NO_RULES}": without_rules(trained),
               "untrained warm start": untrained_copy(trained)}
     for directory in args.candidate:
         # with and without its rules: the rules were chosen for the first generator
         candidate = Me5QueryGenerator(directory)
         models[f"candidate {Path(directory).name}"] = candidate
-        models[f"candidate {Path(directory).name}, no decoding rules"] = without_rules(candidate)
+        models[f"candidate {Path(directory).name}{NO_RULES}"] = without_rules(candidate)
     if args.old:
         models["first me5-qg"] = Me5QueryGenerator(args.old)
-    study_rows, losses, chrfs, speed = {}, {}, {}, {}
+    study_rows, losses, chrfs, speed, samples = {}, {}, {}, {}, {}
     sample = [passages[i] for i in chosen]
     for name, gen in models.items():
         t0 = time.perf_counter()
@@ -256,8 +257,9 @@ def main() -> None:
         study_rows[name] = query_metrics({int(i): q for i, q in zip(chosen, out)}, passages, P, me5)
         losses[name] = heldout_loss(gen, me5, heldout, args.seed)
         chrfs[name] = mlqa_chrf(gen, heldout, args.contexts, args.n, args.seed)
-        if name == next(iter(models)):
-            samples = [(passages[i].title, {lang: out[k][lang][0] for lang in LANGS}) for k, i in enumerate(chosen[:4])]
+        if name == next(iter(models)) or (name.startswith("candidate ") and not name.endswith(NO_RULES)):
+            samples[name] = [(passages[i].title, {lang: out[k][lang][0] for lang in LANGS})
+                             for k, i in enumerate(chosen[:4])]
     if not args.old and Path(args.old_queries).is_file():
         old = old_queries_from_parquet(Path(args.old_queries), passages, chosen, args.n)
         if old:
@@ -292,9 +294,12 @@ def main() -> None:
                             ("lang_acc97", "{:.2f}"), ("script", "{:.2f}"), ("distinct2", "{:.2f}"), ("copy", "{:.1%}")):
             cells = [fmt.format(rows[key][metric]) for key in (*LANGS, "macro")]
             lines.append(f"| {name} | {metric} | " + " | ".join(cells) + " |")
+    real_langs = [lang for lang in LANGS if real[lang]]  # MLQA has no Russian
     for k, metric in enumerate(("lang_acc", "lang_acc97", "script")):
-        cells = [f"{real_acc[lang][k]:.2f}" for lang in LANGS] + [f"{np.mean([real_acc[lang][k] for lang in LANGS]):.2f}"]
-        lines.append(f"| real held-out questions (MLQA, TyDi, XOR) | {metric} | " + " | ".join(cells) + " |")
+        cells = [f"{real_acc[lang][k]:.2f}" if real[lang] else "-" for lang in LANGS]
+        cells.append(f"{np.mean([real_acc[lang][k] for lang in real_langs]):.2f}")
+        lines.append(f"| real held-out MLQA questions (macro over {len(real_langs)}) | {metric} | "
+                     + " | ".join(cells) + " |")
     lines += ["", "Teacher-forced loss per target piece on the held-out MLQA pairs (contexts never trained on), with the "
               "true passage, a shuffled one (a derangement of the held-out contexts) and an empty one; the gap "
               "shuffled - true is what the passage is worth to the decoder. chrF against the held-out MLQA questions "
@@ -307,9 +312,11 @@ def main() -> None:
         lines.append(f"| {name} | {loss['true']:.2f} | {loss['shuffled']:.2f} | {loss['empty']:.2f} | "
                      f"{loss['shuffled'] - loss['true']:.2f} | {chrf_cells} | {speed[name]:.1f} |")
     lines += [""]
-    lines += ["Samples (the trained me5-qg, first query per language):", ""]
-    for title, by_lang in samples:
-        lines.append(f"- *{title}*: " + "; ".join(f"{LANGUAGE_NAMES[lang]}: {by_lang[lang]}" for lang in LANGS))
+    for name, model_samples in samples.items():
+        lines += [f"Samples ({name}, first query per language):", ""]
+        for title, by_lang in model_samples:
+            lines.append(f"- *{title}*: " + "; ".join(f"{LANGUAGE_NAMES[lang]}: {by_lang[lang]}" for lang in LANGS))
+        lines += [""]
     publish("generator-quality", lines, args.write)
 
 
