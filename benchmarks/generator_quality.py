@@ -239,12 +239,14 @@ def main() -> None:
     heldout = build_pairs(GeneratorTrainConfig.from_yaml("configs/generator.yaml")).heldout
 
     trained = Me5QueryGenerator(args.generator)
-    models = {f"me5-qg ({trained.directory.name})": trained, f"me5-qg{NO_RULES}": without_rules(trained),
+    sampled = [f"me5-qg ({trained.directory.name})"]  # the models whose sample queries are printed
+    models = {sampled[0]: trained, f"me5-qg{NO_RULES}": without_rules(trained),
               "untrained warm start": untrained_copy(trained)}
     for directory in args.candidate:
         # with and without its rules: the rules were chosen for the first generator
         candidate = Me5QueryGenerator(directory)
         models[f"candidate {Path(directory).name}"] = candidate
+        sampled.append(f"candidate {Path(directory).name}")
         models[f"candidate {Path(directory).name}{NO_RULES}"] = without_rules(candidate)
     if args.old:
         models["first me5-qg"] = Me5QueryGenerator(args.old)
@@ -257,7 +259,7 @@ def main() -> None:
         study_rows[name] = query_metrics({int(i): q for i, q in zip(chosen, out)}, passages, P, me5)
         losses[name] = heldout_loss(gen, me5, heldout, args.seed)
         chrfs[name] = mlqa_chrf(gen, heldout, args.contexts, args.n, args.seed)
-        if name == next(iter(models)) or (name.startswith("candidate ") and not name.endswith(NO_RULES)):
+        if name in sampled:
             samples[name] = [(passages[i].title, {lang: out[k][lang][0] for lang in LANGS})
                              for k, i in enumerate(chosen[:4])]
     if not args.old and Path(args.old_queries).is_file():
